@@ -1,0 +1,128 @@
+# brock - build with GNU make.
+#
+#   make                 library, binary, tests, fuzz replay drivers, benchmarks (build/)
+#   make test            build and run the whole suite (tests/run.sh)
+#   make SAN=1           the same under AddressSanitizer + UBSan, in build/san/
+#   make fuzz            libFuzzer targets with clang (build/fuzz/)
+#   make bench           benchmark programs (bench/run.sh runs them)
+#
+# Dependencies come from Debian 12 packages; scripts/install-deps lists them.
+
+CC      ?= cc
+PKGS    := libcurl openssl zlib jansson expat
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+ifeq ($(SAN),1)
+BUILD   ?= build/san
+OPT     ?= -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+OPT     ?= -O2 -g
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Wvla -Wpointer-arith -Wundef
+CFLAGS  ?=
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP \
+              -DBROCK_VERSION='"$(VERSION)"' -DBROCK_GITREV='"$(GITREV)"' $(CFLAGS)
+LDFLAGS ?=
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+LIBS    := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(sort $(wildcard src/util/*.c src/aws/*.c src/bedrock/*.c src/store/*.c \
+                              src/monitor/*.c src/agent/*.c src/agent/tools/*.c src/server/*.c))
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+TSUP_SRC := $(sort $(wildcard tests/support/*.c))
+TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+
+# FOCUS="word ..." builds only the base (util, crypto, credentials type) plus the
+# sources, tests, fuzz targets and benchmarks whose file names contain a word,
+# so work on one module is not blocked by another module in progress.
+ifneq ($(FOCUS),)
+focus_match = $(sort $(foreach w,$(FOCUS),$(filter %$(w).c $(foreach x,$(1),$(if $(findstring $(w),$(notdir $(x))),$(x))),$(1))))
+BASE_SRC  := $(wildcard src/util/*.c) src/aws/crypto.c src/aws/credentials.c
+LIB_SRC   := $(sort $(BASE_SRC) $(call focus_match,$(LIB_SRC)) $(FOCUS_EXTRA))
+CLI_SRC   :=
+TEST_SRC  := $(call focus_match,$(TEST_SRC))
+FUZZ_SRC  := $(call focus_match,$(FUZZ_SRC))
+BENCH_SRC := $(call focus_match,$(BENCH_SRC))
+endif
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TSUP_OBJ := $(TSUP_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:%.c=$(BUILD)/%)
+REPLAY_BIN := $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz-replay/%)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+
+LIBBROCK := $(BUILD)/libbrock.a
+BROCK    := $(BUILD)/brock
+
+.PHONY: all lib test check fuzz bench clean lint
+.SECONDARY:
+all: $(if $(CLI_SRC),$(BROCK)) $(TEST_BIN) $(REPLAY_BIN) $(BENCH_BIN)
+lib: $(LIBBROCK)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBBROCK): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BROCK): $(CLI_OBJ) $(LIBBROCK)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBROCK) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TSUP_OBJ) $(LIBBROCK)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TSUP_OBJ) $(LIBBROCK) $(LIBS) -lcmocka
+
+# Fuzz targets linked with a standalone main that replays corpus files, so the
+# ordinary (and sanitizer) builds run every corpus without libFuzzer.
+$(BUILD)/fuzz-replay/%: $(BUILD)/fuzz/%.o $(BUILD)/fuzz/replay_main.o $(LIBBROCK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay_main.o $(LIBBROCK) $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBBROCK)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBBROCK) $(LIBS)
+
+test: all
+	tests/run.sh $(BUILD)
+
+check: test
+
+# libFuzzer builds (clang only).
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -Wno-unused-command-line-argument
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DBROCK_VERSION='"$(VERSION)"' -DBROCK_GITREV='"$(GITREV)"' -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BIN)
+
+bench: $(BENCH_BIN) $(BROCK)
+
+lint:
+	scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TSUP_OBJ:.o=.d) $(TEST_BIN:=.d) \
+         $(FUZZ_SRC:fuzz/%.c=$(BUILD)/fuzz/%.d) $(BENCH_BIN:=.d)

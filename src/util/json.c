@@ -1,0 +1,54 @@
+#include "json.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+
+enum brock_status json_parse(const char *p, size_t n, const char *what, json_t **out,
+                             struct brock_err *e)
+{
+    *out = NULL;
+    if (n > JSON_MAX_BYTES)
+        return err_set(e, BROCK_ERR_TOO_LARGE, "%s: JSON larger than %zu bytes", what, JSON_MAX_BYTES);
+    json_error_t je;
+    json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!v)
+        return err_set(e, BROCK_ERR_PARSE, "%s:%d:%d: invalid JSON: %s", what, je.line, je.column,
+                       je.text);
+    *out = v;
+    return BROCK_OK;
+}
+
+const char *json_str(const json_t *obj, const char *key)
+{
+    json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+bool json_int(const json_t *obj, const char *key, int64_t *out)
+{
+    json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && fabs(d) < 9.2e18) {
+            *out = (int64_t)d;
+            return true;
+        }
+    }
+    return false;
+}
+
+char *json_dump_compact(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (!s) {
+        /* jansson only fails here on allocation failure */
+        return xstrdup("null");
+    }
+    return s;
+}

@@ -1,0 +1,31 @@
+/* json.h - jansson helpers: parsing with a located error, and safe getters.
+ *
+ * Reference rules are jansson's: functions documented "new" return a reference
+ * the caller must json_decref(); "borrowed" ones must not be released. */
+#ifndef BROCK_UTIL_JSON_H
+#define BROCK_UTIL_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Largest JSON document brock parses from outside, and its nesting cap. */
+#define JSON_MAX_BYTES ((size_t)32 * 1024 * 1024)
+
+/* Parse n bytes. On error: BROCK_ERR_PARSE with "<what>:<line>:<col>: <reason>"
+ * (`what` names the source: a file path, "credential_process output", a
+ * request id). Returns a new reference in *out. Duplicated keys are rejected. */
+enum brock_status json_parse(const char *p, size_t n, const char *what, json_t **out,
+                             struct brock_err *e);
+
+/* Borrowed string member or NULL if absent or not a string. */
+const char *json_str(const json_t *obj, const char *key);
+/* Integer member (also accepts an integral real). False if absent/other type. */
+bool json_int(const json_t *obj, const char *key, int64_t *out);
+
+/* Serialise compactly (no spaces), keys in insertion order. Returns malloc'd. */
+char *json_dump_compact(const json_t *v);
+
+#endif
