@@ -71,29 +71,50 @@ BROCK    := $(BUILD)/brock
 all: $(if $(CLI_SRC),$(BROCK)) $(TEST_BIN) $(REPLAY_BIN) $(BENCH_BIN)
 lib: $(LIBBROCK)
 
+# V=1 shows full command lines.
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-6s %s\n'
+endif
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(LIBBROCK): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
 $(BROCK): $(CLI_OBJ) $(LIBBROCK)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBROCK) $(LIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBBROCK) $(LIBS)
+
+# Tests of the CLI also link the CLI objects (all but main.o).
+CLI_LIB_OBJ := $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+$(BUILD)/tests/cli/%: $(BUILD)/tests/cli/%.o $(TSUP_OBJ) $(CLI_LIB_OBJ) $(LIBBROCK)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TSUP_OBJ) $(CLI_LIB_OBJ) $(LIBBROCK) $(LIBS) -lcmocka
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TSUP_OBJ) $(LIBBROCK)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(TSUP_OBJ) $(LIBBROCK) $(LIBS) -lcmocka
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TSUP_OBJ) $(LIBBROCK) $(LIBS) -lcmocka
 
 # Fuzz targets linked with a standalone main that replays corpus files, so the
 # ordinary (and sanitizer) builds run every corpus without libFuzzer.
 $(BUILD)/fuzz-replay/%: $(BUILD)/fuzz/%.o $(BUILD)/fuzz/replay_main.o $(LIBBROCK)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay_main.o $(LIBBROCK) $(LIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/fuzz/replay_main.o $(LIBBROCK) $(LIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBBROCK)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBBROCK) $(LIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBBROCK) $(LIBS)
 
 test: all
 	tests/run.sh $(BUILD)

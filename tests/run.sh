@@ -34,6 +34,8 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_
 export AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE=/nonexistent/brock-test/config AWS_SHARED_CREDENTIALS_FILE=/nonexistent/brock-test/credentials
 export NO_COLOR=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/brock-run.XXXXXX")
 export TMPDIR=$scratch HOME=$scratch/home
 mkdir -p "$HOME"
@@ -91,6 +93,26 @@ if [ -z "$filter" ] || [[ fuzz == *"$filter"* ]]; then
     else
       failed=$((failed + 1)); failures+=("fuzz-replay/$tgt: corpus $corpus failed")
       tail -n 20 "$scratch/stderr" | sed 's/^/  stderr: /'
+    fi
+  done
+fi
+
+# Short timed libFuzzer runs (scripts/test sets BROCK_FUZZ_DIR when clang built them).
+if [ -n "${BROCK_FUZZ_DIR:-}" ] && { [ -z "$filter" ] || [[ fuzz == *"$filter"* ]]; }; then
+  secs=${BROCK_FUZZ_SECONDS:-20}
+  for f in $(find "$BROCK_FUZZ_DIR" -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort); do
+    tgt=$(basename "$f"); corpus=fuzz/corpus/${tgt#fuzz_}
+    work=$scratch/fuzz-$tgt; mkdir -p "$work/corpus"
+    cp -r "$corpus"/. "$work/corpus/" 2>/dev/null
+    if (cd "$work" && "$f" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 corpus \
+          >"$scratch/fuzzlog" 2>&1); then
+      passed=$((passed + 1))
+      printf '%-48s    1 passed, 0 failed (%s runs in %ss)\n' "fuzz/$tgt" \
+        "$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/fuzzlog" | grep -o '[0-9]*$')" "$secs"
+    else
+      failed=$((failed + 1)); failures+=("fuzz/$tgt: libFuzzer found a crash (see output above)")
+      grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$scratch/fuzzlog" | head -n 20 | sed 's/^/  /'
+      cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$top/fuzz/" 2>/dev/null
     fi
   done
 fi

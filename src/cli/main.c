@@ -1,2 +1,49 @@
+/* main.c - brock's entry point: parse the command line, set up logging, and
+ * dispatch to a command. Process-wide initialisation happens here and only
+ * here. */
 #include <stdio.h>
-int main(void) { puts("brock " BROCK_VERSION); return 0; }
+#include <stdlib.h>
+
+#include "../aws/crypto.h"
+#include "../util/log.h"
+#include "cli.h"
+#include "exitcode.h"
+
+static void setup_logging(const struct cli_config *cfg)
+{
+    enum log_level lvl = LOG_WARN;
+    if (cfg->verbose)
+        lvl = LOG_INFO;
+    if (cfg->debug)
+        lvl = LOG_DEBUG;
+    log_setup(lvl, NULL, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_config cfg = {0};
+    struct brock_err e = {0};
+    enum brock_status st = cli_parse(argc, argv, &cfg, &e);
+    if (st != BROCK_OK) {
+        int rc = cli_fail(&e);
+        free(cfg.args);
+        return rc;
+    }
+    int rc;
+    if (cfg.version) {
+        rc = cmd_version(&cfg);
+    } else if (cfg.help || !cfg.command) {
+        if (!cfg.help && cfg.nargs) {
+            fprintf(stderr, "brock: unknown command '%s' (see brock --help)\n", cfg.args[0]);
+            rc = EXIT_USAGE;
+        } else {
+            rc = cmd_help(&cfg);
+        }
+    } else {
+        setup_logging(&cfg);
+        crypto_global_init();
+        rc = cli_find_command(cfg.command)->fn(&cfg);
+    }
+    free(cfg.args);
+    return rc;
+}

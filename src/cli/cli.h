@@ -1,0 +1,61 @@
+/* cli.h - the parsed command line, and the command table.
+ *
+ * argv is parsed once (options.c) into `struct cli_config`, which is then only
+ * read. Commands are rows of `cli_commands[]` (main.c). */
+#ifndef BROCK_CLI_CLI_H
+#define BROCK_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../util/err.h"
+
+struct cli_config {
+    /* AWS settings (as the AWS CLI) */
+    const char *region;
+    const char *profile;
+    const char *endpoint_url;
+    /* output */
+    bool json;
+    bool verbose;
+    bool debug;
+    bool no_color;
+    /* actions */
+    bool help;
+    bool version;
+    long expires; /* api-key: seconds, 0 = default */
+    /* command and its positional arguments */
+    const char *command;
+    const char **args;
+    size_t nargs;
+};
+
+/* Parse argv into cfg. On a usage error returns BROCK_ERR_USAGE with a message
+ * naming the option. cfg->args is malloc'd (free it). */
+enum brock_status cli_parse(int argc, char **argv, struct cli_config *cfg, struct brock_err *e);
+
+/* Print the option list (from the table) to f. */
+void cli_print_options(void *f);
+
+/* For the option-table test: true if the table is sorted by long name and every
+ * row has help text. */
+bool cli_options_table_ok(const char **why);
+
+/* Commands. */
+typedef int cli_command_fn(const struct cli_config *cfg);
+struct cli_command {
+    const char *name;
+    cli_command_fn *fn;
+    const char *summary;
+};
+extern const struct cli_command cli_commands[];
+const struct cli_command *cli_find_command(const char *name);
+
+int cmd_version(const struct cli_config *cfg);
+int cmd_help(const struct cli_config *cfg);
+int cmd_doctor(const struct cli_config *cfg);
+
+/* Report an error on stderr as "brock: <msg>" and return its exit code. */
+int cli_fail(const struct brock_err *e);
+
+#endif

@@ -1,0 +1,33 @@
+# tests/e2e/lib.sh - TAP helpers for end-to-end scripts (sourced).
+#
+#   check "description" command args...   passes if the command exits 0
+#   expect_rc N "description" command...  passes if the command exits N
+#   ok "description" / not_ok "description" [detail]
+#   done_testing                           prints the plan; call last
+#
+# $BROCK_BIN is the brock binary under test; $BROCK_BUILD its build dir.
+set -u
+_n=0
+_failed=0
+BROCK=${BROCK_BIN:-build/brock}
+E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/brock-e2e.XXXXXX")
+trap 'rm -rf "$E2E_TMP"; [ -n "${_cleanup:-}" ] && eval "$_cleanup"' EXIT
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
+not_ok() {
+  _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $1"
+  [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/# /' >&2
+  return 0
+}
+check() {
+  local d=$1; shift
+  if "$@" >"$E2E_TMP/out" 2>&1; then ok "$d"; else not_ok "$d" "$(tail -n 20 "$E2E_TMP/out")"; fi
+}
+expect_rc() {
+  local want=$1 d=$2 rc; shift 2
+  "$@" >"$E2E_TMP/out" 2>"$E2E_TMP/err"; rc=$?
+  if [ "$rc" -eq "$want" ]; then ok "$d"; else not_ok "$d (exit $rc, wanted $want)" "$(tail -n 20 "$E2E_TMP/err")"; fi
+}
+# Run cleanup code at exit (appended).
+at_exit() { _cleanup="${_cleanup:-}${_cleanup:+;}$1"; }
+done_testing() { echo "1..$_n"; }
