@@ -53,7 +53,7 @@ run_tap() {
     case $line in
       "ok "*) p=$((p+1)); seen=$((seen+1)); [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
       "not ok "*) f=$((f+1)); seen=$((seen+1)); failures+=("$name: ${line#not ok }"); echo "  $line";;
-      1..*) planned=$((planned + ${line#1..}));;
+      1..*) n=${line#1..}; n=${n%%[!0-9]*}; planned=$((planned + ${n:-0}));;
       "# "*) [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
     esac
   done <<<"$out"
