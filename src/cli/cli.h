@@ -54,6 +54,7 @@ const struct cli_command *cli_find_command(const char *name);
 int cmd_version(const struct cli_config *cfg);
 int cmd_help(const struct cli_config *cfg);
 int cmd_doctor(const struct cli_config *cfg);
+int cmd_models(const struct cli_config *cfg);
 
 /* Report an error on stderr as "brock: <msg>" and return its exit code. */
 int cli_fail(const struct brock_err *e);

@@ -14,6 +14,7 @@
 const struct cli_command cli_commands[] = {
     {"doctor", cmd_doctor, "check credentials, identity, region, endpoint, TLS and clock"},
     {"help", cmd_help, "show help"},
+    {"models", cmd_models, "list the Claude models on Bedrock, their profiles, limits and prices"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };

@@ -14,4 +14,17 @@ grep -q -- "--frobnicate" "$E2E_TMP/err" && ok "unknown option is named" || not_
 expect_rc 2 "missing option value exits 2" "$BROCK" doctor --region
 expect_rc 2 "unknown command exits 2" "$BROCK" frobnicate
 grep -q "frobnicate" "$E2E_TMP/err" && ok "unknown command is named" || not_ok "unknown command is named"
+expect_rc 0 "models lists the catalog" "$BROCK" models
+for id in anthropic.claude-3-5-sonnet-20241022-v2:0 anthropic.claude-3-opus-20240229-v1:0 anthropic.claude-3-5-haiku-20241022-v1:0; do
+  grep -q -- "$id" "$E2E_TMP/out" && ok "models lists seed model $id" || not_ok "models lists seed model $id"
+done
+expect_rc 0 "models --json" "$BROCK" models --json --region eu-west-1
+if node -e '
+  const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  if (d.aliases.sonnet !== "eu.anthropic.claude-sonnet-4-6") throw new Error("alias " + d.aliases.sonnet);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(d.prices_date)) throw new Error("date");
+  const m = d.models.find(x => x.id === "anthropic.claude-3-opus-20240229-v1:0");
+  if (!m || m.price_per_mtok.output !== 75) throw new Error("opus price");
+  if (!d.models.every(x => x.context_tokens > 0 && x.max_output_tokens > 0)) throw new Error("limits");
+' "$E2E_TMP/out" 2>"$E2E_TMP/err"; then ok "models --json is valid and resolves aliases per region"; else not_ok "models --json content" "$(cat "$E2E_TMP/err")"; fi
 done_testing
