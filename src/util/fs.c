@@ -33,6 +33,7 @@ enum brock_status fs_read_file(const char *path, size_t max, struct buf *out, st
                 continue;
             int err = errno;
             close(fd);
+            secure_wipe(chunk, sizeof chunk);
             return err_set(e, BROCK_ERR_IO, "%s: %s", path, strerror(err));
         }
         if (r == 0)
@@ -40,10 +41,13 @@ enum brock_status fs_read_file(const char *path, size_t max, struct buf *out, st
         total += (size_t)r;
         if (total > max || buf_add(out, chunk, (size_t)r) != BROCK_OK) {
             close(fd);
+            secure_wipe(chunk, sizeof chunk);
             return err_set(e, BROCK_ERR_TOO_LARGE, "%s: larger than the %zu-byte limit", path, max);
         }
     }
     close(fd);
+    /* the chunk may have held secrets (credentials files) */
+    secure_wipe(chunk, sizeof chunk);
     return BROCK_OK;
 }
 
