@@ -124,7 +124,7 @@ check: test
 # libFuzzer builds (clang only).
 FUZZ_CC ?= clang
 FUZZ_BUILD := build/fuzz
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -Wno-unused-command-line-argument
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(PKG_CFLAGS) -Wno-unused-command-line-argument
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_BUILD)/%)
 
