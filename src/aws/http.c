@@ -1,0 +1,1190 @@
+/* http.c - libcurl-based HTTP client; see http.h for the contract. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
+
+#include "../util/alloc.h"
+#include "../util/log.h"
+#include "../util/timeutil.h"
+
+#ifndef BROCK_VERSION
+#define BROCK_VERSION "0.0.0"
+#endif
+
+/* How often a running request wakes up to check its cancel flag and idle
+ * timer when no data moves. */
+#define POLL_SLICE_MS 50
+
+/* ======================================================================
+ * Header lists
+ * ====================================================================== */
+
+struct http_header_ent {
+    uint32_t name;      /* offset of the NUL-terminated name in str */
+    uint32_t value;     /* offset of the NUL-terminated value in str */
+    uint32_t name_len;
+    uint32_t value_len;
+};
+
+void http_headers_init(struct http_headers *h)
+{
+    memset(h, 0, sizeof *h);
+}
+
+void http_headers_reset(struct http_headers *h)
+{
+    if (h->str)
+        secure_wipe(h->str, h->str_len);
+    h->n = 0;
+    h->str_len = 0;
+}
+
+void http_headers_cleanup(struct http_headers *h)
+{
+    if (!h)
+        return;
+    http_headers_reset(h);
+    free(h->ent);
+    free(h->str);
+    memset(h, 0, sizeof *h);
+}
+
+/* RFC 9110 token characters. */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Grow the string arena, wiping the old block (it may hold secrets). */
+static void arena_reserve(struct http_headers *h, size_t need)
+{
+    if (h->str_len + need <= h->str_cap)
+        return;
+    size_t cap = h->str_cap ? h->str_cap : 256;
+    while (cap < h->str_len + need)
+        cap *= 2;
+    char *p = xmalloc(cap);
+    if (h->str) {
+        memcpy(p, h->str, h->str_len);
+        secure_wipe(h->str, h->str_cap);
+        free(h->str);
+    }
+    h->str = p;
+    h->str_cap = cap;
+}
+
+/* Append without validation (response parsing validates less strictly). */
+static enum brock_status hdr_push(struct http_headers *h, const char *name, size_t nlen,
+                                  const char *value, size_t vlen, struct brock_err *e)
+{
+    if (h->n >= HTTP_HEADERS_MAX_COUNT)
+        return err_set(e, BROCK_ERR_TOO_LARGE, "more than %d HTTP headers", HTTP_HEADERS_MAX_COUNT);
+    size_t need = nlen + vlen + 2;
+    if (h->str_len + need > HTTP_HEADERS_MAX_BYTES)
+        return err_set(e, BROCK_ERR_TOO_LARGE, "HTTP headers exceed %zu bytes", HTTP_HEADERS_MAX_BYTES);
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 16;
+        h->ent = xrealloc(h->ent, h->cap * sizeof *h->ent);
+    }
+    arena_reserve(h, need);
+    struct http_header_ent *en = &h->ent[h->n++];
+    en->name = (uint32_t)h->str_len;
+    en->name_len = (uint32_t)nlen;
+    memcpy(h->str + h->str_len, name, nlen);
+    h->str[h->str_len + nlen] = '\0';
+    h->str_len += nlen + 1;
+    en->value = (uint32_t)h->str_len;
+    en->value_len = (uint32_t)vlen;
+    if (vlen)
+        memcpy(h->str + h->str_len, value, vlen);
+    h->str[h->str_len + vlen] = '\0';
+    h->str_len += vlen + 1;
+    return BROCK_OK;
+}
+
+enum brock_status http_headers_addn(struct http_headers *h, const char *name, size_t name_len,
+                                    const char *value, size_t value_len, struct brock_err *e)
+{
+    if (name_len == 0)
+        return err_set(e, BROCK_ERR_USAGE, "empty HTTP header name");
+    for (size_t i = 0; i < name_len; i++) {
+        if (!is_tchar((unsigned char)name[i])) {
+            /* Show the valid prefix only: the name itself may be garbage. */
+            return err_set(e, BROCK_ERR_USAGE,
+                           "invalid character 0x%02x at offset %zu of HTTP header name '%.*s'",
+                           (unsigned char)name[i], i, (int)(i < 64 ? i : 64), name);
+        }
+    }
+    for (size_t i = 0; i < value_len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return err_set(e, BROCK_ERR_USAGE,
+                           "value of HTTP header '%.*s' has a control character (0x%02x) at offset %zu",
+                           (int)(name_len < 64 ? name_len : 64), name, c, i);
+        }
+    }
+    enum brock_status st = hdr_push(h, name, name_len, value, value_len, e);
+    if (st)
+        err_prefix(e, "adding header '%.*s'", (int)(name_len < 64 ? name_len : 64), name);
+    return st;
+}
+
+enum brock_status http_headers_add(struct http_headers *h, const char *name, const char *value,
+                                   struct brock_err *e)
+{
+    return http_headers_addn(h, name, strlen(name), value ? value : "", value ? strlen(value) : 0, e);
+}
+
+size_t http_headers_remove(struct http_headers *h, const char *name)
+{
+    size_t out = 0, removed = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        struct http_header_ent *en = &h->ent[i];
+        if (strcasecmp(h->str + en->name, name) == 0) {
+            secure_wipe(h->str + en->value, en->value_len);
+            removed++;
+            continue;
+        }
+        h->ent[out++] = *en;
+    }
+    h->n = out;
+    return removed;
+}
+
+enum brock_status http_headers_set(struct http_headers *h, const char *name, const char *value,
+                                   struct brock_err *e)
+{
+    http_headers_remove(h, name);
+    return http_headers_add(h, name, value, e);
+}
+
+const char *http_headers_get(const struct http_headers *h, const char *name)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (strcasecmp(h->str + h->ent[i].name, name) == 0)
+            return h->str + h->ent[i].value;
+    }
+    return NULL;
+}
+
+const char *http_headers_name(const struct http_headers *h, size_t i)
+{
+    return i < h->n ? h->str + h->ent[i].name : NULL;
+}
+
+const char *http_headers_value(const struct http_headers *h, size_t i)
+{
+    return i < h->n ? h->str + h->ent[i].value : NULL;
+}
+
+bool http_header_is_secret(const char *name)
+{
+    static const char *const secret[] = {
+        "authorization",          "proxy-authorization",       "x-amz-security-token",
+        "x-amz-sso_bearer_token", "x-aws-ec2-metadata-token", "cookie",
+        "set-cookie",
+    };
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(secret); i++) {
+        if (strcasecmp(name, secret[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* ======================================================================
+ * Global setup
+ * ====================================================================== */
+
+/* Written once by http_global_init, then only read. */
+static char g_user_agent[192];
+static bool g_curl_openssl;
+static bool g_inited;
+
+static void build_user_agent(void)
+{
+    struct utsname u;
+    const char *sys = "unknown", *mach = "unknown";
+    if (uname(&u) == 0) {
+        sys = u.sysname;
+        mach = u.machine;
+    }
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    snprintf(g_user_agent, sizeof g_user_agent, "brock/%s (%s %s) libcurl/%s", BROCK_VERSION, sys,
+             mach, vi && vi->version ? vi->version : "?");
+}
+
+enum brock_status http_global_init(struct brock_err *e)
+{
+    if (g_inited)
+        return BROCK_OK;
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK)
+        return err_set(e, BROCK_ERR_INTERNAL, "libcurl initialisation failed: %s", curl_easy_strerror(rc));
+    const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+    if (!vi || !(vi->features & CURL_VERSION_SSL)) {
+        curl_global_cleanup();
+        return err_set(e, BROCK_ERR_CONFIG, "this libcurl was built without TLS support; brock needs https");
+    }
+    g_curl_openssl = vi->ssl_version && strncmp(vi->ssl_version, "OpenSSL", 7) == 0;
+    build_user_agent();
+    g_inited = true;
+    return BROCK_OK;
+}
+
+void http_global_cleanup(void)
+{
+    if (!g_inited)
+        return;
+    curl_global_cleanup();
+    g_inited = false;
+}
+
+const char *http_user_agent(void)
+{
+    if (!g_user_agent[0])
+        build_user_agent();
+    return g_user_agent;
+}
+
+/* ======================================================================
+ * The plain-http policy
+ * ====================================================================== */
+
+/* Parsed URL pieces we need; `u` is handed to libcurl so that what we check
+ * is exactly what it connects to. */
+struct url_info {
+    CURLU *u;
+    char *scheme, *host, *port, *path, *query;
+    bool https;
+    char where[300]; /* "host:port" for messages */
+};
+
+static void url_info_free(struct url_info *ui)
+{
+    curl_free(ui->scheme);
+    curl_free(ui->host);
+    curl_free(ui->port);
+    curl_free(ui->path);
+    curl_free(ui->query);
+    if (ui->u)
+        curl_url_cleanup(ui->u);
+    memset(ui, 0, sizeof *ui);
+}
+
+static bool host_is_loopback(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0)
+        return true;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    size_t n = strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+        char tmp[64];
+        if (n - 2 >= sizeof tmp)
+            return false;
+        memcpy(tmp, host + 1, n - 2);
+        tmp[n - 2] = '\0';
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, tmp, &a6) != 1)
+            return false;
+        if (IN6_IS_ADDR_LOOPBACK(&a6))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+/* The EC2 IMDS and ECS/EKS credential endpoints, and nothing else. */
+static bool host_is_credential_endpoint(const char *host)
+{
+    static const char *const v4[] = {"169.254.169.254", "169.254.170.2", "169.254.170.23"};
+    static const char *const v6[] = {"fd00:ec2::254", "fd00:ec2::23"};
+    struct in_addr a4, b4;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        for (size_t i = 0; i < BROCK_ARRAY_LEN(v4); i++) {
+            if (inet_pton(AF_INET, v4[i], &b4) == 1 && a4.s_addr == b4.s_addr)
+                return true;
+        }
+        return false;
+    }
+    size_t n = strlen(host);
+    char tmp[64];
+    if (n < 3 || host[0] != '[' || host[n - 1] != ']' || n - 2 >= sizeof tmp)
+        return false;
+    memcpy(tmp, host + 1, n - 2);
+    tmp[n - 2] = '\0';
+    struct in6_addr a6, b6;
+    if (inet_pton(AF_INET6, tmp, &a6) != 1)
+        return false;
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(v6); i++) {
+        if (inet_pton(AF_INET6, v6[i], &b6) == 1 && memcmp(&a6, &b6, sizeof a6) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Copy at most `max` bytes of s for a message, replacing unprintable bytes. */
+static void safe_copy(char *out, size_t outlen, const char *s, size_t max)
+{
+    size_t j = 0;
+    for (size_t i = 0; s[i] && i < max && j + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[j++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+    }
+    out[j] = '\0';
+}
+
+static enum brock_status url_parse(const char *url, bool allow_link_local, struct url_info *ui,
+                                   struct brock_err *e)
+{
+    memset(ui, 0, sizeof *ui);
+    if (!url || !*url)
+        return err_set(e, BROCK_ERR_CONFIG, "empty URL");
+    ui->u = curl_url();
+    if (!ui->u)
+        return err_set(e, BROCK_ERR_INTERNAL, "out of memory parsing a URL");
+    CURLUcode uc = curl_url_set(ui->u, CURLUPART_URL, url, CURLU_PATH_AS_IS);
+    if (uc != CURLUE_OK) {
+        char shown[128];
+        safe_copy(shown, sizeof shown, url, 100);
+        /* The URL is shown only up to its query (which may carry a token). */
+        char *q = strchr(shown, '?');
+        if (q)
+            snprintf(q, (size_t)(shown + sizeof shown - q), "?...");
+        err_set(e, BROCK_ERR_CONFIG, "invalid URL '%s': %s", shown, curl_url_strerror(uc));
+        url_info_free(ui);
+        return BROCK_ERR_CONFIG;
+    }
+    if (curl_url_get(ui->u, CURLUPART_SCHEME, &ui->scheme, 0) != CURLUE_OK ||
+        curl_url_get(ui->u, CURLUPART_HOST, &ui->host, 0) != CURLUE_OK) {
+        url_info_free(ui);
+        return err_set(e, BROCK_ERR_CONFIG, "URL without a scheme or host");
+    }
+    curl_url_get(ui->u, CURLUPART_PORT, &ui->port, CURLU_DEFAULT_PORT);
+    if (curl_url_get(ui->u, CURLUPART_PATH, &ui->path, 0) != CURLUE_OK)
+        ui->path = NULL;
+    if (curl_url_get(ui->u, CURLUPART_QUERY, &ui->query, 0) != CURLUE_OK)
+        ui->query = NULL;
+
+    char host[200];
+    safe_copy(host, sizeof host, ui->host, 190);
+    snprintf(ui->where, sizeof ui->where, "%s:%s", host, ui->port ? ui->port : "?");
+
+    char *user = NULL;
+    if (curl_url_get(ui->u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        curl_free(user);
+        err_set(e, BROCK_ERR_CONFIG, "refusing URL for %s with a user name or password in it", host);
+        url_info_free(ui);
+        return BROCK_ERR_CONFIG;
+    }
+
+    if (strcasecmp(ui->scheme, "https") == 0) {
+        ui->https = true;
+        return BROCK_OK;
+    }
+    if (strcasecmp(ui->scheme, "http") != 0) {
+        char sch[32];
+        safe_copy(sch, sizeof sch, ui->scheme, 20);
+        err_set(e, BROCK_ERR_CONFIG, "refusing URL scheme '%s' for %s: only https (and http to loopback) is supported",
+                sch, host);
+        url_info_free(ui);
+        return BROCK_ERR_CONFIG;
+    }
+    if (host_is_loopback(ui->host))
+        return BROCK_OK;
+    if (allow_link_local && host_is_credential_endpoint(ui->host))
+        return BROCK_OK;
+    err_set(e, BROCK_ERR_CONFIG,
+            "refusing plain http:// to %s: only loopback addresses may use http; use https", host);
+    url_info_free(ui);
+    return BROCK_ERR_CONFIG;
+}
+
+enum brock_status http_check_url(const char *url, bool allow_link_local, struct brock_err *e)
+{
+    struct url_info ui;
+    enum brock_status st = url_parse(url, allow_link_local, &ui, e);
+    if (st == BROCK_OK)
+        url_info_free(&ui);
+    return st;
+}
+
+/* True for query parameters whose values must not be logged. */
+static bool query_param_secret(const char *name, size_t n)
+{
+    static const char *const words[] = {"signature", "token", "secret", "password", "credential"};
+    for (size_t w = 0; w < BROCK_ARRAY_LEN(words); w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= n; i++) {
+            if (strncasecmp(name + i, words[w], wl) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* scheme://host:port/path?query with secret query values redacted. */
+static void url_for_log(const struct url_info *ui, struct buf *out)
+{
+    buf_addf(out, "%s://%s:%s%s", ui->scheme, ui->host, ui->port ? ui->port : "",
+             ui->path ? ui->path : "/");
+    if (!ui->query)
+        return;
+    buf_addc(out, '?');
+    const char *q = ui->query;
+    while (*q) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        const char *eq = memchr(q, '=', len);
+        size_t nlen = eq ? (size_t)(eq - q) : len;
+        if (eq && query_param_secret(q, nlen)) {
+            buf_add(out, q, nlen);
+            buf_addstr(out, "=[redacted]");
+        } else {
+            buf_add(out, q, len);
+        }
+        if (!amp)
+            break;
+        buf_addc(out, '&');
+        q = amp + 1;
+    }
+}
+
+/* ======================================================================
+ * The client
+ * ====================================================================== */
+
+struct http_client {
+    CURL *easy;
+    CURLM *multi;
+    long connect_timeout_ms, total_timeout_ms, idle_timeout_ms;
+    char *ca_bundle;
+    char *user_agent;
+    volatile sig_atomic_t *cancel;
+};
+
+static long pick_timeout(long req, long client, long dflt)
+{
+    long v = req ? req : client ? client : dflt;
+    return v < 0 ? HTTP_TIMEOUT_NONE : v;
+}
+
+struct http_client *http_client_new(const struct http_options *opts)
+{
+    if (!g_inited) {
+        /* Tests and tools that forgot http_global_init: do it now (not
+         * thread-safe, like curl_global_init itself). */
+        struct brock_err ignore;
+        (void)http_global_init(&ignore);
+    }
+    struct http_client *c = xcalloc(1, sizeof *c);
+    c->easy = curl_easy_init();
+    c->multi = curl_multi_init();
+    if (!c->easy || !c->multi) {
+        fprintf(stderr, "brock: libcurl could not create a handle (out of memory)\n");
+        abort();
+    }
+    static const struct http_options none = {0};
+    if (!opts)
+        opts = &none;
+    c->connect_timeout_ms = opts->connect_timeout_ms;
+    c->total_timeout_ms = opts->total_timeout_ms;
+    c->idle_timeout_ms = opts->idle_timeout_ms;
+    c->ca_bundle = opts->ca_bundle ? xstrdup(opts->ca_bundle) : NULL;
+    c->cancel = opts->cancel;
+    const char *ua = http_user_agent();
+    if (opts->user_agent_extra && *opts->user_agent_extra) {
+        size_t n = strlen(ua) + strlen(opts->user_agent_extra) + 2;
+        c->user_agent = xmalloc(n);
+        snprintf(c->user_agent, n, "%s %s", ua, opts->user_agent_extra);
+    } else {
+        c->user_agent = xstrdup(ua);
+    }
+    return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (!c)
+        return;
+    curl_multi_cleanup(c->multi);
+    curl_easy_cleanup(c->easy);
+    free(c->ca_bundle);
+    free(c->user_agent);
+    free(c);
+}
+
+void http_response_init(struct http_response *r)
+{
+    memset(r, 0, sizeof *r);
+    http_headers_init(&r->headers);
+    buf_init(&r->body, HTTP_DEFAULT_MAX_BODY);
+}
+
+void http_response_free(struct http_response *r)
+{
+    if (!r)
+        return;
+    http_headers_cleanup(&r->headers);
+    buf_free(&r->body);
+}
+
+static void response_reset(struct http_response *r, size_t max_body)
+{
+    r->status = 0;
+    http_headers_reset(&r->headers);
+    buf_reset(&r->body);
+    r->body.max = max_body;
+    r->body_bytes = 0;
+    r->tls_version[0] = '\0';
+    r->remote_ip[0] = '\0';
+    r->remote_port = 0;
+    r->reused = false;
+    memset(&r->t, 0, sizeof r->t);
+}
+
+/* ---- one transfer ------------------------------------------------------ */
+
+struct xfer {
+    CURL *easy;
+    const struct http_request *req;
+    struct http_response *resp;
+    const struct url_info *ui;
+    volatile sig_atomic_t *cancel;
+    long idle_ms, total_ms, connect_ms;
+    size_t max_body;
+    int64_t start_ms, last_activity_ms;
+    curl_off_t last_dl, last_ul;
+    bool in_block;       /* inside a header block */
+    bool head_done;      /* final headers complete (on_head called) */
+    bool deliver;        /* stream this body to on_body */
+    bool tls_checked;
+    struct brock_err err; /* why we stopped the transfer, when we did */
+    bool failed;
+};
+
+static void xfer_fail(struct xfer *x, enum brock_status st, const char *fmt, ...) BROCK_PRINTF(3, 4);
+static void xfer_fail(struct xfer *x, enum brock_status st, const char *fmt, ...)
+{
+    if (x->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    err_setv(&x->err, st, fmt, ap);
+    va_end(ap);
+    x->failed = true;
+}
+
+static void note_tls_version(struct xfer *x)
+{
+    if (x->tls_checked || !x->ui->https)
+        return;
+    x->tls_checked = true;
+    struct curl_tlssessioninfo *ti = NULL;
+    if (!g_curl_openssl || curl_easy_getinfo(x->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || !ti ||
+        ti->backend != CURLSSLBACKEND_OPENSSL || !ti->internals)
+        return;
+    const char *v = SSL_get_version((const SSL *)ti->internals);
+    if (v)
+        snprintf(x->resp->tls_version, sizeof x->resp->tls_version, "%s", v);
+}
+
+/* The final header block is complete: decide where the body goes and run
+ * on_head. Returns false to abort. */
+static bool finish_head(struct xfer *x)
+{
+    x->head_done = true;
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    x->resp->status = status;
+    note_tls_version(x);
+    bool ok2xx = status >= 200 && status <= 299;
+    x->deliver = x->req->on_body && ok2xx;
+    if (!x->deliver) {
+        curl_off_t cl = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        if (cl > 0 && (uint64_t)cl > (uint64_t)x->max_body) {
+            xfer_fail(x, BROCK_ERR_TOO_LARGE,
+                      "response body from %s is %lld bytes, over the %zu-byte limit (HTTP %ld)",
+                      x->ui->where, (long long)cl, x->max_body, status);
+            return false;
+        }
+        if (cl > 0)
+            buf_reserve(&x->resp->body, (size_t)cl);
+    }
+    if (x->req->on_head) {
+        enum brock_status st = x->req->on_head(x->req->ctx, x->resp);
+        if (st != BROCK_OK) {
+            xfer_fail(x, st, "response from %s (HTTP %ld) rejected by the caller's header check",
+                      x->ui->where, status);
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = size * nmemb;
+    x->last_activity_ms = time_mono_ms();
+    if (x->failed)
+        return 0;
+    /* Strip the line ending. */
+    size_t len = n;
+    while (len && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+        len--;
+    if (!x->in_block) {
+        if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+            /* A new response (an interim 1xx or the final one). */
+            http_headers_reset(&x->resp->headers);
+            x->in_block = true;
+            return n;
+        }
+        /* Chunked trailers arrive after the body; keep them as headers. */
+        if (!x->head_done || len == 0)
+            return n;
+    }
+    if (len == 0) {
+        x->in_block = false;
+        long status = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !x->head_done && !finish_head(x))
+            return 0;
+        return n;
+    }
+    struct http_headers *h = &x->resp->headers;
+    struct brock_err e;
+    if ((p[0] == ' ' || p[0] == '\t') && h->n > 0) {
+        /* Obsolete line folding: join to the previous value with a space. */
+        size_t last = h->n - 1;
+        struct buf joined = BUF_INIT(HTTP_HEADERS_MAX_BYTES);
+        const char *name = http_headers_name(h, last);
+        size_t skip = 0;
+        while (skip < len && (p[skip] == ' ' || p[skip] == '\t'))
+            skip++;
+        char namecopy[256];
+        snprintf(namecopy, sizeof namecopy, "%s", name);
+        buf_addstr(&joined, http_headers_value(h, last));
+        buf_addc(&joined, ' ');
+        buf_add(&joined, p + skip, len - skip);
+        h->n--;
+        enum brock_status st = buf_status(&joined);
+        if (st == BROCK_OK)
+            st = hdr_push(h, namecopy, strlen(namecopy), joined.ptr, joined.len, &e);
+        buf_free(&joined);
+        if (st != BROCK_OK) {
+            xfer_fail(x, BROCK_ERR_TOO_LARGE, "response headers from %s: %s", x->ui->where, e.msg);
+            return 0;
+        }
+        return n;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (!colon || colon == p)
+        return n; /* not a header line; ignore as browsers do */
+    size_t nlen = (size_t)(colon - p);
+    const char *v = colon + 1;
+    const char *end = p + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (memchr(p, '\0', len)) {
+        xfer_fail(x, BROCK_ERR_NETWORK, "response from %s has a NUL byte in a header", x->ui->where);
+        return 0;
+    }
+    if (hdr_push(h, p, nlen, v, (size_t)(end - v), &e) != BROCK_OK) {
+        xfer_fail(x, BROCK_ERR_TOO_LARGE, "response headers from %s: %s", x->ui->where, e.msg);
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct xfer *x = ud;
+    size_t n = size * nmemb;
+    x->last_activity_ms = time_mono_ms();
+    if (x->failed)
+        return CURL_WRITEFUNC_ERROR;
+    if (!x->head_done && !finish_head(x))
+        return CURL_WRITEFUNC_ERROR;
+    x->resp->body_bytes += n;
+    if (x->deliver) {
+        enum brock_status st = x->req->on_body(x->req->ctx, p, n);
+        if (st != BROCK_OK) {
+            xfer_fail(x, st, "response body from %s stopped by the caller after %llu bytes (%s)",
+                      x->ui->where, (unsigned long long)x->resp->body_bytes, brock_status_name(st));
+            return CURL_WRITEFUNC_ERROR;
+        }
+        return n;
+    }
+    if (buf_add(&x->resp->body, p, n) != BROCK_OK) {
+        xfer_fail(x, BROCK_ERR_TOO_LARGE, "response body from %s is over the %zu-byte limit (HTTP %ld)",
+                  x->ui->where, x->max_body, x->resp->status);
+        return CURL_WRITEFUNC_ERROR;
+    }
+    return n;
+}
+
+static bool cancelled(const struct xfer *x)
+{
+    return x->cancel && *x->cancel;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct xfer *x = ud;
+    if (dlnow != x->last_dl || ulnow != x->last_ul) {
+        x->last_dl = dlnow;
+        x->last_ul = ulnow;
+        x->last_activity_ms = time_mono_ms();
+    }
+    if (cancelled(x)) {
+        xfer_fail(x, BROCK_ERR_INTERRUPTED, "request to %s interrupted", x->ui->where);
+        return 1;
+    }
+    return x->failed ? 1 : 0;
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+    (void)h;
+    (void)ud;
+    /* Only libcurl's own remarks: never header or body bytes. */
+    if (type != CURLINFO_TEXT)
+        return 0;
+    while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+        size--;
+    if (size > 300)
+        size = 300;
+    log_trace("http: curl: %.*s", (int)size, data);
+    return 0;
+}
+
+/* DEBUG: method, URL (secret query values redacted) and header names, with
+ * "[redacted]" after the secret ones. TRACE adds the non-secret values. */
+static void log_request(const char *method, const struct url_info *ui, const struct http_headers *h,
+                        size_t body_len)
+{
+    bool values = log_enabled(LOG_TRACE);
+    struct buf line = BUF_INIT(1900);
+    buf_addf(&line, "http: %s ", method);
+    url_for_log(ui, &line);
+    buf_addf(&line, " (%zu body bytes)", body_len);
+    for (size_t i = 0; h && i < h->n; i++) {
+        const char *name = http_headers_name(h, i);
+        buf_addstr(&line, i ? ", " : " headers: ");
+        buf_addstr(&line, name);
+        if (http_header_is_secret(name))
+            buf_addstr(&line, ": [redacted]");
+        else if (values)
+            buf_addf(&line, ": %s", http_headers_value(h, i));
+    }
+    if (buf_status(&line) != BROCK_OK && line.len >= 3)
+        memcpy(line.ptr + line.len - 3, "...", 3);
+    log_debug("%s", buf_cstr(&line));
+    buf_free(&line);
+}
+
+static void log_response(const struct xfer *x)
+{
+    const struct http_response *r = x->resp;
+    const char *rid = http_headers_get(&r->headers, "x-amzn-requestid");
+    if (!rid)
+        rid = http_headers_get(&r->headers, "x-amz-request-id");
+    log_debug("http: HTTP %ld from %s (%s%s%s), %llu body bytes, connect %.1f ms, tls %.1f ms, "
+              "first byte %.1f ms, total %.1f ms%s%s",
+              r->status, x->ui->where, r->remote_ip, r->tls_version[0] ? ", " : "", r->tls_version,
+              (unsigned long long)r->body_bytes, r->t.connect_ms, r->t.tls_ms, r->t.first_byte_ms,
+              r->t.total_ms, rid ? ", request id " : "", rid ? rid : "");
+}
+
+/* Turn a libcurl failure into our status and message. */
+static enum brock_status map_curl_error(struct xfer *x, CURLcode rc, const char *errbuf,
+                                        struct brock_err *e)
+{
+    const char *w = x->ui->where;
+    const char *detail = errbuf && *errbuf ? errbuf : curl_easy_strerror(rc);
+    unsigned long long got = (unsigned long long)x->resp->body_bytes;
+    long elapsed = (long)(time_mono_ms() - x->start_ms);
+    long os_errno = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+    long connect_code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+
+    if (connect_code && (connect_code < 200 || connect_code > 299))
+        return err_set(e, BROCK_ERR_NETWORK, "the proxy refused to open a tunnel to %s (proxy answered HTTP %ld)",
+                       w, connect_code);
+
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return err_set(e, BROCK_ERR_NETWORK, "cannot resolve host %s (DNS lookup failed)", w);
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return err_set(e, BROCK_ERR_NETWORK, "cannot resolve the proxy host for %s: %s", w, detail);
+    case CURLE_COULDNT_CONNECT:
+        if (os_errno == ECONNREFUSED)
+            return err_set(e, BROCK_ERR_NETWORK, "cannot connect to %s: connection refused", w);
+        return err_set(e, BROCK_ERR_NETWORK, "cannot connect to %s: %s", w,
+                       os_errno ? strerror((int)os_errno) : detail);
+    case CURLE_OPERATION_TIMEDOUT: {
+        /* libcurl has one code for its connect and total timers; tell them
+         * apart by how far the connection got and how long we ran. */
+        curl_off_t conn_us = 0, app_us = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &conn_us);
+        curl_easy_getinfo(x->easy, CURLINFO_APPCONNECT_TIME_T, &app_us);
+        bool before_total = x->total_ms <= 0 || elapsed + 5 < x->total_ms;
+        if (before_total && conn_us == 0)
+            return err_set(e, BROCK_ERR_NETWORK, "connecting to %s timed out after %ld ms%s", w, x->connect_ms,
+                           x->ui->https ? " (TCP connect and TLS handshake)" : "");
+        if (before_total && x->ui->https && app_us == 0)
+            return err_set(e, BROCK_ERR_NETWORK, "TLS handshake with %s timed out after %ld ms", w,
+                           x->connect_ms);
+        return err_set(e, BROCK_ERR_NETWORK,
+                       "request to %s timed out after %ld ms (total timeout) with %llu body bytes received",
+                       w, x->total_ms > 0 ? x->total_ms : elapsed, got);
+    }
+    case CURLE_SSL_CONNECT_ERROR:
+        return err_set(e, BROCK_ERR_NETWORK, "TLS handshake with %s failed: %s", w, detail);
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return err_set(e, BROCK_ERR_NETWORK, "TLS certificate of %s is not trusted: %s", w, detail);
+    case CURLE_SSL_CACERT_BADFILE:
+        return err_set(e, BROCK_ERR_CONFIG, "cannot use the CA bundle for %s: %s", w, detail);
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+        return err_set(e, BROCK_ERR_NETWORK, "TLS with %s failed: %s", w, detail);
+    case CURLE_GOT_NOTHING:
+        return err_set(e, BROCK_ERR_NETWORK, "%s closed the connection without sending a response", w);
+    case CURLE_PARTIAL_FILE: {
+        curl_off_t cl = -1;
+        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        if (cl >= 0)
+            return err_set(e, BROCK_ERR_NETWORK,
+                           "connection to %s dropped mid-response: %llu of %lld body bytes received (HTTP %ld)",
+                           w, got, (long long)cl, x->resp->status);
+        return err_set(e, BROCK_ERR_NETWORK,
+                       "connection to %s dropped mid-response after %llu body bytes (HTTP %ld)", w, got,
+                       x->resp->status);
+    }
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        if (x->resp->status)
+            return err_set(e, BROCK_ERR_NETWORK,
+                           "connection to %s dropped mid-response after %llu body bytes (HTTP %ld): %s", w,
+                           got, x->resp->status, detail);
+        return err_set(e, BROCK_ERR_NETWORK, "connection to %s failed before a response: %s", w, detail);
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return err_set(e, BROCK_ERR_NETWORK, "%s did not answer with valid HTTP: %s", w, detail);
+    case CURLE_URL_MALFORMAT:
+        return err_set(e, BROCK_ERR_CONFIG, "invalid URL for %s: %s", w, detail);
+    case CURLE_PROXY:
+        return err_set(e, BROCK_ERR_NETWORK, "proxy error while connecting to %s: %s", w, detail);
+    default:
+        return err_set(e, BROCK_ERR_NETWORK, "request to %s failed: %s", w, detail);
+    }
+}
+
+/* Build libcurl's header list: the caller's headers plus suppressions of
+ * libcurl's defaults. Returns NULL only when nothing needs sending. */
+static struct curl_slist *build_header_list(const struct http_headers *h, bool has_body)
+{
+    struct curl_slist *list = NULL;
+    bool have_accept = false, have_ctype = false;
+    struct buf line = BUF_INIT(HTTP_HEADERS_MAX_BYTES + 8);
+    for (size_t i = 0; h && i < h->n; i++) {
+        const char *name = http_headers_name(h, i);
+        const char *value = http_headers_value(h, i);
+        if (strcasecmp(name, "accept") == 0)
+            have_accept = true;
+        else if (strcasecmp(name, "content-type") == 0)
+            have_ctype = true;
+        buf_reset(&line);
+        /* "Name;" is libcurl's way to send a header with an empty value. */
+        if (*value)
+            buf_addf(&line, "%s: %s", name, value);
+        else
+            buf_addf(&line, "%s;", name);
+        struct curl_slist *nl = curl_slist_append(list, buf_cstr(&line));
+        if (!nl) {
+            fprintf(stderr, "brock: out of memory building HTTP headers\n");
+            abort();
+        }
+        list = nl;
+    }
+    buf_free_secure(&line);
+    static const char *const suppress[] = {"Expect:", "Accept:", "Content-Type:"};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(suppress); i++) {
+        if ((i == 1 && have_accept) || (i == 2 && (have_ctype || !has_body)))
+            continue;
+        struct curl_slist *nl = curl_slist_append(list, suppress[i]);
+        if (!nl) {
+            fprintf(stderr, "brock: out of memory building HTTP headers\n");
+            abort();
+        }
+        list = nl;
+    }
+    return list;
+}
+
+static void free_header_list(struct curl_slist *list)
+{
+    for (struct curl_slist *l = list; l; l = l->next)
+        secure_wipe(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
+static bool method_ok(const char *m)
+{
+    if (!*m || strlen(m) > 16)
+        return false;
+    for (const char *p = m; *p; p++) {
+        if (*p < 'A' || *p > 'Z')
+            return false;
+    }
+    return true;
+}
+
+static double us_to_ms(curl_off_t us)
+{
+    return (double)us / 1000.0;
+}
+
+enum brock_status http_send(struct http_client *c, const struct http_request *req,
+                            struct http_response *resp, struct brock_err *e)
+{
+    size_t max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+    response_reset(resp, max_body);
+    const char *method = req->method ? req->method : "GET";
+    if (!method_ok(method))
+        return err_set(e, BROCK_ERR_USAGE, "invalid HTTP method (must be 1-16 uppercase letters)");
+
+    struct url_info ui;
+    enum brock_status st = url_parse(req->url, req->allow_link_local, &ui, e);
+    if (st != BROCK_OK)
+        return st;
+
+    struct xfer x = {
+        .easy = c->easy,
+        .req = req,
+        .resp = resp,
+        .ui = &ui,
+        .cancel = req->cancel ? req->cancel : c->cancel,
+        .connect_ms = pick_timeout(req->connect_timeout_ms, c->connect_timeout_ms,
+                                   HTTP_DEFAULT_CONNECT_TIMEOUT_MS),
+        .total_ms = pick_timeout(req->total_timeout_ms, c->total_timeout_ms, HTTP_TIMEOUT_NONE),
+        .idle_ms = pick_timeout(req->idle_timeout_ms, c->idle_timeout_ms, HTTP_DEFAULT_IDLE_TIMEOUT_MS),
+        .max_body = max_body,
+    };
+    if (cancelled(&x)) {
+        url_info_free(&ui);
+        return err_set(e, BROCK_ERR_INTERRUPTED, "request to %s interrupted before it started", x.ui->where);
+    }
+
+    bool has_body = req->body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                    strcmp(method, "PATCH") == 0;
+    if (log_enabled(LOG_DEBUG))
+        log_request(method, &ui, req->headers, req->body_len);
+
+    CURL *h = c->easy;
+    char errbuf[CURL_ERROR_SIZE];
+    errbuf[0] = '\0';
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_CURLU, ui.u);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    /* TLS: 1.2 minimum, verification always on, also towards HTTPS proxies. */
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+    if (c->ca_bundle) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
+        curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, c->ca_bundle);
+    }
+    if (x.connect_ms > 0)
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, x.connect_ms);
+    if (x.total_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x.total_ms);
+
+    /* Method and body. The body is sent from the caller's memory. */
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (has_body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    struct curl_slist *hl = build_header_list(req->headers, has_body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    if (log_enabled(LOG_TRACE)) {
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    }
+
+    x.start_ms = x.last_activity_ms = time_mono_ms();
+    CURLcode rc = CURLE_OK;
+    bool done = false;
+    if (curl_multi_add_handle(c->multi, h) != CURLM_OK) {
+        xfer_fail(&x, BROCK_ERR_INTERNAL, "libcurl refused the request to %s", ui.where);
+    } else {
+        int running = 1;
+        for (;;) {
+            CURLMcode mc = curl_multi_perform(c->multi, &running);
+            if (mc != CURLM_OK) {
+                xfer_fail(&x, BROCK_ERR_INTERNAL, "libcurl multi error for %s: %s", ui.where,
+                          curl_multi_strerror(mc));
+                break;
+            }
+            CURLMsg *msg;
+            int left;
+            while ((msg = curl_multi_info_read(c->multi, &left))) {
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) {
+                    rc = msg->data.result;
+                    done = true;
+                }
+            }
+            if (done || !running || x.failed)
+                break;
+            if (cancelled(&x)) {
+                xfer_fail(&x, BROCK_ERR_INTERRUPTED, "request to %s interrupted", ui.where);
+                break;
+            }
+            int64_t now = time_mono_ms();
+            long wait = POLL_SLICE_MS;
+            if (x.idle_ms > 0) {
+                int64_t idle = now - x.last_activity_ms;
+                if (idle >= x.idle_ms) {
+                    if (resp->status == 0 && !x.head_done)
+                        xfer_fail(&x, BROCK_ERR_NETWORK, "no response from %s within %ld ms (idle timeout)",
+                                  ui.where, x.idle_ms);
+                    else
+                        xfer_fail(&x, BROCK_ERR_NETWORK,
+                                  "connection to %s stalled: no data for %ld ms after %llu body bytes (HTTP %ld)",
+                                  ui.where, x.idle_ms, (unsigned long long)resp->body_bytes, resp->status);
+                    break;
+                }
+                if (x.idle_ms - idle < wait)
+                    wait = (long)(x.idle_ms - idle);
+            }
+            mc = curl_multi_poll(c->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
+            if (mc != CURLM_OK) {
+                xfer_fail(&x, BROCK_ERR_INTERNAL, "libcurl poll error for %s: %s", ui.where,
+                          curl_multi_strerror(mc));
+                break;
+            }
+        }
+        if (!done && !x.failed)
+            xfer_fail(&x, BROCK_ERR_INTERNAL, "libcurl stopped the request to %s without a result", ui.where);
+    }
+
+    /* What we know about the connection, also after a failure. */
+    char *ip = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+        snprintf(resp->remote_ip, sizeof resp->remote_ip, "%s", ip);
+    curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &resp->remote_port);
+    long num_connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &num_connects);
+    curl_off_t t_conn = 0, t_app = 0, t_first = 0, t_total = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t_conn);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t_app);
+    curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &t_total);
+    resp->t.connect_ms = us_to_ms(t_conn);
+    resp->t.tls_ms = us_to_ms(t_app);
+    resp->t.first_byte_ms = us_to_ms(t_first);
+    resp->t.total_ms = us_to_ms(t_total);
+    if (resp->status == 0) {
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        resp->status = status;
+    }
+    resp->reused = resp->status != 0 && num_connects == 0;
+
+    if (x.failed) {
+        st = x.err.status;
+        if (e)
+            *e = x.err;
+    } else if (rc != CURLE_OK) {
+        st = map_curl_error(&x, rc, errbuf, e);
+    } else {
+        /* A body-less response (HEAD, 204, Content-Length: 0) never reaches
+         * on_write; make sure on_head ran and the status is set. */
+        if (!x.head_done && !finish_head(&x)) {
+            st = x.err.status;
+            if (e)
+                *e = x.err;
+        } else {
+            st = BROCK_OK;
+        }
+    }
+    if (st == BROCK_OK && log_enabled(LOG_DEBUG))
+        log_response(&x);
+    else if (st != BROCK_OK && log_enabled(LOG_DEBUG))
+        log_debug("http: %s %s failed: %s", method, ui.where, e ? e->msg : brock_status_name(st));
+
+    curl_multi_remove_handle(c->multi, h);
+    /* Drop every pointer into this stack frame before returning. */
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_CURLU, NULL);
+    free_header_list(hl);
+    url_info_free(&ui);
+    return st;
+}
+
+bool http_response_date_ms(const struct http_response *r, int64_t *out)
+{
+    const char *d = http_headers_get(&r->headers, "date");
+    if (!d || !*d)
+        return false;
+    time_t t = curl_getdate(d, NULL);
+    if (t == (time_t)-1)
+        return false;
+    *out = (int64_t)t * 1000;
+    return true;
+}

@@ -1,0 +1,223 @@
+/* http.h - HTTP(S) requests over libcurl: the only libcurl user in brock.
+ *
+ * A `struct http_client` owns one libcurl easy handle and one multi handle,
+ * so connections (and TLS sessions, DNS answers) are kept alive and reused
+ * from one request to the next. A client is NOT thread-safe: use one client
+ * per thread. http_global_init() must run once, from main, before any thread
+ * starts; http_global_cleanup() once at exit.
+ *
+ * A request either collects the response body into `resp->body` (a capped
+ * struct buf) or streams it to `req->on_body`. http_send() returns BROCK_OK
+ * whenever an HTTP response arrived, whatever its status: the caller looks at
+ * `resp->status` and hands non-2xx answers to awserr (awserr.h).
+ *
+ * Security, always on:
+ * - TLS 1.2 is the minimum (also towards an HTTPS proxy); certificates and
+ *   host names are always verified (`ca_bundle` replaces the system store,
+ *   the caller resolves AWS_CA_BUNDLE / ca_bundle).
+ * - Plain http:// is refused with BROCK_ERR_CONFIG before any socket is
+ *   opened, except for loopback hosts (127.0.0.0/8, ::1, "localhost") and,
+ *   when the request sets `allow_link_local`, the EC2/ECS credential
+ *   endpoints (169.254.169.254, fd00:ec2::254, 169.254.170.2, 169.254.170.23,
+ *   fd00:ec2::23) and no other address.
+ * - No redirects are followed; only the http and https schemes are allowed.
+ * - Header values never appear in error messages. At LOG_DEBUG a request is
+ *   logged as its method, URL (signature/token query values replaced) and
+ *   header names, the http_header_is_secret() ones followed by
+ *   ": [redacted]"; LOG_TRACE adds the other headers' values and libcurl's
+ *   own remarks. Secret values are never logged at any level.
+ *
+ * Proxies come from the environment exactly as libcurl 7.88 reads them:
+ * `http_proxy` (lowercase ONLY: libcurl ignores HTTP_PROXY on purpose), then
+ * `https_proxy`/`HTTPS_PROXY` for https URLs, `all_proxy`/`ALL_PROXY` as the
+ * fallback, and `no_proxy`/`NO_PROXY` (comma list of names, domain suffixes,
+ * IPs and CIDR ranges, or "*") for hosts that go direct. Loopback URLs follow
+ * the same rules, so put 127.0.0.1 and localhost in NO_PROXY when a proxy is
+ * set. See docs/internals/http.md. */
+#ifndef BROCK_AWS_HTTP_H
+#define BROCK_AWS_HTTP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/buf.h"
+#include "../util/err.h"
+
+/* ---- header lists ------------------------------------------------------ */
+
+/* Limits for one header list (request or response). */
+#define HTTP_HEADERS_MAX_COUNT 256
+#define HTTP_HEADERS_MAX_BYTES ((size_t)128 * 1024)
+
+/* An ordered list of (name, value) pairs; names keep their case, lookups
+ * ignore it; duplicates are allowed and kept in order. Strings live in one
+ * arena owned by the list: the pointers returned by the accessors stay valid
+ * until the list is next changed or cleaned up. Fields are private.
+ * Cleanup wipes the bytes, since request lists hold Authorization values. */
+struct http_headers {
+    struct http_header_ent *ent; /* private */
+    size_t n, cap;               /* private */
+    char *str;                   /* private: NUL-separated names and values */
+    size_t str_len, str_cap;     /* private */
+};
+
+#define HTTP_HEADERS_INIT { NULL, 0, 0, NULL, 0, 0 }
+
+void http_headers_init(struct http_headers *h);
+/* Wipe and free; the list is empty and usable afterwards. NULL is fine. */
+void http_headers_cleanup(struct http_headers *h);
+/* Remove every entry but keep the memory (wiped). */
+void http_headers_reset(struct http_headers *h);
+
+/* Append a header. The name must be an RFC 9110 token; the value may not hold
+ * CR, LF, NUL or other control characters except tab (BROCK_ERR_USAGE, the
+ * message names the header but never shows the value). BROCK_ERR_TOO_LARGE
+ * past HTTP_HEADERS_MAX_COUNT / HTTP_HEADERS_MAX_BYTES. */
+enum brock_status http_headers_add(struct http_headers *h, const char *name, const char *value,
+                                   struct brock_err *e);
+/* The same with explicit lengths (the bytes need not be NUL-terminated). */
+enum brock_status http_headers_addn(struct http_headers *h, const char *name, size_t name_len,
+                                    const char *value, size_t value_len, struct brock_err *e);
+/* Remove every header called `name`, then append it once. */
+enum brock_status http_headers_set(struct http_headers *h, const char *name, const char *value,
+                                   struct brock_err *e);
+/* Remove every header called `name`; returns how many were removed. */
+size_t http_headers_remove(struct http_headers *h, const char *name);
+
+/* First value of `name` (any case), or NULL. Borrowed. */
+const char *http_headers_get(const struct http_headers *h, const char *name);
+static inline size_t http_headers_count(const struct http_headers *h)
+{
+    return h->n;
+}
+/* Name and value of entry i < count. Borrowed. */
+const char *http_headers_name(const struct http_headers *h, size_t i);
+const char *http_headers_value(const struct http_headers *h, size_t i);
+
+/* True for headers whose values are secrets and are never logged:
+ * authorization, proxy-authorization, x-amz-security-token,
+ * x-amz-sso_bearer_token, x-aws-ec2-metadata-token, cookie, set-cookie. */
+bool http_header_is_secret(const char *name);
+
+/* ---- process-wide setup ------------------------------------------------ */
+
+/* curl_global_init plus a check that libcurl has TLS. Call once from main
+ * before any thread starts (tests call it first thing). */
+enum brock_status http_global_init(struct brock_err *e);
+void http_global_cleanup(void);
+
+/* "brock/<version> (<os> <arch>) libcurl/<version>", built once. */
+const char *http_user_agent(void);
+
+/* ---- the client --------------------------------------------------------- */
+
+/* Timeout value meaning "no limit". */
+#define HTTP_TIMEOUT_NONE (-1L)
+
+#define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define HTTP_DEFAULT_IDLE_TIMEOUT_MS 120000L
+/* Collected bodies are capped at this unless a request says otherwise. */
+#define HTTP_DEFAULT_MAX_BODY BUF_MAX_BODY
+
+struct http_options {
+    /* Defaults for every request; 0 means the HTTP_DEFAULT_* value, and
+     * HTTP_TIMEOUT_NONE means no limit. The total timeout defaults to none. */
+    long connect_timeout_ms;
+    long total_timeout_ms;
+    long idle_timeout_ms; /* no byte received or sent for this long */
+    /* PEM CA bundle replacing the system store (AWS_CA_BUNDLE). Copied. */
+    const char *ca_bundle;
+    /* Appended to the User-Agent, e.g. "md/emulator". Copied. May be NULL. */
+    const char *user_agent_extra;
+    /* Checked while a request runs (every 50 ms or less); non-zero stops it
+     * with BROCK_ERR_INTERRUPTED. A request's own `cancel` wins. */
+    volatile sig_atomic_t *cancel;
+};
+
+struct http_client;
+
+/* opts may be NULL (all defaults). Never returns NULL. */
+struct http_client *http_client_new(const struct http_options *opts);
+void http_client_free(struct http_client *c); /* NULL is fine */
+
+/* ---- requests and responses --------------------------------------------- */
+
+struct http_response;
+
+/* Receives body bytes of a 2xx response as they arrive, in pieces of any size.
+ * A non-OK return stops the transfer and http_send returns it unchanged. */
+typedef enum brock_status http_body_fn(void *ctx, const char *p, size_t n);
+/* Called once when the status line and headers of the final response are in,
+ * before any body byte; a non-OK return stops the transfer likewise. */
+typedef enum brock_status http_head_fn(void *ctx, const struct http_response *resp);
+
+struct http_request {
+    const char *method; /* "GET", "POST", "PUT", "DELETE", "HEAD", ...; NULL = GET */
+    const char *url;    /* absolute http:// or https:// URL */
+    /* Sent as given, plus Host, Content-Length and User-Agent (unless given).
+     * libcurl's default Accept, Expect and form Content-Type are suppressed.
+     * May be NULL. */
+    const struct http_headers *headers;
+    const void *body; /* sent with Content-Length, never chunked; may be NULL */
+    size_t body_len;
+    /* 0 = the client's value; HTTP_TIMEOUT_NONE = no limit. */
+    long connect_timeout_ms;
+    long total_timeout_ms;
+    long idle_timeout_ms;
+    size_t max_body;        /* cap for a collected body; 0 = HTTP_DEFAULT_MAX_BODY */
+    http_body_fn *on_body;  /* NULL = collect into resp->body */
+    http_head_fn *on_head;  /* may be NULL */
+    void *ctx;              /* passed to on_body and on_head */
+    bool allow_link_local;  /* permit plain http to the IMDS/ECS addresses */
+    volatile sig_atomic_t *cancel; /* NULL = the client's */
+};
+
+struct http_timings {
+    double connect_ms;    /* TCP connected (0 when reused) */
+    double tls_ms;        /* TLS handshake done (0 for plain http / reused) */
+    double first_byte_ms; /* first response byte */
+    double total_ms;
+};
+
+/* Initialise with http_response_init(); http_send() resets it first, so one
+ * response may be reused across requests. Everything in it is owned by it. */
+struct http_response {
+    long status;                 /* 0 if no response arrived */
+    struct http_headers headers; /* final response's headers, in order */
+    /* The collected body; with on_body set, it still collects the body of a
+     * non-2xx response (capped by max_body) so the error can be parsed. */
+    struct buf body;
+    uint64_t body_bytes;  /* body bytes received (streamed or collected) */
+    char tls_version[16]; /* "TLSv1.3", "TLSv1.2", or "" for plain http */
+    char remote_ip[48];   /* the peer (the proxy when one is used) */
+    long remote_port;
+    bool reused;          /* the connection was kept alive from before */
+    struct http_timings t;
+};
+
+void http_response_init(struct http_response *r);
+void http_response_free(struct http_response *r);
+
+/* Send one request. Returns BROCK_OK when a complete response arrived (any
+ * status). Errors, with a message naming the host:
+ *   BROCK_ERR_CONFIG       plain http to a non-loopback host, bad URL
+ *   BROCK_ERR_NETWORK      DNS, connect, TLS handshake/certificate, proxy,
+ *                          timeout, connection dropped (bytes received so far)
+ *   BROCK_ERR_TOO_LARGE    collected body over its cap, headers over limits
+ *   BROCK_ERR_INTERRUPTED  the cancel flag was set
+ *   whatever on_body / on_head returned.
+ * On error `resp` holds what had arrived (status and headers, if any). */
+enum brock_status http_send(struct http_client *c, const struct http_request *req,
+                            struct http_response *resp, struct brock_err *e);
+
+/* The response's Date header as ms since the epoch (for clock-skew
+ * correction, wire reference 2.2). False if absent or unparsable. */
+bool http_response_date_ms(const struct http_response *r, int64_t *out);
+
+/* Check the plain-http policy for a URL without sending anything: BROCK_OK,
+ * or BROCK_ERR_CONFIG with the refusal message. */
+enum brock_status http_check_url(const char *url, bool allow_link_local, struct brock_err *e);
+
+#endif
