@@ -56,6 +56,15 @@ FUZZ_SRC  := $(call focus_match,$(FUZZ_SRC))
 BENCH_SRC := $(call focus_match,$(BENCH_SRC))
 endif
 
+# EXCLUDE="src/agent/% tests/agent/%" leaves work in progress out of a full build.
+ifneq ($(EXCLUDE),)
+LIB_SRC   := $(filter-out $(EXCLUDE),$(LIB_SRC))
+CLI_SRC   := $(filter-out $(EXCLUDE),$(CLI_SRC))
+TEST_SRC  := $(filter-out $(EXCLUDE),$(TEST_SRC))
+FUZZ_SRC  := $(filter-out $(EXCLUDE),$(FUZZ_SRC))
+BENCH_SRC := $(filter-out $(EXCLUDE),$(BENCH_SRC))
+endif
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TSUP_OBJ := $(TSUP_SRC:%.c=$(BUILD)/%.o)

@@ -24,7 +24,7 @@ runs=${SIGV4_BENCH_RUNS:-31}
 
 c_out=$("$bin" "$tok" "$runs" "${SIGV4_BENCH_ITERS:-20000}")
 js_out=$(node "$top/bench/sigv4_peer.js" "$tok" "$runs" "${SIGV4_BENCH_JS_ITERS:-2000}")
-py_out=$(python3 "$top/bench/sigv4_peer.py" "$tok" "$runs" "${SIGV4_BENCH_PY_ITERS:-1000}")
+py_out=$("${PYTHON:-$( [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import botocore" 2>/dev/null && echo /usr/bin/python3 || echo python3)}" "$top/bench/sigv4_peer.py" "$tok" "$runs" "${SIGV4_BENCH_PY_ITERS:-1000}")
 
 # field NAME TEXT: the value of NAME= on the RESULT line
 field() { sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p; s/^RESULT $1=\([^ ]*\).*/\1/p" <<<"$2" | head -n1; }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# bench/run.sh [BUILD_DIR] - every benchmark, in the order of docs/benchmarks.md.
+# Build first: make bench (or make). Runs only on loopback.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+echo "## $(date -u +%Y-%m-%d) on $(uname -n): $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
+echo
+echo "### brock --version vs curl --version"; "$top/bench/version.sh" "$build"; echo
+echo "### SigV4 signing"; "$top/bench/sigv4.sh" "$build"; echo
+echo "### Event-stream decoding"; "$top/bench/eventstream.sh" "$build"; echo
