@@ -43,7 +43,19 @@ def main():
     iters = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
 
     fixed = datetime.datetime.fromtimestamp(BENCH_TIME, datetime.timezone.utc).replace(tzinfo=None)
-    botocore.auth.get_current_datetime = lambda *a, **k: fixed
+    if hasattr(botocore.auth, 'get_current_datetime'):
+        botocore.auth.get_current_datetime = lambda *a, **k: fixed
+    else:
+        # botocore < 1.32 (Debian 12 ships 1.29) calls datetime.datetime.utcnow()
+        class FixedDateTime(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return fixed
+
+        class FixedModule:
+            datetime = FixedDateTime
+
+        botocore.auth.datetime = FixedModule
 
     creds = Credentials('ASIAEXAMPLEBENCH0001', 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYBENCHKEY1',
                         make_token(token_len) if token_len else None)

@@ -1,7 +1,11 @@
+/* crypto.c - see crypto.h. SHA256_Init/Update/Final are deprecated in OpenSSL 3
+ * in favour of EVP, but remain in libcrypto 3.x with the same block code; see
+ * the header for why brock uses them. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,48 +13,21 @@
 #include "../util/alloc.h"
 #include "../util/codec.h"
 
-/* Fetched once in crypto_global_init, then only read. */
-static EVP_MD *g_sha256;
+_Static_assert(sizeof(SHA256_CTX) <= CRYPTO_SHA256_STATE, "SHA256_CTX does not fit struct sha256_ctx");
+_Static_assert(_Alignof(SHA256_CTX) <= 16, "SHA256_CTX alignment");
+
+#define CTX(p) ((SHA256_CTX *)(void *)(p))
 
 void crypto_global_init(void)
 {
-    if (g_sha256)
-        return;
-    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!g_sha256) {
-        fprintf(stderr, "brock: OpenSSL has no SHA-256 (broken libcrypto?)\n");
-        abort();
-    }
-}
-
-static const EVP_MD *sha256_md(void)
-{
-    if (!g_sha256)
-        crypto_global_init();
-    return g_sha256;
-}
-
-static EVP_MD_CTX *new_ctx(void)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c) {
-        fprintf(stderr, "brock: out of memory (EVP_MD_CTX)\n");
-        abort();
-    }
-    return c;
-}
-
-static void must(int ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "brock: libcrypto failed in %s\n", what);
-        abort();
-    }
 }
 
 void crypto_sha256(const void *p, size_t n, uint8_t out[SHA256_LEN])
 {
-    must(EVP_Digest(p, n, out, NULL, sha256_md(), NULL), "EVP_Digest");
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, p, n);
+    SHA256_Final(out, &c);
 }
 
 void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN + 1])
@@ -62,25 +39,23 @@ void crypto_sha256_hex(const void *p, size_t n, char out[SHA256_HEX_LEN + 1])
 
 void sha256_init(struct sha256_ctx *c)
 {
-    c->md_ctx = new_ctx();
-    must(EVP_DigestInit_ex(c->md_ctx, sha256_md(), NULL), "EVP_DigestInit_ex");
+    SHA256_Init(CTX(c->state));
 }
 
 void sha256_update(struct sha256_ctx *c, const void *p, size_t n)
 {
-    must(EVP_DigestUpdate(c->md_ctx, p, n), "EVP_DigestUpdate");
+    SHA256_Update(CTX(c->state), p, n);
 }
 
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_LEN])
 {
-    must(EVP_DigestFinal_ex(c->md_ctx, out, NULL), "EVP_DigestFinal_ex");
-    must(EVP_DigestInit_ex(c->md_ctx, sha256_md(), NULL), "EVP_DigestInit_ex");
+    SHA256_Final(out, CTX(c->state));
+    SHA256_Init(CTX(c->state));
 }
 
 void sha256_free(struct sha256_ctx *c)
 {
-    EVP_MD_CTX_free(c->md_ctx);
-    c->md_ctx = NULL;
+    secure_wipe(c->state, sizeof c->state);
 }
 
 #define SHA256_BLOCK 64
@@ -93,39 +68,33 @@ void hmac_key_init(struct hmac_key *k, const void *key, size_t klen)
         crypto_sha256(key, klen, block);
     else if (klen)
         memcpy(block, key, klen);
-    k->inner = new_ctx();
-    k->outer = new_ctx();
-    k->work = new_ctx();
     for (int i = 0; i < SHA256_BLOCK; i++)
         pad[i] = block[i] ^ 0x36;
-    must(EVP_DigestInit_ex(k->inner, sha256_md(), NULL), "EVP_DigestInit_ex");
-    must(EVP_DigestUpdate(k->inner, pad, SHA256_BLOCK), "EVP_DigestUpdate");
+    SHA256_Init(CTX(k->inner));
+    SHA256_Update(CTX(k->inner), pad, SHA256_BLOCK);
     for (int i = 0; i < SHA256_BLOCK; i++)
         pad[i] = block[i] ^ 0x5c;
-    must(EVP_DigestInit_ex(k->outer, sha256_md(), NULL), "EVP_DigestInit_ex");
-    must(EVP_DigestUpdate(k->outer, pad, SHA256_BLOCK), "EVP_DigestUpdate");
+    SHA256_Init(CTX(k->outer));
+    SHA256_Update(CTX(k->outer), pad, SHA256_BLOCK);
     secure_wipe(block, sizeof block);
     secure_wipe(pad, sizeof pad);
 }
 
 void hmac_key_sign(struct hmac_key *k, const void *msg, size_t n, uint8_t out[SHA256_LEN])
 {
+    SHA256_CTX w;
     uint8_t ih[SHA256_LEN];
-    must(EVP_MD_CTX_copy_ex(k->work, k->inner), "EVP_MD_CTX_copy_ex");
-    must(EVP_DigestUpdate(k->work, msg, n), "EVP_DigestUpdate");
-    must(EVP_DigestFinal_ex(k->work, ih, NULL), "EVP_DigestFinal_ex");
-    must(EVP_MD_CTX_copy_ex(k->work, k->outer), "EVP_MD_CTX_copy_ex");
-    must(EVP_DigestUpdate(k->work, ih, SHA256_LEN), "EVP_DigestUpdate");
-    must(EVP_DigestFinal_ex(k->work, out, NULL), "EVP_DigestFinal_ex");
+    memcpy(&w, k->inner, sizeof w);
+    SHA256_Update(&w, msg, n);
+    SHA256_Final(ih, &w);
+    memcpy(&w, k->outer, sizeof w);
+    SHA256_Update(&w, ih, SHA256_LEN);
+    SHA256_Final(out, &w);
 }
 
 void hmac_key_free(struct hmac_key *k)
 {
-    /* EVP_MD_CTX_free cleanses the digest state it owns. */
-    EVP_MD_CTX_free(k->inner);
-    EVP_MD_CTX_free(k->outer);
-    EVP_MD_CTX_free(k->work);
-    k->inner = k->outer = k->work = NULL;
+    secure_wipe(k, sizeof *k);
 }
 
 void crypto_hmac_sha256(const void *key, size_t klen, const void *msg, size_t n,
