@@ -9,7 +9,7 @@
 # Dependencies come from Debian 12 packages; scripts/install-deps lists them.
 
 CC      ?= cc
-PKGS    := libcurl openssl zlib jansson expat libevent libnghttp2 libpcre2-8
+PKGS    := libcurl openssl zlib jansson expat libevent libnghttp2 libpcre2-8 sqlite3 md4c libutf8proc libedit
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
