@@ -35,6 +35,7 @@ bool awserr_is_auth_code(const char *code)
         "NotAuthorized",         "NotAuthorizedException",      "AuthFailure",
         "AuthorizationError",    "RequestExpired",              "InvalidGrantException",
         "InvalidClientException", "UnauthorizedClientException", "TokenRefreshRequired",
+        "ForbiddenException",
     };
     static const char *const prefix[] = {"ExpiredToken", "MissingAuthenticationToken"};
     if (!code || !*code)

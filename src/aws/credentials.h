@@ -7,7 +7,7 @@
  *
  * A provider produces credentials (environment, profile, process, STS,
  * IAM Identity Center, container, IMDS, or a chain of them). Providers are
- * objects with a vtable; see credentials_chain.h for the default chain. */
+ * objects with a vtable; see creds.h for them and the default chain. */
 #ifndef BROCK_AWS_CREDENTIALS_H
 #define BROCK_AWS_CREDENTIALS_H
 

@@ -13,9 +13,15 @@ enum brock_status json_parse(const char *p, size_t n, const char *what, json_t *
         return err_set(e, BROCK_ERR_TOO_LARGE, "%s: JSON larger than %zu bytes", what, JSON_MAX_BYTES);
     json_error_t je;
     json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!v)
+    if (!v) {
+        /* jansson's text quotes the input near the error ("... near 'xyz'"),
+         * which may be a secret: keep only the reason. */
+        char *near = strstr(je.text, " near ");
+        if (near)
+            *near = '\0';
         return err_set(e, BROCK_ERR_PARSE, "%s:%d:%d: invalid JSON: %s", what, je.line, je.column,
                        je.text);
+    }
     *out = v;
     return BROCK_OK;
 }
