@@ -237,3 +237,16 @@ struct model_prices catalog_prices(const struct model_info *m, enum model_geo ge
     }
     return p;
 }
+
+double catalog_cost(const struct model_info *m, enum model_geo geo, int64_t input, int64_t output,
+                    int64_t cache_read, int64_t cache_write, int64_t cache_write_1h, bool batch)
+{
+    struct model_prices p = catalog_prices(m, geo);
+    double f = batch ? 0.5 : 1.0;
+    if (cache_write_1h > cache_write)
+        cache_write_1h = cache_write;
+    double usd = (double)input * p.input * f + (double)output * p.output * f +
+                 (double)cache_read * p.cache_read + (double)(cache_write - cache_write_1h) * p.cache_write_5m +
+                 (double)cache_write_1h * p.cache_write_1h;
+    return usd / 1e6;
+}

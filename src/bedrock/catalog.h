@@ -80,4 +80,10 @@ const char *catalog_geo_prefix(enum model_geo geo); /* "us", "global", ... */
 /* Prices that apply to a call on `geo` (the 10% geo premium where it applies). */
 struct model_prices catalog_prices(const struct model_info *m, enum model_geo geo);
 
+/* USD for a call's tokens (cache writes at the 5-minute price unless
+ * cache_write_1h says how many were 1-hour writes). `batch` halves input and
+ * output as Bedrock batch inference bills. */
+double catalog_cost(const struct model_info *m, enum model_geo geo, int64_t input, int64_t output,
+                    int64_t cache_read, int64_t cache_write, int64_t cache_write_1h, bool batch);
+
 #endif

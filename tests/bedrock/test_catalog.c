@@ -104,6 +104,14 @@ static void test_prices(void **state)
         assert_true(all[i].in_region || all[i].geos != GEO_NONE);
     }
     assert_int_equal(strlen(catalog_price_date()), 10);
+
+    /* Haiku 4.5 global: 1M input at $1, 1M output at $5, 1M cache reads at $0.10,
+     * 1M 5-minute cache writes at $1.25: $7.35; batch halves input and output */
+    const struct model_info *h = catalog_find("anthropic.claude-haiku-4-5-20251001-v1:0", NULL);
+    assert_true(fabs(catalog_cost(h, GEO_GLOBAL, 1000000, 1000000, 1000000, 1000000, 0, false) - 7.35) < 1e-9);
+    assert_true(fabs(catalog_cost(h, GEO_GLOBAL, 1000000, 1000000, 0, 0, 0, true) - 3.0) < 1e-9);
+    /* 1-hour writes at $2 */
+    assert_true(fabs(catalog_cost(h, GEO_GLOBAL, 0, 0, 0, 1000000, 1000000, false) - 2.0) < 1e-9);
 }
 
 int main(void)
