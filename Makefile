@@ -65,6 +65,11 @@ FUZZ_SRC  := $(filter-out $(EXCLUDE),$(FUZZ_SRC))
 BENCH_SRC := $(filter-out $(EXCLUDE),$(BENCH_SRC))
 endif
 
+# ar keeps members by file name, so two sources named alike would lose one.
+ifneq ($(words $(notdir $(LIB_SRC))),$(words $(sort $(notdir $(LIB_SRC)))))
+$(error two library sources share a file name (the archive would keep only one): $(LIB_SRC))
+endif
+
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TSUP_OBJ := $(TSUP_SRC:%.c=$(BUILD)/%.o)
@@ -94,11 +99,16 @@ $(BUILD)/%.o: %.c
 	$(say) CC $<
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(LIBBROCK): $(LIB_OBJ)
+# The archive is remade whenever the list of its sources changes (a FOCUS or
+# EXCLUDE build, a file added or removed), not only when an object is newer.
+LIB_LIST := $(BUILD)/libbrock.sources
+$(shell mkdir -p $(BUILD) && { echo "$(LIB_SRC)" | cmp -s - $(LIB_LIST) || echo "$(LIB_SRC)" > $(LIB_LIST); })
+
+$(LIBBROCK): $(LIB_OBJ) $(LIB_LIST)
 	@mkdir -p $(dir $@)
 	$(say) AR $@
 	$(Q)rm -f $@
-	$(Q)ar rcs $@ $^
+	$(Q)ar rcs $@ $(LIB_OBJ)
 
 $(BROCK): $(CLI_OBJ) $(LIBBROCK)
 	$(say) LINK $@

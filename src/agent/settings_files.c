@@ -1,4 +1,4 @@
-/* settings.c - load and merge the settings files (settings.h). */
+/* settings_files.c - load and merge the settings files (settings.h). */
 #include "settings.h"
 
 #include <stdarg.h>
