@@ -32,6 +32,9 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE AWS_
       AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI \
       AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN
 export AWS_EC2_METADATA_DISABLED=true
+# Anything that would fall back to a real AWS endpoint goes to a closed
+# loopback port instead (tests that need an endpoint set their own).
+export AWS_ENDPOINT_URL=http://127.0.0.1:9
 export AWS_CONFIG_FILE=/nonexistent/brock-test/config AWS_SHARED_CREDENTIALS_FILE=/nonexistent/brock-test/credentials
 export NO_COLOR=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}

@@ -15,6 +15,7 @@ struct aws_client {
     const struct endpoint_lookup *lookup;
     char *endpoint_url;
     unsigned endpoint_url_services;
+    char *endpoint_label;
     struct aws_creds_source creds;
     char *bearer_token;
     struct retry_policy *retry;
@@ -49,6 +50,7 @@ struct aws_client *aws_client_new(const struct aws_client_config *cfg)
     c->lookup = cfg->lookup;
     c->endpoint_url = cfg->endpoint_url && *cfg->endpoint_url ? xstrdup(cfg->endpoint_url) : NULL;
     c->endpoint_url_services = cfg->endpoint_url_services;
+    c->endpoint_label = xstrdup(cfg->endpoint_label ? cfg->endpoint_label : "--endpoint-url");
     c->creds = cfg->creds;
     c->bearer_token = cfg->bearer_token && *cfg->bearer_token ? xstrdup(cfg->bearer_token) : NULL;
     c->retry = cfg->retry;
@@ -69,6 +71,7 @@ void aws_client_free(struct aws_client *c)
     sigv4_signer_free(c->signer);
     xfree_secret(c->bearer_token);
     free(c->endpoint_url);
+    free(c->endpoint_label);
     free(c->region);
     free(c);
 }
@@ -102,7 +105,7 @@ enum brock_status aws_client_endpoint(struct aws_client *c, enum endpoint_servic
             .service = svc,
             .region = c->region,
             .endpoint_url = explicit_applies ? c->endpoint_url : NULL,
-            .explicit_label = "--endpoint-url",
+            .explicit_label = c->endpoint_label,
         };
         struct endpoint *ep = xcalloc(1, sizeof *ep);
         enum brock_status st = endpoint_resolve(&req, c->lookup, ep, e);

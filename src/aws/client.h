@@ -58,6 +58,7 @@ struct aws_client_config {
      * services it applies to (bit (1 << enum endpoint_service)); 0 = all. */
     const char *endpoint_url;
     unsigned endpoint_url_services;
+    const char *endpoint_label;      /* names endpoint_url's origin; NULL = "--endpoint-url" */
     struct aws_creds_source creds;   /* get may be NULL: only unsigned/bearer calls work */
     const char *bearer_token;        /* Bedrock API key, or NULL for SigV4 */
     struct retry_policy *retry;      /* shared; NULL = no retries */

@@ -284,7 +284,9 @@ static void add_hint(struct brock_err *e, const char *fmt, ...)
     vsnprintf(hint, sizeof hint, fmt, ap);
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
-    int n = snprintf(e->msg, sizeof e->msg, "%s. %s", old, hint);
+    size_t ol = strlen(old);
+    bool stop = ol && (old[ol - 1] == '.' || old[ol - 1] == '!' || old[ol - 1] == '?');
+    int n = snprintf(e->msg, sizeof e->msg, "%s%s %s", old, stop ? "" : ".", hint);
     if (n >= 0 && (size_t)n >= sizeof e->msg)
         memcpy(e->msg + sizeof e->msg - 4, "...", 4);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "../aws/crypto.h"
+#include "../aws/http.h"
 #include "../util/log.h"
 #include "cli.h"
 #include "exitcode.h"
@@ -17,6 +18,16 @@ static void setup_logging(const struct cli_config *cfg)
     if (cfg->debug)
         lvl = LOG_DEBUG;
     log_setup(lvl, NULL, NULL);
+}
+
+/* Process-wide set-up, once, before any thread starts. */
+static int global_init(void)
+{
+    struct brock_err e = {0};
+    crypto_global_init();
+    if (http_global_init(&e) != BROCK_OK)
+        return cli_fail(&e);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -32,6 +43,10 @@ int main(int argc, char **argv)
     int rc;
     if (cfg.version) {
         rc = cmd_version(&cfg);
+    } else if (cfg.print && !cfg.help) {
+        setup_logging(&cfg);
+        if ((rc = global_init()) == EXIT_OK)
+            rc = cmd_print(&cfg);
     } else if (cfg.help || !cfg.command) {
         if (!cfg.help && cfg.nargs) {
             fprintf(stderr, "brock: unknown command '%s' (see brock --help)\n", cfg.args[0]);
@@ -41,9 +56,10 @@ int main(int argc, char **argv)
         }
     } else {
         setup_logging(&cfg);
-        crypto_global_init();
-        rc = cli_find_command(cfg.command)->fn(&cfg);
+        if ((rc = global_init()) == EXIT_OK)
+            rc = cli_find_command(cfg.command)->fn(&cfg);
     }
+    http_global_cleanup();
     free(cfg.args);
     return rc;
 }

@@ -31,3 +31,22 @@ expect_rc() {
 # Run cleanup code at exit (appended).
 at_exit() { _cleanup="${_cleanup:-}${_cleanup:+;}$1"; }
 done_testing() { echo "1..$_n"; }
+
+# start_emulator [ARGS...]: start `brock emulate --port 0` in the background,
+# set EMU_URL to its address and stop it at exit.
+start_emulator() {
+  local fifo=$E2E_TMP/emu.out.$$.$RANDOM
+  EMU_URL=
+  "$BROCK" emulate --port 0 "$@" >"$fifo" 2>"$fifo.err" &
+  EMU_PID=$!
+  at_exit "kill $EMU_PID 2>/dev/null; wait $EMU_PID 2>/dev/null"
+  local i
+  for i in $(seq 1 100); do
+    [ -f "$fifo" ] && EMU_URL=$(sed -n '1s/^listening on //p' "$fifo")
+    [ -n "$EMU_URL" ] && return 0
+    kill -0 "$EMU_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "# emulator did not start: $(cat "$fifo.err")" >&2
+  return 1
+}
