@@ -1402,7 +1402,10 @@ static enum brock_status verify_headers(const struct sigv4_request *req, struct 
         if (i < list.n && list.p[i] != ';')
             continue;
         struct view nm = {list.p + start, i - start};
-        if (!all_tchar(nm.p, nm.n))
+        /* HTTP/2 clients (the AWS SDK for JavaScript) sign the :authority
+         * pseudo-header instead of host; the server passes it as a header */
+        bool pseudo = nm.n > 1 && nm.p[0] == ':';
+        if (pseudo ? !all_tchar(nm.p + 1, nm.n - 1) : !all_tchar(nm.p, nm.n))
             return reject(out, e, SIGV4_INCOMPLETE,
                           "SignedHeaders has an empty or invalid name at offset %zu.", start);
         /* names earlier in the list: a repeat would sign a header twice */
@@ -1416,7 +1419,7 @@ static enum brock_status verify_headers(const struct sigv4_request *req, struct 
         if (++names > SIGV4_MAX_HEADERS)
             return reject(out, e, SIGV4_TOO_LARGE, "SignedHeaders lists more than %d names.",
                           SIGV4_MAX_HEADERS);
-        host |= NAME_IS(nm.p, nm.n, "host");
+        host |= NAME_IS(nm.p, nm.n, "host") || NAME_IS(nm.p, nm.n, ":authority");
         o = put(o, nm.p, nm.n);
         *o++ = ':';
         size_t found = 0;

@@ -529,9 +529,15 @@ static bool check_auth(struct emu_call *c, const char *service, json_t *auth)
             hs[k++] = (struct sigv4_header){hn, strlen(hn), hv, strlen(hv)};
             has_host |= !strcasecmp(hn, "host");
         }
+        /* Over HTTP/2 there is no host header: the authority arrives as the
+         * :authority pseudo-header, which HTTP/2 clients sign by that name
+         * (the AWS SDK for JavaScript) or as host (others). Offer both. */
         const char *authority = httpd_req_authority(c->req);
-        if (!has_host && *authority)
+        hs = xrealloc(hs, (nh + 2) * sizeof *hs);
+        if (!has_host && *authority) {
             hs[k++] = (struct sigv4_header){"host", 4, authority, strlen(authority)};
+            hs[k++] = (struct sigv4_header){":authority", 10, authority, strlen(authority)};
+        }
         size_t blen = 0;
         const char *body = httpd_req_body(c->req, &blen);
         const char *path = httpd_req_path(c->req), *query = httpd_req_query(c->req);
@@ -544,8 +550,7 @@ static bool check_auth(struct emu_call *c, const char *service, json_t *auth)
                                   .n_headers = k,
                                   .body = body,
                                   .body_len = blen};
-        enum brock_status st = emu_sigv4_has_pseudo(authz) ? emu_sigv4_verify_pseudo(&r, authority, &vp, &ver, &e)
-                                                            : sigv4_verify(em->signer, &r, &vp, &ver, &e);
+        enum brock_status st = sigv4_verify(em->signer, &r, &vp, &ver, &e);
         free(hs);
         json_object_set_new(auth, "type", json_string(ver.verdict == SIGV4_MISSING_AUTH ? "none" : "sigv4"));
         if (ver.presigned)

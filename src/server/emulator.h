@@ -201,15 +201,6 @@ bool emu_take_fault(struct emu_call *c, unsigned kinds, struct scenario_fault *o
 
 int64_t emu_now_ms(const struct emulator *em);
 
-/* SigV4 whose SignedHeaders name HTTP/2 pseudo-headers (":authority", as the
- * AWS SDK for JavaScript signs over HTTP/2), which sigv4_verify() does not
- * accept yet (emulator_h2sig.c). Same verdicts and messages as sigv4_verify
- * for header-form requests. */
-bool emu_sigv4_has_pseudo(const char *authorization);
-enum brock_status emu_sigv4_verify_pseudo(const struct sigv4_request *req, const char *authority,
-                                          const struct sigv4_verify_params *p, struct sigv4_verified *out,
-                                          struct brock_err *e);
-
 /* The Bedrock Runtime routes (emulator_bedrock.c). */
 void emu_bedrock(struct emu_call *c);
 /* Validate a body as emu_bedrock() does for `op`, without a server (for the
