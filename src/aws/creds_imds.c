@@ -235,8 +235,10 @@ static enum brock_status imds_fetch(struct imds_impl *m, const struct imds_cfg *
     }
     if (!got) {
         if (status) {
-            st = err_set(e, BROCK_ERR_CREDENTIALS, "EC2 instance metadata: listing the IAM role answered HTTP %ld",
-                         status);
+            /* As botocore: an instance metadata service that will not name a
+             * role (a 403 from a proxy or a locked-down host) gives no
+             * credentials; it is not a configured source that broke. */
+            st = creds_absent(absent, e, "EC2 instance metadata (listing the IAM role answered HTTP %ld)", status);
         } else {
             *transient = true;
             st = creds_absent(absent, e, "EC2 instance metadata (%s)", reason);

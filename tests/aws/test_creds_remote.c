@@ -389,6 +389,13 @@ static void test_imds_400_and_other_errors(void **state)
     assert_int_equal(creds_provider_get(p, &c, &e), BROCK_ERR_NOT_FOUND);
     assert_string_equal(e.msg, "EC2 instance metadata (no IAM role attached to the instance)");
 
+    /* a metadata service that will not list a role gives no credentials
+     * (botocore), so the chain goes on and says where it looked */
+    fakesrv_push(w.srv, &(struct fakesrv_response){.body = "tok"});
+    fakesrv_push(w.srv, &(struct fakesrv_response){.status = 403});
+    assert_int_equal(creds_provider_get(p, &c, &e), BROCK_ERR_NOT_FOUND);
+    assert_string_equal(e.msg, "EC2 instance metadata (listing the IAM role answered HTTP 403)");
+
     /* the role's credentials are an error document */
     fakesrv_push(w.srv, &(struct fakesrv_response){.body = "tok"});
     fakesrv_push(w.srv, &(struct fakesrv_response){.body = "Role"});
