@@ -17,7 +17,6 @@ const struct cli_command cli_commands[] = {
     {"emulate", cmd_emulate, "serve a local Bedrock Runtime emulator (scenarios, faults; see docs/scenarios.md)"},
     {"help", cmd_help, "show help"},
     {"models", cmd_models, "list the Claude models on Bedrock, their profiles, limits and prices"},
-    {"sessions", cmd_sessions, "list saved sessions (brock -p --resume ID continues one)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };
