@@ -103,6 +103,7 @@ fi
 # Short timed libFuzzer runs (scripts/test sets BROCK_FUZZ_DIR when clang built them).
 if [ -n "${BROCK_FUZZ_DIR:-}" ] && { [ -z "$filter" ] || [[ fuzz == *"$filter"* ]]; }; then
   secs=${BROCK_FUZZ_SECONDS:-20}
+  BROCK_FUZZ_DIR=$(cd "$BROCK_FUZZ_DIR" && pwd)
   for f in $(find "$BROCK_FUZZ_DIR" -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort); do
     tgt=$(basename "$f"); corpus=fuzz/corpus/${tgt#fuzz_}
     work=$scratch/fuzz-$tgt; mkdir -p "$work/corpus"
@@ -114,7 +115,7 @@ if [ -n "${BROCK_FUZZ_DIR:-}" ] && { [ -z "$filter" ] || [[ fuzz == *"$filter"* 
         "$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/fuzzlog" | grep -o '[0-9]*$')" "$secs"
     else
       failed=$((failed + 1)); failures+=("fuzz/$tgt: libFuzzer found a crash (see output above)")
-      grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$scratch/fuzzlog" | head -n 20 | sed 's/^/  /'
+      { grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$scratch/fuzzlog" || tail -n 5 "$scratch/fuzzlog"; } | head -n 20 | sed 's/^/  /'
       cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$top/fuzz/" 2>/dev/null
     fi
   done

@@ -190,15 +190,26 @@ static double num_value(const json_t *v)
     return json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
 }
 
+/* Control characters in a key the model sent become '?', so a message
+ * about it stays on one line and cannot carry terminal escapes. */
+static void printable_key(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 /* Append ".key" or "[i]" to the location; returns the old length to restore. */
 static size_t where_push(struct vstate *vs, const char *key, long idx)
 {
     size_t old = strlen(vs->where);
     size_t room = sizeof vs->where - old;
-    if (key)
+    if (key) {
         snprintf(vs->where + old, room, "%s%s", old ? "." : "", key);
-    else
+        printable_key(vs->where + old);
+    } else {
         snprintf(vs->where + old, room, "[%ld]", idx);
+    }
     return old;
 }
 
@@ -238,6 +249,7 @@ static void validate_object(struct vstate *vs, const json_t *schema, const json_
                 size_t kl = strlen(key);
                 snprintf(shown, sizeof shown, "%.*s%s", kl > 60 ? 60 : (int)kl, key,
                          kl > 60 ? "..." : "");
+                printable_key(shown);
                 /* the location may hold a long key; show the cut form */
                 vs->where[old] = '\0';
                 problem(vs, "unknown parameter `%s%s%s` (expected: %s)", vs->where,
