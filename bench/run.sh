@@ -9,3 +9,5 @@ echo
 echo "### brock --version vs curl --version"; "$top/bench/version.sh" "$build"; echo
 echo "### SigV4 signing"; "$top/bench/sigv4.sh" "$build"; echo
 echo "### Event-stream decoding"; "$top/bench/eventstream.sh" "$build"; echo
+echo "### brock -p against the emulator, beside the AWS SDK for JavaScript"; "$top/bench/print.sh" "$build"; echo
+echo "### Store bookkeeping per request"; "$top/bench/store.sh" "$build"; echo
