@@ -17,6 +17,7 @@
 #include "../util/alloc.h"
 #include "../util/buf.h"
 #include "../util/fs.h"
+#include "../util/log.h"
 #include "../util/timeutil.h"
 
 /* ------------------------------------------------------------------ */
@@ -743,7 +744,7 @@ static void jv_dump(struct buf *b, const struct jv *v)
 /* operations                                                           */
 
 static const char *const op_names[] = {"invoke", "invoke-with-response-stream", "converse", "converse-stream",
-                                       "count-tokens", "sts"};
+                                       "count-tokens", "sts", "logs", "cloudwatch", "bedrock-control", "iam"};
 
 const char *scenario_op_name(unsigned op)
 {
@@ -885,6 +886,31 @@ static bool is_code_name(const char *s)
     return true;
 }
 
+/* "probability": a number in (0, 1]. */
+static enum brock_status opt_probability(struct sctx *c, const struct jv *obj, double *out)
+{
+    const struct jv *v = get(obj, "probability");
+    if (!v)
+        return BROCK_OK;
+    size_t old = path_key(c, "probability");
+    enum brock_status st = want(c, v, J_NUM);
+    if (st == BROCK_OK) {
+        char tmp[64];
+        double d = -1;
+        if (v->lexlen < sizeof tmp) {
+            memcpy(tmp, v->lex, v->lexlen);
+            tmp[v->lexlen] = '\0';
+            d = strtod(tmp, NULL);
+        }
+        if (!(d > 0.0 && d <= 1.0))
+            st = sbad(c, v->line, v->col, "expected a number greater than 0 and at most 1");
+        else
+            *out = d;
+    }
+    path_pop(c, old);
+    return st;
+}
+
 static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct scenario_fault *f)
 {
     memset(f, 0, sizeof *f);
@@ -892,6 +918,7 @@ static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct 
     f->col = v->col;
     f->retry_after_ms = -1;
     f->count = 1;
+    f->probability = 1.0;
     enum brock_status st = want(c, v, J_OBJ);
     if (st != BROCK_OK)
         return st;
@@ -908,16 +935,17 @@ static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct 
     for (size_t i = 0; i < BROCK_ARRAY_LEN(presets); i++)
         if (!strcmp(presets[i].type, t->s))
             preset = &presets[i];
-    static const char *const k_err[] = {"type", "count", "operations", "model", "message", "retry_after_ms", NULL};
+    static const char *const k_err[] = {"type", "count", "operations", "model", "message", "retry_after_ms",
+                                        "probability", NULL};
     static const char *const k_generic[] = {"type", "count", "operations", "model", "code",
-                                            "status", "message", "retry_after_ms", NULL};
-    static const char *const k_drop[] = {"type", "count", "operations", "model", NULL};
-    static const char *const k_slow[] = {"type", "count", "operations", "model", "delay_ms", NULL};
+                                            "status", "message", "retry_after_ms", "probability", NULL};
+    static const char *const k_drop[] = {"type", "count", "operations", "model", "probability", NULL};
+    static const char *const k_slow[] = {"type", "count", "operations", "model", "delay_ms", "probability", NULL};
     static const char *const k_exc[] = {"type", "count", "operations", "model", "exception",
-                                        "after", "message", "status", NULL};
-    static const char *const k_trunc[] = {"type", "count", "operations", "model", "after", "abort", NULL};
-    static const char *const k_crc[] = {"type", "count", "operations", "model", "frame", "which", NULL};
-    static const char *const k_key[] = {"type", "count", "access_key_id", NULL};
+                                        "after", "message", "status", "probability", NULL};
+    static const char *const k_trunc[] = {"type", "count", "operations", "model", "after", "abort", "probability", NULL};
+    static const char *const k_crc[] = {"type", "count", "operations", "model", "frame", "which", "probability", NULL};
+    static const char *const k_key[] = {"type", "count", "access_key_id", "probability", NULL};
     const char *const *keys;
     unsigned allowed_ops = SCENARIO_OPS_MODEL;
     snprintf(f->type, sizeof f->type, "%s", t->s);
@@ -948,7 +976,7 @@ static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct 
     } else if (!strcmp(t->s, "expire_key")) {
         f->kind = SCENARIO_FAULT_EXPIRE_KEY;
         keys = k_key;
-        allowed_ops = SCENARIO_OPS_MODEL | SCENARIO_OP_STS;
+        allowed_ops = SCENARIO_OPS_MODEL | SCENARIO_OP_STS | SCENARIO_OPS_AWS;
         f->count = -1;
     } else {
         old = path_key(c, "type");
@@ -961,6 +989,8 @@ static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct 
         return st;
     }
     f->ops = allowed_ops;
+    if (f->kind == SCENARIO_FAULT_ERROR || f->kind == SCENARIO_FAULT_DROP || f->kind == SCENARIO_FAULT_SLOW)
+        allowed_ops |= SCENARIO_OPS_AWS; /* when named; the default stays the model operations */
     if ((st = check_keys(c, v, keys)) != BROCK_OK)
         return st;
 
@@ -969,7 +999,8 @@ static enum brock_status parse_fault(struct sctx *c, const struct jv *v, struct 
         f->count = -1;
     else if ((st = opt_int(c, v, "count", 1, SCENARIO_MAX_COUNT, &f->count)) != BROCK_OK)
         return st;
-    if ((st = opt_ops(c, v, allowed_ops, &f->ops)) != BROCK_OK ||
+    if ((st = opt_probability(c, v, &f->probability)) != BROCK_OK ||
+        (st = opt_ops(c, v, allowed_ops, &f->ops)) != BROCK_OK ||
         (st = opt_str(c, v, "model", &f->model)) != BROCK_OK ||
         (st = opt_str(c, v, "message", &f->message)) != BROCK_OK)
         return st;
@@ -1342,102 +1373,19 @@ static enum brock_status parse_response(struct sctx *c, const struct jv *v, stru
 /* ------------------------------------------------------------------ */
 /* rules and the scenario                                               */
 
-/* POSIX regex guards. glibc builds the automaton by copying the tree of a
- * repeated part ('+' once, {m,n} up to n times), so repetition nested or
- * stacked (a+++, ((a+)+)+, (a{200}){200}) grows exponentially. Estimate the
- * expanded size (each operator adds a node, '+' and {m,n} copy) and refuse
- * big ones; refuse back-references (exponential matching) too. */
-#define REGEX_MAX_COST 2000.0
-#define REGEX_MAX_NEST 32
-
-static const char *regex_unsafe(const char *p)
-{
-    struct {
-        double sum, last; /* size of the finished part, of the last atom */
-    } lv[REGEX_MAX_NEST + 1] = {{0, 0}};
-    int d = 0;
-    for (const char *s = p; *s; s++) {
-        double atom = 0; /* > 0: an atom of this size ends here */
-        if (*s == '\\' && s[1]) {
-            if (s[1] >= '1' && s[1] <= '9')
-                return "back-references (\\1..\\9) are not supported";
-            s++;
-            atom = 1;
-        } else if (*s == '[') {
-            const char *q = s + 1;
-            if (*q == '^')
-                q++;
-            if (*q == ']')
-                q++;
-            while (*q && *q != ']') {
-                if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
-                    const char *close = strstr(q + 2, (char[]){q[1], ']', 0});
-                    q = close ? close + 1 : q + 1;
-                }
-                q++;
-            }
-            s = *q ? q : q - 1;
-            atom = 1;
-        } else if (*s == '(') {
-            if (d == REGEX_MAX_NEST)
-                return "groups nested deeper than 32";
-            lv[d].sum += lv[d].last;
-            lv[d].last = 0;
-            d++;
-            lv[d].sum = lv[d].last = 0;
-            continue;
-        } else if (*s == ')' && d > 0) {
-            atom = lv[d].sum + lv[d].last;
-            d--;
-            lv[d].last = 0;
-            if (atom < 1)
-                atom = 1;
-        } else if (*s == '|') {
-            lv[d].sum += lv[d].last;
-            lv[d].last = 0;
-            continue;
-        } else if (*s == '+') {
-            lv[d].last = lv[d].last * 2 + 1;
-        } else if (*s == '*' || *s == '?') {
-            lv[d].last += 1; /* one more node, nothing copied */
-        } else if (*s == '{' && isdigit((unsigned char)s[1])) {
-            long hi = 0;
-            const char *q = s + 1;
-            while (isdigit((unsigned char)*q) && hi <= 1000)
-                hi = hi * 10 + (*q++ - '0');
-            if (*q == ',') {
-                q++;
-                long m = 0;
-                while (isdigit((unsigned char)*q) && m <= 1000)
-                    m = m * 10 + (*q++ - '0');
-                if (m > hi)
-                    hi = m;
-            }
-            if (hi > 255)
-                return "a repetition count over 255";
-            lv[d].last = lv[d].last * (double)(hi + 1) + 1;
-        } else {
-            atom = 1;
-        }
-        if (atom > 0) {
-            lv[d].sum += lv[d].last;
-            lv[d].last = atom;
-        }
-        double total = 0;
-        for (int k = 0; k <= d; k++)
-            total += lv[k].sum + lv[k].last;
-        if (total > REGEX_MAX_COST)
-            return "too much repetition (the expanded pattern would exceed 2000 elements)";
-    }
-    return NULL;
-}
+/* Scenario regexes are PCRE2, matched with limits (steps, backtracking depth,
+ * heap), so a pattern like (a+)+$ cannot stall the emulator: a match that hits
+ * a limit counts as no match and is logged. */
+#define SCENARIO_REGEX_MATCH_LIMIT 200000
+#define SCENARIO_REGEX_DEPTH_LIMIT 2000
+#define SCENARIO_REGEX_HEAP_KIB 4096
 
 static void rule_cleanup(struct scenario_rule *r)
 {
     free(r->name);
     free(r->pattern);
     if (r->kind == SCENARIO_MATCH_REGEX && r->pattern)
-        regfree(&r->re);
+        pcre2_code_free(r->re);
     free(r->model);
     for (size_t i = 0; i < r->n_responses; i++)
         response_cleanup(&r->responses[i]);
@@ -1495,16 +1443,13 @@ static enum brock_status parse_match(struct sctx *c, const struct jv *m, struct 
         return BROCK_OK;
     if (r->kind == SCENARIO_MATCH_REGEX) {
         size_t old = path_key(c, "regex");
-        const char *why = regex_unsafe(pat->s);
-        if (why) {
-            st = sbad(c, pat->line, pat->col, "regular expression not accepted: %s", why);
-        } else {
-            int rc = regcomp(&r->re, pat->s, REG_EXTENDED | REG_NOSUB | (r->ignore_case ? REG_ICASE : 0));
-            if (rc) {
-                char msg[128];
-                regerror(rc, &r->re, msg, sizeof msg);
-                st = sbad(c, pat->line, pat->col, "bad regular expression: %s", msg);
-            }
+        int rc;
+        PCRE2_SIZE at;
+        r->re = pcre2_compile((PCRE2_SPTR)pat->s, pat->len, r->ignore_case ? PCRE2_CASELESS : 0, &rc, &at, NULL);
+        if (!r->re) {
+            PCRE2_UCHAR msg[160];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            st = sbad(c, pat->line, pat->col, "bad regular expression at offset %zu: %s", (size_t)at, (char *)msg);
         }
         path_pop(c, old);
         if (st != BROCK_OK)
@@ -1728,8 +1673,23 @@ static bool match_text(const struct scenario_rule *r, const char *s, size_t n)
             return false;
         return r->ignore_case ? find_icase(s, n, r->pattern, pl) : !memcmp(s, r->pattern, n);
     case SCENARIO_MATCH_REGEX: {
-        regmatch_t m[1] = {{0, (regoff_t)n}};
-        return regexec(&r->re, s ? s : "", 1, m, REG_STARTEND) == 0;
+        pcre2_match_context *mc = pcre2_match_context_create(NULL);
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        if (!mc || !md) {
+            pcre2_match_context_free(mc);
+            pcre2_match_data_free(md);
+            return false;
+        }
+        pcre2_set_match_limit(mc, SCENARIO_REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(mc, SCENARIO_REGEX_DEPTH_LIMIT);
+        pcre2_set_heap_limit(mc, SCENARIO_REGEX_HEAP_KIB);
+        int rc = pcre2_match(r->re, (PCRE2_SPTR)(s ? s : ""), s ? n : 0, 0, 0, md, mc);
+        pcre2_match_data_free(md);
+        pcre2_match_context_free(mc);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+            log_info("scenario: rule %s: regex gave up (PCRE2 error %d); counted as no match",
+                     r->name ? r->name : "?", rc);
+        return rc >= 0;
     }
     }
     return false;

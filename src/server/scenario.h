@@ -2,7 +2,7 @@
  *
  * A scenario (docs/scenarios.md) is a JSON file of rules. Each rule matches
  * the last user message of a request (its text, the text of its tool_result
- * blocks, or both; by substring, POSIX extended regex, equality, or "any")
+ * blocks, or both; by substring, PCRE2 regex (with match limits), equality, or "any")
  * and gives a response, or a sequence of responses used in order on
  * successive matches, so a multi-step tool loop can be scripted. A response
  * is content blocks (thinking with a signature, text, tool_use), a stop
@@ -36,7 +36,8 @@
 #ifndef BROCK_SERVER_SCENARIO_H
 #define BROCK_SERVER_SCENARIO_H
 
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,7 +68,15 @@ enum scenario_op {
     SCENARIO_OP_CONVERSE_STREAM = 1u << 3, /* .../converse-stream */
     SCENARIO_OP_COUNT_TOKENS = 1u << 4,  /* .../count-tokens */
     SCENARIO_OP_STS = 1u << 5,           /* STS (only expire_key faults apply) */
+    /* the other AWS services (emulator_aws.h): error, drop, slow and
+     * expire_key faults, only when named in "operations" (expire_key: always) */
+    SCENARIO_OP_LOGS = 1u << 6,       /* CloudWatch Logs */
+    SCENARIO_OP_CLOUDWATCH = 1u << 7, /* CloudWatch metrics, alarms, dashboards */
+    SCENARIO_OP_CONTROL = 1u << 8,    /* the Bedrock control plane */
+    SCENARIO_OP_IAM = 1u << 9,        /* IAM */
 };
+#define SCENARIO_OPS_AWS (SCENARIO_OP_LOGS | SCENARIO_OP_CLOUDWATCH | SCENARIO_OP_CONTROL | SCENARIO_OP_IAM)
+#define SCENARIO_OP_LAST SCENARIO_OP_IAM
 #define SCENARIO_OPS_MODEL 0x1fu
 #define SCENARIO_OPS_STREAM (SCENARIO_OP_INVOKE_STREAM | SCENARIO_OP_CONVERSE_STREAM)
 
@@ -104,6 +113,8 @@ struct scenario_fault {
     bool prelude;         /* BAD_CRC: corrupt the prelude CRC instead of the message CRC */
     int64_t delay_ms;     /* SLOW */
     char *access_key_id;  /* EXPIRE_KEY (also a short-term API key made with it) */
+    double probability;   /* 0 < p <= 1: each matching request is hit with this chance (0 = 1);
+                             a request it spares does not count down `count` */
     int line, col;        /* where it was defined */
 };
 
@@ -172,7 +183,7 @@ struct scenario_rule {
     enum scenario_match_in in;
     bool ignore_case;
     char *pattern;
-    regex_t re; /* REGEX only */
+    pcre2_code *re; /* REGEX only (PCRE2, matched with limits) */
     char *model; /* NULL = any */
     unsigned ops; /* 0 = any model operation */
     struct scenario_response *responses;
@@ -205,7 +216,7 @@ void scenario_free(struct scenario *s);
 void scenario_reset(struct scenario *s);
 
 /* What a request offers for matching. text and tool_results are
- * NUL-terminated at their length (regexec needs it); they may hold NULs. */
+ * NUL-terminated at their length; they may hold NULs. */
 struct scenario_input {
     unsigned op;             /* one scenario_op bit */
     const char *model_id;    /* as sent (decoded) */
