@@ -216,7 +216,7 @@ static const struct bad_case bad_cases[] = {
      "t.json:1:45: faults[0].count: 0 is out of range 1..1000000000"},
     {"{\"faults\": [{\"type\": \"throttling\", \"after\": 2}]}",
      "t.json:1:36: faults[0]: unknown field \"after\" (expected one of: type, count, operations, model, message, "
-     "retry_after_ms)"},
+     "retry_after_ms, probability)"},
     {"{\"faults\": [{\"type\": \"truncate\", \"operations\": [\"converse\"]}]}",
      "t.json:1:49: faults[0].operations[0]: \"converse\" is not an operation here (expected "
      "invoke-with-response-stream, converse-stream)"},
