@@ -4,7 +4,9 @@
  *
  * Uses posix_spawn (vfork semantics), so the child's ru_maxrss is the command's
  * own peak, not the launcher's memory copied at fork. Output is one line:
- *   median_wall_us=<n> median_maxrss_kb=<n> runs=<N>
+ *   median_wall_us=<n> median_cpu_us=<n> median_maxrss_kb=<n> runs=<N>
+ * (cpu = user + system time of the command, which a loaded machine inflates
+ * far less than wall time).
  * stdout of the command goes to /dev/null. */
 #include <fcntl.h>
 #include <spawn.h>
@@ -40,7 +42,8 @@ int main(int argc, char **argv)
     int n = atoi(argv[1]);
     if (n < 1)
         n = 1;
-    long *wall = calloc((size_t)n, sizeof *wall), *rss = calloc((size_t)n, sizeof *rss);
+    long *wall = calloc((size_t)n, sizeof *wall), *rss = calloc((size_t)n, sizeof *rss),
+         *cpu = calloc((size_t)n, sizeof *cpu);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -59,6 +62,7 @@ int main(int argc, char **argv)
         }
         wall[i] = now_us() - t0;
         rss[i] = ru.ru_maxrss;
+        cpu[i] = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr, "%s exited abnormally (status %d)\n", argv[2], status);
             return 1;
@@ -66,8 +70,11 @@ int main(int argc, char **argv)
     }
     qsort(wall, (size_t)n, sizeof *wall, cmp_long);
     qsort(rss, (size_t)n, sizeof *rss, cmp_long);
-    printf("median_wall_us=%ld median_maxrss_kb=%ld runs=%d\n", wall[n / 2], rss[n / 2], n);
+    qsort(cpu, (size_t)n, sizeof *cpu, cmp_long);
+    printf("median_wall_us=%ld median_cpu_us=%ld median_maxrss_kb=%ld runs=%d\n", wall[n / 2], cpu[n / 2], rss[n / 2],
+           n);
     free(wall);
     free(rss);
+    free(cpu);
     return 0;
 }

@@ -27,10 +27,11 @@ server_ms=$(grep -ao 'invoke-with-response-stream HTTP/1.1 -> 200, [0-9]* bytes,
   | awk '{print $(NF-1)}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 j=$(NODE_NO_WARNINGS=1 "$launch" "$((runs / 5 > 5 ? runs / 5 : 5))" node "$top/bench/print_peer.mjs" "$url" "$prompt")
 bw=$(get median_wall_us "$b") br=$(get median_maxrss_kb "$b") jw=$(get median_wall_us "$j") jr=$(get median_maxrss_kb "$j")
-echo "| command | median wall (ms) | median peak RSS (MiB) |"
-echo "|---|---:|---:|"
-awk -v w="$bw" -v r="$br" 'BEGIN { printf "| brock -p (InvokeModelWithResponseStream) | %.1f | %.1f |\n", w / 1000, r / 1024 }'
-awk -v w="$jw" -v r="$jr" 'BEGIN { printf "| AWS SDK for JavaScript, same call (node) | %.1f | %.1f |\n", w / 1000, r / 1024 }'
+bc=$(get median_cpu_us "$b") jc=$(get median_cpu_us "$j")
+echo "| command | median wall (ms) | median CPU (ms) | median peak RSS (MiB) |"
+echo "|---|---:|---:|---:|"
+awk -v w="$bw" -v c="$bc" -v r="$br" 'BEGIN { printf "| brock -p (InvokeModelWithResponseStream) | %.1f | %.1f | %.1f |\n", w / 1000, c / 1000, r / 1024 }'
+awk -v w="$jw" -v c="$jc" -v r="$jr" 'BEGIN { printf "| AWS SDK for JavaScript, same call (node) | %.1f | %.1f | %.1f |\n", w / 1000, c / 1000, r / 1024 }'
 awk -v w="$bw" -v s="$server_ms" -v jw="$jw" -v br="$br" -v jr="$jr" 'BEGIN {
   printf "\nemulator handling time per request (median): %.1f ms\n", s
   printf "brock overhead (wall - emulator time): %.1f ms (target <= 10 ms); peak RSS %.1f MiB (target <= 15 MiB)\n", w / 1000 - s, br / 1024
