@@ -20,6 +20,7 @@ static const struct endpoint_service_info services[ENDPOINT_SVC_COUNT] = {
     [ENDPOINT_SVC_S3] = {"s3", "s3", "s3", "S3", "s3"},
     [ENDPOINT_SVC_SSO] = {"sso", "portal.sso", "awsssoportal", "SSO", "sso"},
     [ENDPOINT_SVC_SSO_OIDC] = {"sso-oidc", "oidc", "sso-oauth", "SSO_OIDC", "sso_oidc"},
+    [ENDPOINT_SVC_IAM] = {"iam", "iam", "iam", "IAM", "iam"},
 };
 
 const struct endpoint_service_info *endpoint_service_info(enum endpoint_service svc)
@@ -564,6 +565,24 @@ static enum brock_status std_rules(const struct endpoint_params *p, const char *
             return err_set(e, BROCK_ERR_CONFIG,
                            "DualStack is enabled but this partition does not support DualStack");
         st = set_host(out, e, "%s.%s.%s", pre, r, part->dualstack_dns_suffix);
+    } else if (p->service == ENDPOINT_SVC_IAM) {
+        /* IAM is global: one endpoint per partition, signed for its home region */
+        const char *host = "iam.amazonaws.com", *home = "us-east-1";
+        if (gov) {
+            host = "iam.us-gov.amazonaws.com";
+            home = "us-gov-west-1";
+        } else if (strcmp(part->id, "aws-cn") == 0) {
+            host = "iam.cn-north-1.amazonaws.com.cn";
+            home = "cn-north-1";
+        } else if (strcmp(part->id, "aws") != 0) {
+            host = NULL;
+        }
+        if (host) {
+            st = set_host(out, e, "%s", host);
+            snprintf(out->signing_region, sizeof out->signing_region, "%s", home);
+        } else {
+            st = set_host(out, e, "iam.%s", part->dns_suffix);
+        }
     } else if (p->service == ENDPOINT_SVC_STS && strcmp(r, "aws-global") == 0) {
         st = set_host(out, e, "sts.amazonaws.com");
         snprintf(out->signing_region, sizeof out->signing_region, "us-east-1");

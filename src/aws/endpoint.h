@@ -61,6 +61,7 @@ enum endpoint_service {
     ENDPOINT_SVC_S3,
     ENDPOINT_SVC_SSO,        /* IAM Identity Center portal */
     ENDPOINT_SVC_SSO_OIDC,
+    ENDPOINT_SVC_IAM,        /* global: iam.amazonaws.com, signed for us-east-1 */
     ENDPOINT_SVC_COUNT
 };
 

@@ -375,6 +375,7 @@ static void test_service_table(void **state)
         [ENDPOINT_SVC_S3] = {"s3", "s3", "s3", "S3", "s3"},
         [ENDPOINT_SVC_SSO] = {"sso", "portal.sso", "awsssoportal", "SSO", "sso"},
         [ENDPOINT_SVC_SSO_OIDC] = {"sso-oidc", "oidc", "sso-oauth", "SSO_OIDC", "sso_oidc"},
+        [ENDPOINT_SVC_IAM] = {"iam", "iam", "iam", "IAM", "iam"},
     };
     for (int s = 0; s < ENDPOINT_SVC_COUNT; s++) {
         const struct endpoint_service_info *info = endpoint_service_info((enum endpoint_service)s);
@@ -1052,6 +1053,33 @@ static void test_region_validation(void **state)
     assert_non_null(strstr(e.msg, "--region"));
 }
 
+/* IAM is global: one host per partition, signed for the partition's home region. */
+static void test_iam_is_global(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *region, *url, *signing_region;
+    } cases[] = {
+        {"us-west-2", "https://iam.amazonaws.com", "us-east-1"},
+        {"eu-west-1", "https://iam.amazonaws.com", "us-east-1"},
+        {"cn-north-1", "https://iam.cn-north-1.amazonaws.com.cn", "cn-north-1"},
+        {"us-gov-east-1", "https://iam.us-gov.amazonaws.com", "us-gov-west-1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct endpoint_params p = {.service = ENDPOINT_SVC_IAM, .region = cases[i].region};
+        struct endpoint ep;
+        struct brock_err e = {0};
+        assert_int_equal(endpoint_resolve_rules(&p, &ep, &e), BROCK_OK);
+        assert_string_equal(ep.url, cases[i].url);
+        assert_string_equal(ep.signing_region, cases[i].signing_region);
+        assert_string_equal(ep.signing_name, "iam");
+    }
+    enum endpoint_service svc;
+    assert_true(endpoint_service_from_id("iam", &svc));
+    assert_int_equal(svc, ENDPOINT_SVC_IAM);
+    assert_string_equal(endpoint_service_info(ENDPOINT_SVC_IAM)->env_suffix, "IAM");
+}
+
 int main(void)
 {
     test_init();
@@ -1073,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_real_environment),
         cmocka_unit_test(test_region_precedence),
         cmocka_unit_test(test_region_validation),
+        cmocka_unit_test(test_iam_is_global),
     };
     failed += cmocka_run_group_tests_name("endpoint", tests, NULL, NULL);
     return failed ? 1 : 0;
