@@ -975,6 +975,118 @@ static double us_to_ms(curl_off_t us)
     return (double)us / 1000.0;
 }
 
+/* Everything a transfer sets on its easy handle, shared by http_send and the
+ * multi interface so the TLS, redirect and protocol policy cannot drift apart. */
+static void configure_easy(CURL *h, struct xfer *x, const char *method, bool has_body, struct curl_slist *hl,
+                           char *errbuf, const char *user_agent, const char *ca_bundle)
+{
+    const struct http_request *req = x->req;
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_CURLU, x->ui->u);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent);
+    curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    /* TLS: 1.2 minimum, verification always on, also towards HTTPS proxies. */
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
+    if (ca_bundle) {
+        curl_easy_setopt(h, CURLOPT_CAINFO, ca_bundle);
+        curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, ca_bundle);
+    }
+    if (x->connect_ms > 0)
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, x->connect_ms);
+    if (x->total_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x->total_ms);
+
+    /* Method and body. The body is sent from the caller's memory. */
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (has_body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    if (log_enabled(LOG_TRACE)) {
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    }
+}
+
+/* After a transfer ended (or was stopped): record what is known about the
+ * connection and turn the outcome into a status. Shared with the multi path. */
+static enum brock_status xfer_conclude(struct xfer *x, CURL *h, CURLcode rc, const char *errbuf, const char *method,
+                                       struct brock_err *e)
+{
+    enum brock_status st;
+    /* What we know about the connection, also after a failure. */
+    char *ip = NULL;
+    if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+        snprintf(x->resp->remote_ip, sizeof x->resp->remote_ip, "%s", ip);
+    curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &x->resp->remote_port);
+    long num_connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &num_connects);
+    curl_off_t t_conn = 0, t_app = 0, t_first = 0, t_total = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t_conn);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t_app);
+    curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
+    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &t_total);
+    x->resp->t.connect_ms = us_to_ms(t_conn);
+    x->resp->t.tls_ms = us_to_ms(t_app);
+    x->resp->t.first_byte_ms = us_to_ms(t_first);
+    x->resp->t.total_ms = us_to_ms(t_total);
+    if (x->resp->status == 0) {
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        x->resp->status = status;
+    }
+    x->resp->reused = x->resp->status != 0 && num_connects == 0;
+
+    if (x->failed) {
+        st = x->err.status;
+        if (e)
+            *e = x->err;
+    } else if (rc != CURLE_OK) {
+        st = map_curl_error(x, rc, errbuf, e);
+    } else {
+        /* A body-less response (HEAD, 204, Content-Length: 0) never reaches
+         * on_write; make sure on_head ran and the status is set. */
+        if (!x->head_done && !finish_head(x)) {
+            st = x->err.status;
+            if (e)
+                *e = x->err;
+        } else {
+            st = BROCK_OK;
+        }
+    }
+    if (st == BROCK_OK && log_enabled(LOG_DEBUG))
+        log_response(x);
+    else if (st != BROCK_OK && log_enabled(LOG_DEBUG))
+        log_debug("http: %s %s failed: %s", method, x->ui->where, e ? e->msg : brock_status_name(st));
+
+    return st;
+}
+
 enum brock_status http_send(struct http_client *c, const struct http_request *req,
                             struct http_response *resp, struct brock_err *e)
 {
@@ -1014,57 +1126,8 @@ enum brock_status http_send(struct http_client *c, const struct http_request *re
     CURL *h = c->easy;
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_CURLU, ui.u);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent);
-    curl_easy_setopt(h, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-    /* TLS: 1.2 minimum, verification always on, also towards HTTPS proxies. */
-    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(h, CURLOPT_PROXY_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-    if (c->ca_bundle) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_bundle);
-        curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, c->ca_bundle);
-    }
-    if (x.connect_ms > 0)
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, x.connect_ms);
-    if (x.total_ms > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, x.total_ms);
-
-    /* Method and body. The body is sent from the caller's memory. */
-    if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (has_body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    }
     struct curl_slist *hl = build_header_list(req->headers, has_body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    if (log_enabled(LOG_TRACE)) {
-        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-    }
+    configure_easy(h, &x, method, has_body, hl, errbuf, c->user_agent, c->ca_bundle);
 
     x.start_ms = x.last_activity_ms = time_mono_ms();
     CURLcode rc = CURLE_OK;
@@ -1122,50 +1185,7 @@ enum brock_status http_send(struct http_client *c, const struct http_request *re
             xfer_fail(&x, BROCK_ERR_INTERNAL, "libcurl stopped the request to %s without a result", ui.where);
     }
 
-    /* What we know about the connection, also after a failure. */
-    char *ip = NULL;
-    if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
-        snprintf(resp->remote_ip, sizeof resp->remote_ip, "%s", ip);
-    curl_easy_getinfo(h, CURLINFO_PRIMARY_PORT, &resp->remote_port);
-    long num_connects = 0;
-    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &num_connects);
-    curl_off_t t_conn = 0, t_app = 0, t_first = 0, t_total = 0;
-    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t_conn);
-    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t_app);
-    curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &t_first);
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &t_total);
-    resp->t.connect_ms = us_to_ms(t_conn);
-    resp->t.tls_ms = us_to_ms(t_app);
-    resp->t.first_byte_ms = us_to_ms(t_first);
-    resp->t.total_ms = us_to_ms(t_total);
-    if (resp->status == 0) {
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        resp->status = status;
-    }
-    resp->reused = resp->status != 0 && num_connects == 0;
-
-    if (x.failed) {
-        st = x.err.status;
-        if (e)
-            *e = x.err;
-    } else if (rc != CURLE_OK) {
-        st = map_curl_error(&x, rc, errbuf, e);
-    } else {
-        /* A body-less response (HEAD, 204, Content-Length: 0) never reaches
-         * on_write; make sure on_head ran and the status is set. */
-        if (!x.head_done && !finish_head(&x)) {
-            st = x.err.status;
-            if (e)
-                *e = x.err;
-        } else {
-            st = BROCK_OK;
-        }
-    }
-    if (st == BROCK_OK && log_enabled(LOG_DEBUG))
-        log_response(&x);
-    else if (st != BROCK_OK && log_enabled(LOG_DEBUG))
-        log_debug("http: %s %s failed: %s", method, ui.where, e ? e->msg : brock_status_name(st));
+    st = xfer_conclude(&x, h, rc, errbuf, method, e);
 
     curl_multi_remove_handle(c->multi, h);
     /* Drop every pointer into this stack frame before returning. */
@@ -1187,4 +1207,276 @@ bool http_response_date_ms(const struct http_response *r, int64_t *out)
         return false;
     *out = (int64_t)t * 1000;
     return true;
+}
+
+/* ======================================================================
+ * Many requests at once (libcurl multi)
+ * ====================================================================== */
+
+/* One transfer of a multi: the xfer the shared callbacks see, plus what
+ * http_send keeps on its stack. */
+struct mxfer {
+    struct xfer x;
+    struct http_request req; /* the caller's request, copied */
+    struct url_info ui;
+    struct curl_slist *hl;
+    char method[17];
+    char errbuf[CURL_ERROR_SIZE];
+    http_done_fn *done;
+    void *ctx;
+    struct mxfer *prev, *next; /* the running list */
+};
+
+struct http_multi {
+    CURLM *multi;
+    long connect_timeout_ms, total_timeout_ms, idle_timeout_ms;
+    char *ca_bundle;
+    char *user_agent;
+    volatile sig_atomic_t *cancel;
+    CURL **pool; /* idle easy handles, reused (curl_easy_reset) */
+    size_t n_pool, cap_pool;
+    struct mxfer *running;
+    size_t n_running;
+};
+
+struct http_multi *http_multi_new(const struct http_options *opts, long max_connections)
+{
+    if (!g_inited) {
+        struct brock_err ignore;
+        (void)http_global_init(&ignore);
+    }
+    struct http_multi *m = xcalloc(1, sizeof *m);
+    m->multi = curl_multi_init();
+    if (!m->multi) {
+        fprintf(stderr, "brock: libcurl could not create a handle (out of memory)\n");
+        abort();
+    }
+    static const struct http_options none = {0};
+    if (!opts)
+        opts = &none;
+    m->connect_timeout_ms = opts->connect_timeout_ms;
+    m->total_timeout_ms = opts->total_timeout_ms;
+    m->idle_timeout_ms = opts->idle_timeout_ms;
+    m->ca_bundle = opts->ca_bundle ? xstrdup(opts->ca_bundle) : NULL;
+    m->cancel = opts->cancel;
+    const char *ua = http_user_agent();
+    if (opts->user_agent_extra && *opts->user_agent_extra) {
+        size_t n = strlen(ua) + strlen(opts->user_agent_extra) + 2;
+        m->user_agent = xmalloc(n);
+        snprintf(m->user_agent, n, "%s %s", ua, opts->user_agent_extra);
+    } else {
+        m->user_agent = xstrdup(ua);
+    }
+    if (max_connections > 0) {
+        curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections);
+        curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, max_connections);
+    }
+    return m;
+}
+
+size_t http_multi_running(const struct http_multi *m)
+{
+    return m->n_running;
+}
+
+/* Take the transfer out of libcurl and the running list and release what it
+ * holds; the easy handle goes back to the pool. */
+static void mxfer_release(struct http_multi *m, struct mxfer *mx)
+{
+    CURL *h = mx->x.easy;
+    curl_multi_remove_handle(m->multi, h);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_CURLU, NULL);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+    if (m->n_pool == m->cap_pool) {
+        m->cap_pool = m->cap_pool ? m->cap_pool * 2 : 16;
+        m->pool = xrealloc(m->pool, m->cap_pool * sizeof *m->pool);
+    }
+    m->pool[m->n_pool++] = h;
+    if (mx->prev)
+        mx->prev->next = mx->next;
+    else
+        m->running = mx->next;
+    if (mx->next)
+        mx->next->prev = mx->prev;
+    m->n_running--;
+    free_header_list(mx->hl);
+    url_info_free(&mx->ui);
+    free(mx);
+}
+
+void http_multi_free(struct http_multi *m)
+{
+    if (!m)
+        return;
+    while (m->running)
+        mxfer_release(m, m->running);
+    for (size_t i = 0; i < m->n_pool; i++)
+        curl_easy_cleanup(m->pool[i]);
+    free(m->pool);
+    curl_multi_cleanup(m->multi);
+    free(m->ca_bundle);
+    free(m->user_agent);
+    free(m);
+}
+
+enum brock_status http_multi_add(struct http_multi *m, const struct http_request *req, struct http_response *resp,
+                                 http_done_fn *done, void *ctx, struct brock_err *e)
+{
+    size_t max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+    response_reset(resp, max_body);
+    const char *method = req->method ? req->method : "GET";
+    if (!method_ok(method))
+        return err_set(e, BROCK_ERR_USAGE, "invalid HTTP method (must be 1-16 uppercase letters)");
+    struct mxfer *mx = xcalloc(1, sizeof *mx);
+    enum brock_status st = url_parse(req->url, req->allow_link_local, &mx->ui, e);
+    if (st != BROCK_OK) {
+        free(mx);
+        return st;
+    }
+    mx->req = *req;
+    snprintf(mx->method, sizeof mx->method, "%s", method);
+    mx->req.method = mx->method;
+    mx->done = done;
+    mx->ctx = ctx;
+    struct xfer *x = &mx->x;
+    x->req = &mx->req;
+    x->resp = resp;
+    x->ui = &mx->ui;
+    x->cancel = req->cancel ? req->cancel : m->cancel;
+    x->connect_ms = pick_timeout(req->connect_timeout_ms, m->connect_timeout_ms, HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+    x->total_ms = pick_timeout(req->total_timeout_ms, m->total_timeout_ms, HTTP_TIMEOUT_NONE);
+    x->idle_ms = pick_timeout(req->idle_timeout_ms, m->idle_timeout_ms, HTTP_DEFAULT_IDLE_TIMEOUT_MS);
+    x->max_body = max_body;
+    if (cancelled(x)) {
+        st = err_set(e, BROCK_ERR_INTERRUPTED, "request to %s interrupted before it started", mx->ui.where);
+        url_info_free(&mx->ui);
+        free(mx);
+        return st;
+    }
+    bool has_body = req->body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                    strcmp(method, "PATCH") == 0;
+    if (log_enabled(LOG_DEBUG))
+        log_request(method, &mx->ui, req->headers, req->body_len);
+
+    CURL *h = m->n_pool ? m->pool[--m->n_pool] : curl_easy_init();
+    if (!h) {
+        fprintf(stderr, "brock: libcurl could not create a handle (out of memory)\n");
+        abort();
+    }
+    x->easy = h;
+    mx->hl = build_header_list(req->headers, has_body);
+    configure_easy(h, x, method, has_body, mx->hl, mx->errbuf, m->user_agent, m->ca_bundle);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, mx);
+    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L); /* wait for an HTTP/2 connection to multiplex on */
+    x->start_ms = x->last_activity_ms = time_mono_ms();
+    if (curl_multi_add_handle(m->multi, h) != CURLM_OK) {
+        st = err_set(e, BROCK_ERR_INTERNAL, "libcurl refused the request to %s", mx->ui.where);
+        curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(h, CURLOPT_CURLU, NULL);
+        curl_easy_cleanup(h);
+        free_header_list(mx->hl);
+        url_info_free(&mx->ui);
+        free(mx);
+        return st;
+    }
+    mx->next = m->running;
+    if (m->running)
+        m->running->prev = mx;
+    m->running = mx;
+    m->n_running++;
+    return BROCK_OK;
+}
+
+/* The transfer ended (rc from libcurl, or stopped by us): conclude, release,
+ * then tell the caller. */
+static void mxfer_finish(struct http_multi *m, struct mxfer *mx, CURLcode rc)
+{
+    struct brock_err err = {0};
+    enum brock_status st = xfer_conclude(&mx->x, mx->x.easy, rc, mx->errbuf, mx->method, &err);
+    http_done_fn *done = mx->done;
+    void *ctx = mx->ctx;
+    mxfer_release(m, mx);
+    if (done)
+        done(ctx, st, &err);
+}
+
+/* Finish what libcurl says is done; returns how many. */
+static size_t multi_collect(struct http_multi *m)
+{
+    size_t n = 0;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct mxfer *mx = NULL;
+        CURLcode rc = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&mx);
+        if (!mx)
+            continue;
+        mxfer_finish(m, mx, rc);
+        n++;
+    }
+    return n;
+}
+
+/* Stop transfers that were cancelled or went idle too long; returns how many.
+ * *wait_ms is lowered to the nearest idle deadline. */
+static size_t multi_sweep(struct http_multi *m, int64_t now, long *wait_ms)
+{
+    size_t n = 0;
+    struct mxfer *next;
+    for (struct mxfer *mx = m->running; mx; mx = next) {
+        next = mx->next;
+        struct xfer *x = &mx->x;
+        if (cancelled(x))
+            xfer_fail(x, BROCK_ERR_INTERRUPTED, "request to %s interrupted", mx->ui.where);
+        if (!x->failed && x->idle_ms > 0) {
+            int64_t idle = now - x->last_activity_ms;
+            if (idle >= x->idle_ms) {
+                if (x->resp->status == 0 && !x->head_done)
+                    xfer_fail(x, BROCK_ERR_NETWORK, "no response from %s within %ld ms (idle timeout)", mx->ui.where,
+                              x->idle_ms);
+                else
+                    xfer_fail(x, BROCK_ERR_NETWORK,
+                              "connection to %s stalled: no data for %ld ms after %llu body bytes (HTTP %ld)",
+                              mx->ui.where, x->idle_ms, (unsigned long long)x->resp->body_bytes, x->resp->status);
+            } else if (x->idle_ms - idle < *wait_ms) {
+                *wait_ms = (long)(x->idle_ms - idle);
+            }
+        }
+        if (x->failed) {
+            /* a callback's own failure ends through libcurl (write error);
+             * ours (cancel, idle) end here */
+            mxfer_finish(m, mx, CURLE_ABORTED_BY_CALLBACK);
+            n++;
+        }
+    }
+    return n;
+}
+
+enum brock_status http_multi_run(struct http_multi *m, long timeout_ms, struct brock_err *e)
+{
+    int64_t deadline = time_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (;;) {
+        int still = 0;
+        CURLMcode mc = curl_multi_perform(m->multi, &still);
+        if (mc != CURLM_OK)
+            return err_set(e, BROCK_ERR_INTERNAL, "libcurl multi error: %s", curl_multi_strerror(mc));
+        size_t finished = multi_collect(m);
+        int64_t now = time_mono_ms();
+        long wait = POLL_SLICE_MS;
+        finished += multi_sweep(m, now, &wait);
+        if (finished || m->n_running == 0 || now >= deadline)
+            return BROCK_OK;
+        if (deadline - now < wait)
+            wait = (long)(deadline - now);
+        mc = curl_multi_poll(m->multi, NULL, 0, (int)(wait > 0 ? wait : 1), NULL);
+        if (mc != CURLM_OK)
+            return err_set(e, BROCK_ERR_INTERNAL, "libcurl poll error: %s", curl_multi_strerror(mc));
+    }
 }

@@ -212,6 +212,46 @@ void http_response_free(struct http_response *r);
 enum brock_status http_send(struct http_client *c, const struct http_request *req,
                             struct http_response *resp, struct brock_err *e);
 
+/* ---- many requests at once (libcurl multi) --------------------------------
+ *
+ * A `struct http_multi` runs many requests concurrently on the calling thread
+ * (`brock batch`): http_multi_add() starts one, http_multi_run() moves every
+ * transfer forward and calls each request's `done` callback, from inside
+ * http_multi_run(), when it ends. Requests behave exactly as with http_send()
+ * (same TLS, proxy, plain-http and redirect policy, caps, timeouts, streaming
+ * callbacks, error messages); connections are kept alive and shared by all
+ * transfers of the multi (HTTP/2 streams share one connection).
+ *
+ * Ownership: the request struct is copied, but what it points to (URL, body,
+ * header list, ctx) is borrowed until `done` runs; so is `resp`, which is
+ * filled as with http_send(). Not thread-safe: one thread drives a multi.
+ * Cancellation: the options' `cancel` flag (or a request's own) ends running
+ * transfers with BROCK_ERR_INTERRUPTED through their `done` callbacks. */
+
+struct http_multi;
+
+/* `st` and `e` are what http_send() would have returned for the request. The
+ * callback may add new requests; it must not call http_multi_run or free. */
+typedef void http_done_fn(void *ctx, enum brock_status st, const struct brock_err *e);
+
+/* max_connections caps connections per host (0 = no cap). Never NULL. */
+struct http_multi *http_multi_new(const struct http_options *opts, long max_connections);
+/* Stop every running transfer (their `done` callbacks are NOT called) and
+ * free. NULL is fine. */
+void http_multi_free(struct http_multi *m);
+
+/* Start a request. On an error before anything was sent (bad URL, refused
+ * plain http, bad method, cancelled) it returns that error and `done` will
+ * not be called; otherwise BROCK_OK and `done` is called exactly once. */
+enum brock_status http_multi_add(struct http_multi *m, const struct http_request *req, struct http_response *resp,
+                                 http_done_fn *done, void *ctx, struct brock_err *e);
+/* Wait at most timeout_ms for network activity and move every transfer
+ * forward; returns once at least one `done` ran, after timeout_ms, or at
+ * once when nothing is running. BROCK_ERR_INTERNAL only if libcurl fails. */
+enum brock_status http_multi_run(struct http_multi *m, long timeout_ms, struct brock_err *e);
+/* Transfers started and not yet done. */
+size_t http_multi_running(const struct http_multi *m);
+
 /* The response's Date header as ms since the epoch (for clock-skew
  * correction, wire reference 2.2). False if absent or unparsable. */
 bool http_response_date_ms(const struct http_response *r, int64_t *out);

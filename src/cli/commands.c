@@ -13,10 +13,16 @@
 
 const struct cli_command cli_commands[] = {
     {"api-key", cmd_apikey, "mint a short-term Bedrock API key from your AWS credentials"},
+    {"batch", cmd_batch, "many prompts at once: `brock batch IN.jsonl -o OUT.jsonl` (docs/batch.md)"},
+    {"cache", cmd_cache, "the response cache: `brock cache stats` or `brock cache clear`"},
     {"doctor", cmd_doctor, "check credentials, identity, region, endpoint, TLS and clock"},
     {"emulate", cmd_emulate, "serve a local Bedrock Runtime emulator (scenarios, faults; see docs/scenarios.md)"},
     {"help", cmd_help, "show help"},
+    {"logs", cmd_logs, "the audit log for CloudWatch Logs: `brock logs status` or `brock logs flush`"},
     {"models", cmd_models, "list the Claude models on Bedrock, their profiles, limits and prices"},
+    {"sessions", cmd_sessions, "list saved sessions (brock -p --resume ID continues one)"},
+    {"setup", cmd_setup, "`brock setup monitoring` (log group, alarms, dashboard) or `brock setup iam-policy`"},
+    {"usage", cmd_usage, "spend and tokens from the usage ledger: by day, model, project, user (--since, --json)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL},
 };

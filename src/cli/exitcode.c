@@ -24,6 +24,8 @@ int exit_code_for(enum brock_status st)
         return EXIT_NETWORK;
     case BROCK_ERR_INTERRUPTED:
         return EXIT_INTERRUPTED;
+    case BROCK_ERR_BUDGET:
+        return EXIT_BUDGET;
     case BROCK_ERR_INTERNAL:
     case BROCK_STATUS_COUNT:
         break;
@@ -41,5 +43,5 @@ const char exit_codes_help[] =
     "  5    AWS service error\n"
     "  6    throttled after all retries\n"
     "  7    network error (DNS, connect, TLS, timeout)\n"
-    "  8    budget exceeded\n"
+    "  8    budget: a spend limit was reached (brock usage; --ignore-budget overrides)\n"
     "  130  interrupted\n";

@@ -47,12 +47,14 @@ int main(int argc, char **argv)
         setup_logging(&cfg);
         if ((rc = global_init()) == EXIT_OK)
             rc = cmd_print(&cfg);
-    } else if (cfg.help || !cfg.command) {
-        if (!cfg.help && cfg.nargs) {
-            fprintf(stderr, "brock: unknown command '%s' (see brock --help)\n", cfg.args[0]);
-            rc = EXIT_USAGE;
-        } else {
-            rc = cmd_help(&cfg);
+    } else if (cfg.help) {
+        rc = cmd_help(&cfg);
+    } else if (!cfg.command) {
+        /* `brock` and `brock "words"`: the REPL in a terminal (repl.c) */
+        if ((rc = cli_repl_or_fail(&cfg)) == EXIT_OK) {
+            setup_logging(&cfg);
+            if ((rc = global_init()) == EXIT_OK)
+                rc = cmd_repl(&cfg);
         }
     } else {
         setup_logging(&cfg);

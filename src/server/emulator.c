@@ -293,6 +293,29 @@ static const char *query_code(const char *code)
     return code;
 }
 
+/* The S3 code for a front-door code (S3 names its auth errors differently). */
+static const char *s3_code(const char *code, const char *message)
+{
+    static const char *const map[][2] = {
+        {"UnrecognizedClientException", "InvalidAccessKeyId"},
+        {"InvalidSignatureException", "SignatureDoesNotMatch"},
+        {"ExpiredTokenException", "ExpiredToken"},
+        {"MissingAuthenticationTokenException", "AccessDenied"},
+        {"IncompleteSignatureException", "AuthorizationHeaderMalformed"},
+        {"AccessDeniedException", "AccessDenied"},
+        {"ThrottlingException", "SlowDown"},
+        {"ValidationException", "InvalidRequest"},
+    };
+    if (!strcmp(code, "InvalidSignatureException") && strstr(message, "Signature expired"))
+        return "RequestTimeTooSkewed";
+    if (!strcmp(code, "InvalidSignatureException") && strstr(message, "x-amz-content-sha256"))
+        return "XAmzContentSHA256Mismatch";
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(map); i++)
+        if (!strcmp(code, map[i][0]))
+            return map[i][1];
+    return code;
+}
+
 void emu_send_error(struct emu_call *c, int status, const char *code, const char *message, int64_t retry_after_ms)
 {
     struct buf b = BUF_INIT(BUF_MAX_SMALL);
@@ -308,9 +331,9 @@ void emu_send_error(struct emu_call *c, int status, const char *code, const char
     switch (c->proto) {
     case EMU_QUERY_XML:
         code = query_code(code);
-        buf_addf(&b, "<ErrorResponse xmlns=\"" STS_NS "\">\n  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n"
+        buf_addf(&b, "<ErrorResponse xmlns=\"%s\">\n  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n"
                      "    <Message>",
-                 status >= 500 ? "Receiver" : "Sender", code);
+                 c->xmlns ? c->xmlns : STS_NS, status >= 500 ? "Receiver" : "Sender", code);
         xml_escape(&b, message);
         buf_addf(&b, "</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n</ErrorResponse>\n", c->id);
         ctype = "text/xml";
@@ -320,6 +343,17 @@ void emu_send_error(struct emu_call *c, int status, const char *code, const char
         scenario_json_quote(&b, message, strlen(message));
         buf_addc(&b, '}');
         ctype = "application/x-amz-json-1.1";
+        break;
+    case EMU_REST_XML: /* S3: <Error> without a wrapper, S3's own auth codes */
+        code = s3_code(code, message);
+        if (!strcmp(code, "XAmzContentSHA256Mismatch"))
+            status = 400; /* S3's status for it; the signature itself was fine */
+        buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>", code);
+        xml_escape(&b, message);
+        buf_addf(&b, "</Message><RequestId>%s</RequestId></Error>\n", c->id);
+        ctype = "application/xml";
+        extra[ne++] = "x-amz-request-id";
+        extra[ne++] = c->id;
         break;
     case EMU_REST_JSON:
         snprintf(etype, sizeof etype, "%s%s", code, CORAL_SUFFIX);
@@ -369,6 +403,8 @@ bool emu_take_fault(struct emu_call *c, unsigned kinds, struct scenario_fault *o
         if (f->kind == SCENARIO_FAULT_EXPIRE_KEY &&
             (!c->key || !c->key->access_key_id || strcmp(c->key->access_key_id, f->access_key_id)))
             continue;
+        if (f->probability > 0 && f->probability < 1.0 && crypto_random_unit() >= f->probability)
+            continue; /* spared this time; the count is not used up */
         scenario_fault_copy(out, f);
         if (f->count > 0 && --f->count == 0) {
             scenario_fault_cleanup(f);
@@ -413,8 +449,10 @@ static json_t *fault_json(const struct scenario_fault *f)
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(f->type));
     json_object_set_new(o, "count", json_integer(f->count));
+    if (f->probability > 0 && f->probability < 1.0)
+        json_object_set_new(o, "probability", json_real(f->probability));
     json_t *ops = json_array();
-    for (unsigned b = 1; b <= SCENARIO_OP_STS; b <<= 1)
+    for (unsigned b = 1; b <= SCENARIO_OP_LAST; b <<= 1)
         if (f->ops & b)
             json_array_append_new(ops, json_string(scenario_op_name(b)));
     json_object_set_new(o, "operations", ops);
@@ -473,6 +511,7 @@ static bool check_auth(struct emu_call *c, const char *service, json_t *auth)
     int64_t now_ms = emu_now_ms(em);
     struct lookup_ctx lc = {em, NULL};
     struct sigv4_verify_params vp = {.lookup = lookup_key, .lookup_ctx = &lc, .now_s = now_ms / 1000};
+    vp.no_normalize_path = vp.no_double_encode = !strcmp(service, "s3"); /* S3's canonical URI: the wire path */
     struct sigv4_verified ver;
     struct brock_err e = {0};
     const char *authz = httpd_req_header(c->req, "authorization");
@@ -728,12 +767,29 @@ static void control(struct emu_call *c)
             json_array_clear(em->log);
             em->log_bytes = 0;
             em->n_cache = 0;
+            emu_aws_reset(em->aws);
+            emu_s3_reset(em->s3);
+            emu_batch_reset(em);
             send_json_text(c, 200, "{\"reset\":true}");
             return;
         }
+    } else if (!strcmp(path, "/_emulator/batch")) {
+        emu_batch_control(c);
+        return;
     } else if (!strcmp(path, "/_emulator/health")) {
         send_json_text(c, 200, "{\"status\":\"ok\"}");
         return;
+    } else if (!strcmp(path, "/_emulator/logs") || !strcmp(path, "/_emulator/metrics")) {
+        if (!strcmp(m, "GET")) {
+            struct buf group = BUF_INIT(2048);
+            const char *q = httpd_req_query(c->req);
+            bool one = path[11] == 'l' && form_get(q, strlen(q), "group", &group);
+            send_json_value(c, 200,
+                            path[11] == 'l' ? emu_logs_dump(em->aws, one ? buf_cstr(&group) : NULL)
+                                            : emu_cw_dump(em->aws->cw));
+            buf_free(&group);
+            return;
+        }
     } else {
         emu_send_error(c, 404, "ResourceNotFoundException", "No such emulator control endpoint.", -1);
         return;
@@ -760,20 +816,44 @@ static void not_implemented(struct emu_call *c, enum emu_proto proto, const char
 static const struct target_route {
     const char *prefix;  /* X-Amz-Target prefix */
     const char *service;
+    const char *signing;
+    enum emu_aws_service svc;
+    enum emu_aws_wire wire;
 } target_routes[] = {
-    {"Logs_20140328.", "CloudWatch Logs"},
-    {"GraniteServiceVersion20100801.", "CloudWatch"},
+    {"Logs_20140328.", "logs", "logs", EMU_AWS_LOGS, EMU_WIRE_JSON11},
+    {"GraniteServiceVersion20100801.", "monitoring", "monitoring", EMU_AWS_CLOUDWATCH, EMU_WIRE_JSON10},
 };
 
 static const struct path_route {
     const char *prefix;
     const char *service;
+    bool served; /* by emulator_control.c; else "not implemented" */
 } control_plane[] = {
-    {"/foundation-models", "the Bedrock control plane"},
-    {"/inference-profiles", "the Bedrock control plane"},
-    {"/model-invocation-job", "the Bedrock control plane"},
-    {"/logging/", "the Bedrock control plane"},
+    {"/foundation-models", "the Bedrock control plane", true},
+    {"/inference-profiles", "the Bedrock control plane", true},
+    {"/model-invocation-job", "the Bedrock control plane", false},
+    {"/logging/", "the Bedrock control plane", true},
 };
+
+/* CloudWatch Logs, CloudWatch, the control plane, IAM: log the request,
+ * authenticate it for its signing name, hand it to emulator_aws.h. */
+static void aws_service(struct emu_call *c, enum emu_aws_service svc, enum emu_aws_wire wire, const char *signing,
+                        const char *service, const char *op)
+{
+    static const unsigned op_bits[] = {[EMU_AWS_LOGS] = SCENARIO_OP_LOGS,
+                                       [EMU_AWS_CLOUDWATCH] = SCENARIO_OP_CLOUDWATCH,
+                                       [EMU_AWS_CONTROL] = SCENARIO_OP_CONTROL,
+                                       [EMU_AWS_IAM] = SCENARIO_OP_IAM};
+    c->op = op_bits[svc];
+    c->proto = wire == EMU_WIRE_QUERY ? EMU_QUERY_XML : wire == EMU_WIRE_REST ? EMU_REST_JSON : EMU_JSON_RPC;
+    c->xmlns = svc == EMU_AWS_IAM ? "https://iam.amazonaws.com/doc/2010-05-08/"
+                                  : "http://monitoring.amazonaws.com/doc/2010-08-01/";
+    open_entry(c, service, wire != EMU_WIRE_QUERY);
+    if (op)
+        emu_note(c, "operation", json_string(op));
+    if (authenticate(c, signing))
+        emu_aws_serve(c, svc, wire, op);
+}
 
 static void route_model(struct emu_call *c)
 {
@@ -822,17 +902,37 @@ static void route_model(struct emu_call *c)
 static void route(struct emu_call *c)
 {
     const char *path = httpd_req_path(c->req), *method = httpd_req_method(c->req);
+    if (emu_s3_wants(c)) { /* signed for S3: any path is a bucket's */
+        c->proto = EMU_REST_XML;
+        open_entry(c, "s3", false);
+        if (!emu_s3_refused(c) && authenticate(c, "s3"))
+            emu_s3(c);
+        return;
+    }
+    if (!strncmp(path, "/model-invocation-job", 21)) { /* and -jobs */
+        c->proto = EMU_REST_JSON;
+        open_entry(c, "bedrock", true);
+        if (authenticate(c, "bedrock"))
+            emu_batch(c);
+        return;
+    }
     if (!strncmp(path, "/model/", 7)) {
         route_model(c);
         return;
     }
     const char *target = httpd_req_header(c->req, "x-amz-target");
     if (target) {
-        for (size_t i = 0; i < BROCK_ARRAY_LEN(target_routes); i++)
-            if (!strncmp(target, target_routes[i].prefix, strlen(target_routes[i].prefix))) {
-                not_implemented(c, EMU_JSON_RPC, target_routes[i].service);
+        for (size_t i = 0; i < BROCK_ARRAY_LEN(target_routes); i++) {
+            const struct target_route *t = &target_routes[i];
+            if (!strncmp(target, t->prefix, strlen(t->prefix))) {
+                aws_service(c, t->svc, t->wire, t->signing, t->service, target + strlen(t->prefix));
                 return;
             }
+        }
+    }
+    if (!strncmp(path, "/service/GraniteServiceVersion20100801/operation/", 49)) {
+        not_implemented(c, EMU_JSON_RPC, "CloudWatch's smithy-rpc-v2-cbor protocol (use awsJson1_0 or awsQuery)");
+        return;
     }
     if (!strcmp(path, "/") && (!strcmp(method, "POST") || !strcmp(method, "GET"))) {
         struct buf action = BUF_INIT(256), version = BUF_INIT(64);
@@ -849,7 +949,9 @@ static void route(struct emu_call *c)
             if (authenticate(c, "sts"))
                 emu_sts(c, buf_cstr(&action));
         } else if (has_action && !strcmp(buf_cstr(&version), "2010-08-01")) {
-            not_implemented(c, EMU_QUERY_XML, "CloudWatch");
+            aws_service(c, EMU_AWS_CLOUDWATCH, EMU_WIRE_QUERY, "monitoring", "monitoring", buf_cstr(&action));
+        } else if (has_action && !strcmp(buf_cstr(&version), "2010-05-08")) {
+            aws_service(c, EMU_AWS_IAM, EMU_WIRE_QUERY, "iam", "iam", buf_cstr(&action));
         } else if (has_action) {
             not_implemented(c, EMU_QUERY_XML, "this query API version");
         } else {
@@ -864,7 +966,10 @@ static void route(struct emu_call *c)
     }
     for (size_t i = 0; i < BROCK_ARRAY_LEN(control_plane); i++)
         if (!strncmp(path, control_plane[i].prefix, strlen(control_plane[i].prefix))) {
-            not_implemented(c, EMU_REST_JSON, control_plane[i].service);
+            if (control_plane[i].served)
+                aws_service(c, EMU_AWS_CONTROL, EMU_WIRE_REST, "bedrock", "bedrock", NULL);
+            else
+                not_implemented(c, EMU_REST_JSON, control_plane[i].service);
             return;
         }
     c->proto = EMU_REST_JSON;
@@ -894,6 +999,8 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
         /* every path answers; this would be a bug */
         emu_send_error(c, 500, "InternalServerException", "brock emulate did not answer this request.", -1);
     }
+    if (c->op & SCENARIO_OPS_MODEL)
+        emu_aws_model_call_done(c);
     if (!c->detached)
         emu_call_free(c);
     pthread_mutex_unlock(&em->mu);
@@ -932,6 +1039,7 @@ enum brock_status emulator_new(const struct emulator_options *o, struct emulator
     em->clock = o->clock;
     em->signer = sigv4_signer_new();
     em->log = json_array();
+    em->aws = emu_aws_new();
     enum brock_status st = BROCK_OK;
     if (o->scenario_text) {
         st = scenario_parse(o->scenario_text, o->scenario_len, o->scenario_path ? o->scenario_path : "scenario",
@@ -1014,6 +1122,9 @@ void emulator_free(struct emulator *em)
     scenario_faults_free(&em->faults);
     json_decref(em->log);
     free(em->cache);
+    emu_aws_free(em->aws);
+    emu_batch_free(em); /* after httpd_free: no timer of a job can run now */
+    emu_s3_free(em->s3);
     pthread_mutex_destroy(&em->mu);
     free(em);
 }
@@ -1078,5 +1189,28 @@ void emulator_reset(struct emulator *em)
     json_array_clear(em->log);
     em->log_bytes = 0;
     em->n_cache = 0;
+    emu_aws_reset(em->aws);
+    emu_s3_reset(em->s3);
+    emu_batch_reset(em);
     pthread_mutex_unlock(&em->mu);
+}
+
+char *emulator_logs_json(struct emulator *em, const char *group)
+{
+    pthread_mutex_lock(&em->mu);
+    json_t *v = emu_logs_dump(em->aws, group);
+    char *s = json_dump_compact(v);
+    json_decref(v);
+    pthread_mutex_unlock(&em->mu);
+    return s;
+}
+
+char *emulator_metrics_json(struct emulator *em)
+{
+    pthread_mutex_lock(&em->mu);
+    json_t *v = emu_cw_dump(em->aws->cw);
+    char *s = json_dump_compact(v);
+    json_decref(v);
+    pthread_mutex_unlock(&em->mu);
+    return s;
 }

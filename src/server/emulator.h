@@ -35,9 +35,20 @@
  *   DELETE /_emulator/requests   forget them
  *   POST   /_emulator/reset      faults, request log, sequences, prompt cache
  *   GET    /_emulator/health     {"status":"ok"}
- * Other services (CloudWatch Logs, CloudWatch, the Bedrock control plane) are
- * recognised by the route table and answered "not implemented" in their own
- * error shapes. docs/scenarios.md is the user's guide.
+ *   GET    /_emulator/logs       CloudWatch Logs groups, streams, events, EMF counters
+ *                                 (?group=NAME for one group)
+ *   GET    /_emulator/metrics    the CloudWatch metric store, alarms, dashboards
+ *   GET    /_emulator/batch      batch job settings and jobs; POST sets step_ms,
+ *                                 min_records, fail_next (emulator_batch.c)
+ * S3 (path-style, signing name `s3`: emulator_s3.c) and the model invocation
+ * job API (/model-invocation-job*, emulator_batch.c) are served too.
+ * On the same port, signed with their own signing names (emulator_aws.h):
+ * CloudWatch Logs (`logs`, X-Amz-Target Logs_20140328.*), CloudWatch
+ * (`monitoring`, awsQuery or awsJson1_0), the Bedrock control plane
+ * (`bedrock`: /logging/modelinvocations, /inference-profiles,
+ * /foundation-models) and IAM roles (`iam`, awsQuery Version 2010-05-08);
+ * /_emulator/reset forgets their state too. docs/scenarios.md is the user's
+ * guide.
  *
  * Ownership: emulator_new/emulator_start return an object the caller frees
  * with emulator_free/emulator_stop. Options are read during the call only
@@ -120,6 +131,10 @@ void emulator_clear_faults(struct emulator *em);
 /* {"requests": [...]} as a new string (free()). */
 char *emulator_requests_json(struct emulator *em);
 void emulator_reset(struct emulator *em);
+/* What GET /_emulator/logs and /_emulator/metrics answer, as new strings
+ * (free()). group: NULL = every log group. */
+char *emulator_logs_json(struct emulator *em, const char *group);
+char *emulator_metrics_json(struct emulator *em);
 
 /* ------------------------------------------------------------------------ */
 /* Shared by the emulator's own files (src/server/emulator*.c) only.        */
@@ -130,6 +145,7 @@ void emulator_reset(struct emulator *em);
 
 #include "../aws/sigv4.h"
 #include "../util/buf.h"
+#include "emulator_aws.h"
 #include "httpd.h"
 #include "scenario.h"
 
@@ -155,11 +171,14 @@ struct emulator {
     uint64_t seq;
     struct emu_cache_entry *cache;
     size_t n_cache;
+    struct emu_aws *aws; /* CloudWatch Logs, CloudWatch, control plane, IAM */
+    struct emu_s3 *s3;       /* S3 buckets and objects (emulator_s3.c), made on first use */
+    struct emu_batch *batch; /* model invocation jobs (emulator_batch.c), made on first use */
     bool thread;
 };
 
 /* How an error is written: Bedrock (restJson1) or STS (awsQuery XML). */
-enum emu_proto { EMU_REST_JSON, EMU_QUERY_XML, EMU_JSON_RPC };
+enum emu_proto { EMU_REST_JSON, EMU_QUERY_XML, EMU_JSON_RPC, EMU_REST_XML /* S3 */ };
 
 /* One request being answered. Heap-allocated; owned by whoever finishes the
  * response (the handler, or a stream/delay job). */
@@ -169,6 +188,7 @@ struct emu_call {
     struct httpd_resp *resp;
     unsigned op;                 /* scenario_op bit */
     enum emu_proto proto;
+    const char *xmlns;           /* EMU_QUERY_XML errors: the namespace (NULL: STS's) */
     char id[40];                 /* x-amzn-RequestId */
     char model_id[EMULATOR_MAX_MODEL_ID + 1]; /* decoded */
     const char *base_id;         /* the catalog's base id for model_id, or NULL */
@@ -200,6 +220,37 @@ void emu_call_free(struct emu_call *c);
 bool emu_take_fault(struct emu_call *c, unsigned kinds, struct scenario_fault *out);
 
 int64_t emu_now_ms(const struct emulator *em);
+
+/* CloudWatch Logs, CloudWatch, the control plane and IAM, once routed and
+ * authenticated: faults, the service, the answer (emulator_logs.c). */
+void emu_aws_serve(struct emu_call *c, enum emu_aws_service svc, enum emu_aws_wire wire, const char *op);
+/* After a model call was answered: Bedrock's model invocation logging, when
+ * configured, gets its record (emulator_logs.c). */
+void emu_aws_model_call_done(struct emu_call *c);
+
+/* S3, path-style (emulator_s3.c): true for a request signed for `s3`;
+ * emu_s3() answers it once authenticated. The batch jobs read and write
+ * objects with the emu_s3_* calls (pointers valid until the store changes). */
+struct emu_s3;
+bool emu_s3_wants(const struct emu_call *c);
+/* What S3 here cannot take at all (aws-chunked uploads): answered, true. */
+bool emu_s3_refused(struct emu_call *c);
+void emu_s3(struct emu_call *c);
+void emu_s3_reset(struct emu_s3 *s);
+void emu_s3_free(struct emu_s3 *s);
+bool emu_s3_bucket_exists(struct emulator *em, const char *bucket);
+bool emu_s3_read(struct emulator *em, const char *bucket, const char *key, const uint8_t **p, size_t *n);
+bool emu_s3_write(struct emulator *em, const char *bucket, const char *key, const void *p, size_t n,
+                  const char *ctype, char *why, size_t whylen);
+size_t emu_s3_keys(struct emulator *em, const char *bucket, const char *prefix, char ***keys);
+
+/* Bedrock batch inference jobs (emulator_batch.c): the /model-invocation-job*
+ * routes once authenticated, and GET/POST /_emulator/batch. */
+struct emu_batch;
+void emu_batch(struct emu_call *c);
+void emu_batch_control(struct emu_call *c);
+void emu_batch_reset(struct emulator *em);
+void emu_batch_free(struct emulator *em);
 
 /* The Bedrock Runtime routes (emulator_bedrock.c). */
 void emu_bedrock(struct emu_call *c);

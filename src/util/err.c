@@ -67,6 +67,7 @@ const char *brock_status_name(enum brock_status status)
         [BROCK_ERR_NETWORK] = "network",
         [BROCK_ERR_INTERRUPTED] = "interrupted",
         [BROCK_ERR_INTERNAL] = "internal",
+        [BROCK_ERR_BUDGET] = "budget",
     };
     if ((unsigned)status >= BROCK_STATUS_COUNT)
         return "unknown";

@@ -29,6 +29,7 @@ enum brock_status {
     BROCK_ERR_NETWORK,     /* connect, DNS, TLS, timeout, dropped connection */
     BROCK_ERR_INTERRUPTED, /* stopped by the user (SIGINT) */
     BROCK_ERR_INTERNAL,    /* a bug in brock */
+    BROCK_ERR_BUDGET,      /* a spend limit was reached (refused before the request) */
     BROCK_STATUS_COUNT
 };
 

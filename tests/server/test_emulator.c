@@ -2263,12 +2263,14 @@ static void test_unknown_routes(void **state)
     send_req(&u, &get, &r);
     expect_error(&r, 404, "UnknownOperationException", NULL);
     resp_free(&r);
-    struct req fm = {.method = "GET", .path = "/foundation-models"};
-    send_req(&u, &fm, &r);
-    expect_error(&r, 404, "UnknownOperationException",
-                 "brock emulate does not implement the Bedrock control plane yet.");
+    /* CloudWatch over rpc-v2-cbor is recognised, not implemented */
+    struct req cbor = {.path = "/service/GraniteServiceVersion20100801/operation/PutMetricData", .body = "{}"};
+    send_req(&u, &cbor, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(buf_cstr(&r.body), "\"__type\":\"UnknownOperationException\""));
     resp_free(&r);
-    /* JSON-RPC and query services are answered in their own error shapes */
+    /* the other AWS services answer in their own error shapes (emulator_aws.h;
+     * their operations are tested in test_emulator_aws.c) */
     struct curl_slist *hl = curl_slist_append(NULL, "X-Amz-Target: Logs_20140328.PutLogEvents");
     hl = curl_slist_append(hl, "Content-Type: application/x-amz-json-1.1");
     CURL *c = curl_easy_init();
@@ -2287,18 +2289,17 @@ static void test_unknown_routes(void **state)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &lr.status);
     curl_easy_cleanup(c);
     curl_slist_free_all(hl);
-    assert_int_equal(lr.status, 400);
+    assert_int_equal(lr.status, 403); /* unsigned */
     json_t *v = body_json(&lr);
-    assert_string_equal(jpath_str(v, "__type"), "UnknownOperationException");
-    assert_string_equal(jpath_str(v, "message"), "brock emulate does not implement CloudWatch Logs yet.");
+    assert_string_equal(jpath_str(v, "__type"), "MissingAuthenticationTokenException");
     json_decref(v);
     resp_free(&lr);
     struct req cw = {.path = "/",
                      .body = "Action=PutMetricData&Version=2010-08-01",
                      .content_type = "application/x-www-form-urlencoded"};
-    send_req(&u, &cw, &r);
-    assert_int_equal(r.status, 400);
-    assert_non_null(strstr(buf_cstr(&r.body), "<Code>InvalidAction</Code>"));
+    send_req(&u, &cw, &r); /* signed for bedrock, not monitoring */
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(buf_cstr(&r.body), "<Code>SignatureDoesNotMatch</Code>"));
     resp_free(&r);
     struct req ctl = {.method = "GET", .path = "/_emulator/nothing", .auth = AUTH_NONE};
     send_req(&u, &ctl, &r);
