@@ -11,3 +11,7 @@ echo "### SigV4 signing"; "$top/bench/sigv4.sh" "$build"; echo
 echo "### Event-stream decoding"; "$top/bench/eventstream.sh" "$build"; echo
 echo "### brock -p against the emulator, beside the AWS SDK for JavaScript"; "$top/bench/print.sh" "$build"; echo
 echo "### Store bookkeeping per request"; "$top/bench/store.sh" "$build"; echo
+echo "### Cost layer per request"; "$build/bench/bench_cost"; echo
+echo "### brock batch beside the AWS SDK for JavaScript"; "$top/bench/batch.sh" "$build"; echo
+echo "### A ten-turn tool session (Claude Code too when CLAUDE_CODE=1 and npm can install it)"
+CLAUDE_CODE=${CLAUDE_CODE:-0} "$top/bench/agent.sh" "$build"; echo
