@@ -51,7 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t an = z1 ? n - l1 - 1 : 0;
     const char *z2 = memchr(a, 0, an);
     size_t l2 = z2 ? (size_t)(z2 - a) : an;
-    char *err = z2 ? strndup(z2 + 1, an - l2 - 1) : strdup("");
+    /* an exact-length copy, NUL-terminated (no strndup: it may look one byte
+     * past a buffer that has no NUL, which libFuzzer's inputs do not) */
+    size_t el = z2 ? an - l2 - 1 : 0;
+    char *err = malloc(el + 1);
+    if (el)
+        memcpy(err, z2 + 1, el);
+    err[el] = '\0';
 
     struct monitor_config cfg;
     monitor_config_init(&cfg);
