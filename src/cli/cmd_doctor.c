@@ -16,8 +16,11 @@
 #include "../aws/bearer.h"
 #include "../bedrock/bedrock.h"
 #include "../bedrock/catalog.h"
+#include "../agent/settings.h"
+#include "../monitor/monitor.h"
 #include "../aws/creds.h"
 #include "../aws/sts.h"
+#include "../util/json.h"
 #include "../util/log.h"
 #include "../util/timeutil.h"
 #include "exitcode.h"
@@ -378,6 +381,83 @@ static void doctor_latency(struct doctor *d, struct runtime *rt)
     json_object_set_new(d->doc, "latency", lat);
 }
 
+/* Monitoring: when an audit log group is configured, check that it exists and
+ * that this identity may reach it (DescribeLogGroups, read-only). IAM cannot
+ * be simulated offline, so the policy check is what doctor's own calls show:
+ * an AccessDenied on any of them points at `brock setup iam-policy`. */
+static void doctor_monitoring(struct doctor *d, struct runtime *rt)
+{
+    struct settings *st = NULL;
+    struct brock_err e = {0};
+    struct settings_opts so = {0};
+    if (settings_load(&so, &st, &e) != BROCK_OK) {
+        check(d, "settings", false, false, "%s", e.msg);
+        fail_code(d, exit_code_for(e.status));
+        return;
+    }
+    struct monitor_config mc;
+    if (cli_monitor_config(rt->cfg, st->brock, &mc, &e) != BROCK_OK) {
+        check(d, "monitoring", false, false, "%s", e.msg);
+        fail_code(d, exit_code_for(e.status));
+        settings_free(st);
+        return;
+    }
+    if (!mc.log_group[0]) {
+        check(d, "monitoring", true, true,
+              "no audit log group set (BROCK_LOG_GROUP or brock.monitoring.log_group): events stay local; "
+              "brock setup monitoring creates one");
+        json_object_set_new(d->doc, "monitoring", json_pack("{s:b}", "shipping", 0));
+        settings_free(st);
+        return;
+    }
+    struct aws_client *ac = runtime_client(rt, mc.region[0] ? mc.region : NULL);
+    json_t *body = json_pack("{s:s, s:i}", "logGroupNamePrefix", mc.log_group, "limit", 50);
+    char *text = json_dump_compact(body);
+    json_decref(body);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    http_headers_add(&h, "Content-Type", "application/x-amz-json-1.1", NULL);
+    http_headers_add(&h, "X-Amz-Target", "Logs_20140328.DescribeLogGroups", NULL);
+    struct aws_request req = {.service = ENDPOINT_SVC_LOGS, .method = "POST", .path = "/", .headers = &h,
+                              .body = text, .body_len = strlen(text), .protocol = AWSERR_AWS_JSON,
+                              .auth = AWS_AUTH_SIGV4, .total_timeout_ms = 15000};
+    struct aws_response r;
+    aws_response_init(&r);
+    enum brock_status rc = aws_client_send(ac, &req, &r, &e);
+    bool found = false;
+    if (rc == BROCK_OK) {
+        json_t *ans = NULL;
+        if (json_parse(buf_cstr(&r.http.body), r.http.body.len, "DescribeLogGroups", &ans, NULL) == BROCK_OK) {
+            size_t i;
+            json_t *g;
+            json_array_foreach(json_object_get(ans, "logGroups"), i, g)
+            {
+                const char *name = json_str(g, "logGroupName");
+                found |= name && !strcmp(name, mc.log_group);
+            }
+            json_decref(ans);
+        }
+    }
+    if (rc == BROCK_OK && found)
+        check(d, "monitoring", true, false, "audit events ship to log group %s (from %s) at %s", mc.log_group,
+              mc.log_group_source, r.endpoint_url);
+    else if (rc == BROCK_OK)
+        check(d, "monitoring", false, true, "log group %s (from %s) does not exist: run brock setup monitoring",
+              mc.log_group, mc.log_group_source);
+    else {
+        check(d, "monitoring", false, false, "log group %s: %s%s", mc.log_group, e.msg,
+              rc == BROCK_ERR_AUTH ? " (brock setup iam-policy --for monitoring prints the policy it needs)" : "");
+        fail_code(d, exit_code_for(rc));
+    }
+    json_object_set_new(d->doc, "monitoring",
+                        json_pack("{s:b, s:s, s:s, s:b}", "shipping", 1, "log_group", mc.log_group, "source",
+                                  mc.log_group_source, "exists", found));
+    aws_response_free(&r);
+    http_headers_cleanup(&h);
+    free(text);
+    aws_client_free(ac);
+    settings_free(st);
+}
+
 int cmd_doctor(const struct cli_config *cfg)
 {
     struct doctor d = {.doc = json_object(), .checks = json_array(), .json = cfg->json};
@@ -401,6 +481,8 @@ int cmd_doctor(const struct cli_config *cfg)
         if (have_creds || (rt.settings.bearer_token && !rt.emu))
             doctor_models(&d, &rt);
         doctor_latency(&d, &rt);
+        if (have_creds)
+            doctor_monitoring(&d, &rt);
         aws_client_free(ac);
         runtime_cleanup(&rt);
     }

@@ -114,4 +114,15 @@ env AWS_BEARER_TOKEN_BEDROCK="$key" AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACC
     "$BROCK" doctor >"$E2E_TMP/out" 2>&1
 grep -q "api-key .*short-term Bedrock API key .*region us-east-1" "$E2E_TMP/out" && ok "doctor recognises the API key" || not_ok "doctor api key" "$(cat "$E2E_TMP/out")"
 expect_rc 2 "api-key --expires over 12 h is a usage error" env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=x "$BROCK" api-key --expires 50000
+# monitoring: a configured audit log group is checked (exists? reachable?)
+env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL="$EMU_URL" ANTHROPIC_MODEL=haiku \
+    BROCK_LOG_GROUP=/brock/doctor-test "$BROCK" doctor >"$E2E_TMP/out" 2>&1
+grep -q "monitoring .*log group /brock/doctor-test (from BROCK_LOG_GROUP) does not exist: run brock setup monitoring" "$E2E_TMP/out" \
+  && ok "doctor says a configured log group is missing" || not_ok "doctor missing log group" "$(cat "$E2E_TMP/out")"
+env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL="$EMU_URL" \
+    "$BROCK" setup monitoring --log-group /brock/doctor-test >"$E2E_TMP/out" 2>&1 || not_ok "setup monitoring" "$(cat "$E2E_TMP/out")"
+env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL="$EMU_URL" ANTHROPIC_MODEL=haiku \
+    BROCK_LOG_GROUP=/brock/doctor-test "$BROCK" doctor >"$E2E_TMP/out" 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "monitoring .*audit events ship to log group /brock/doctor-test" "$E2E_TMP/out" \
+  && ok "after setup monitoring, doctor finds the log group" || not_ok "doctor log group (exit $rc)" "$(cat "$E2E_TMP/out")"
 done_testing
