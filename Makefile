@@ -9,7 +9,7 @@
 # Dependencies come from Debian 12 packages; scripts/install-deps lists them.
 
 CC      ?= cc
-PKGS    := libcurl openssl zlib jansson expat libevent libnghttp2 libpcre2-8 sqlite3 md4c libutf8proc libedit
+PKGS    := libcurl openssl zlib jansson expat libevent libevent_openssl libnghttp2 libpcre2-8 sqlite3 md4c libutf8proc libedit
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
@@ -43,7 +43,7 @@ LIBS    := $(PKG_LIBS) -lpthread -lm
 STATIC ?= 1
 ifeq ($(STATIC),1)
 BROCK_LIBS := $(shell pkg-config --libs libcurl openssl zlib md4c) \
-              -Wl,-Bstatic -ljansson -lexpat -levent -lnghttp2 -lpcre2-8 -lsqlite3 -lutf8proc -ledit \
+              -Wl,-Bstatic -ljansson -lexpat -levent_openssl -levent -lnghttp2 -lpcre2-8 -lsqlite3 -lutf8proc -ledit \
               -Wl,-Bdynamic -lbsd -ltinfo -lpthread -lm -ldl
 else
 BROCK_LIBS := $(LIBS)

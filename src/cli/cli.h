@@ -92,6 +92,8 @@ struct cli_config {
     const char *serve_keys[CLI_MAX_LIST]; /* --key TOKEN=USER[/PROJECT] */
     size_t n_serve_keys;
     const char *keys_file;   /* --keys-file FILE */
+    const char *tls_cert;    /* --tls-cert FILE */
+    const char *tls_key;     /* --tls-key FILE */
     /* command and its positional arguments */
     const char *command;
     const char **args;

@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
     {"help", cmd_help, "show help"},
     {"logs", cmd_logs, "the audit log for CloudWatch Logs: `brock logs status` or `brock logs flush`"},
     {"models", cmd_models, "list the Claude models on Bedrock, their profiles, limits and prices"},
+    {"serve", cmd_serve, "a Bedrock Runtime gateway with brock's keys, budgets, ledger, audit log and cache (docs/gateway.md)"},
     {"sessions", cmd_sessions, "list saved sessions (brock -p --resume ID continues one)"},
     {"setup", cmd_setup, "`brock setup monitoring` (log group, alarms, dashboard) or `brock setup iam-policy`"},
     {"usage", cmd_usage, "spend and tokens from the usage ledger: by day, model, project, user (--since, --json)"},

@@ -61,6 +61,8 @@ enum opt_id {
     OPT_KEYS,
     OPT_KEY,
     OPT_KEYS_FILE,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_MAX_TOKENS,
     OPT_MODEL,
     OPT_NO_COLOR,
@@ -158,6 +160,8 @@ static const struct opt options[] = {
     {"since", 0, ARG_STRING, OPT_SINCE, "WHEN", "usage: from a date (2026-08-01), 7d, 30d (default), 12h, today, month or all"},
     {"system", 0, ARG_STRING, OPT_SYSTEM, "TEXT", "system prompt"},
     {"temperature", 0, ARG_STRING, OPT_TEMPERATURE, "T", "sampling temperature, 0 to 1"},
+    {"tls-cert", 0, ARG_STRING, OPT_TLS_CERT, "FILE", "serve: certificate chain (PEM): listen with TLS 1.2+ (needed beyond loopback)"},
+    {"tls-key", 0, ARG_STRING, OPT_TLS_KEY, "FILE", "serve: the certificate's private key (PEM)"},
     {"tools", 0, ARG_STRING, OPT_TOOLS, "LIST", "built-in tools offered, e.g. \"Read,Grep\" (\"\" = none)"},
     {"tpm", 0, ARG_STRING, OPT_TPM, "N", "batch: never reserve more than N tokens per minute"},
     {"verbose", 'v', ARG_NONE, OPT_VERBOSE, NULL, "say what happens: endpoint, retries, request ids"},
@@ -452,6 +456,12 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         break;
     case OPT_KEYS_FILE:
         cfg->keys_file = val;
+        break;
+    case OPT_TLS_CERT:
+        cfg->tls_cert = val;
+        break;
+    case OPT_TLS_KEY:
+        cfg->tls_key = val;
         break;
     case OPT_KEYS:
         cfg->keys = val;

@@ -239,6 +239,7 @@ static enum brock_status load_dims(const struct loader *l, const json_t *mon, st
     /* ["Model", "User"] is one set; [["Model"], ["Model", "User"]] several. */
     bool nested = json_array_size(v) > 0 && json_is_array(json_array_get(v, 0));
     size_t nsets = nested ? json_array_size(v) : 1;
+    c->dims_from_settings = true;
     c->n_dim_sets = 1;
     c->dim_sets[0] = 0;
     for (size_t s = 0; s < nsets; s++) {

@@ -75,6 +75,7 @@ struct monitor_config {
     char metric_namespace[MONITOR_NAMESPACE_MAX + 1];
     unsigned dim_sets[MONITOR_MAX_DIM_SETS]; /* [0] is always 0 (no dimensions) */
     size_t n_dim_sets;
+    bool dims_from_settings;                     /* brock.monitoring.dimensions was given */
     char log_group[MONITOR_LOG_GROUP_MAX + 1];   /* "" = shipping off */
     char log_group_source[48];                   /* "BROCK_LOG_GROUP", "settings", "--log-group" */
     char log_stream[MONITOR_LOG_STREAM_MAX + 1]; /* template */

@@ -8,6 +8,11 @@
  * on_drain) go through one notification queue run from a zero-delay timer. */
 #include "httpd_int.h"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -872,10 +877,18 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct httpd_conn *c = arg;
+    if (what == BEV_EVENT_CONNECTED)
+        return; /* TLS: the handshake is done */
     if (what & BEV_EVENT_TIMEOUT)
         log_info("httpd: %s: client stopped reading; closing after %d ms", c->peer,
                  c->srv->opt.write_timeout_ms);
-    else if ((what & BEV_EVENT_ERROR) && !c->lingering)
+    else if ((what & BEV_EVENT_ERROR) && !c->lingering && c->srv->tls) {
+        unsigned long tls_err = bufferevent_get_openssl_error(c->bev);
+        char reason[256] = "connection closed";
+        if (tls_err)
+            ERR_error_string_n(tls_err, reason, sizeof reason);
+        log_debug("httpd: %s: TLS: %s", c->peer, reason);
+    } else if ((what & BEV_EVENT_ERROR) && !c->lingering)
         log_debug("httpd: %s: connection error: %s", c->peer,
                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     else if ((what & BEV_EVENT_EOF) && c->closing && !c->lingering)
@@ -975,13 +988,25 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct bufferevent *bev =
-        bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *bev;
+    if (s->tls) {
+        SSL *ssl = SSL_new(s->tls);
+        bev = ssl ? bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+                  : NULL;
+        if (!bev && ssl)
+            SSL_free(ssl);
+        if (bev)
+            bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    } else {
+        bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    }
     if (!bev) {
         evutil_closesocket(fd);
         return;
     }
-    httpd_conn_new(s, bev, fd, peer);
+    /* TLS: no half-close linger (shutdown() under a TLS session would cut it) */
+    httpd_conn_new(s, bev, s->tls ? -1 : fd, peer);
 }
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
@@ -1098,6 +1123,74 @@ static bool parse_bind(const char *host, struct sockaddr_storage *ss, socklen_t 
     return false;
 }
 
+/* ALPN: h2 when the client offers it, else http/1.1 (the detection on the
+ * decrypted bytes decides in the end, as on cleartext). */
+static int tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    static const unsigned char ours[] = "\x02h2\x08http/1.1";
+    unsigned char *sel = NULL;
+    if (SSL_select_next_proto(&sel, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static enum brock_status tls_error(struct brock_err *e, const char *what, const char *path)
+{
+    unsigned long code = ERR_peek_last_error();
+    char reason[256] = "unknown error";
+    if (code)
+        ERR_error_string_n(code, reason, sizeof reason);
+    ERR_clear_error();
+    return err_set(e, BROCK_ERR_USAGE, "httpd: TLS %s %s: %s", what, path, reason);
+}
+
+/* The server's TLS context: TLS 1.2+, the certificate chain and its key. */
+static enum brock_status tls_ctx_new(const struct httpd_options *o, SSL_CTX **out,
+                                     struct brock_err *e)
+{
+    *out = NULL;
+    bool cert = o->tls_cert_file && *o->tls_cert_file, key = o->tls_key_file && *o->tls_key_file;
+    if (!cert && !key)
+        return BROCK_OK;
+    if (!cert || !key)
+        return err_set(e, BROCK_ERR_USAGE,
+                       "httpd: TLS needs both a certificate file and a key file (%s is missing)",
+                       cert ? "the key" : "the certificate");
+    struct stat st;
+    if (stat(o->tls_key_file, &st) == 0 && (st.st_mode & 0077))
+        log_warn("httpd: TLS key file %s can be read by others (mode %03o); chmod 600 it",
+                 o->tls_key_file, (unsigned)(st.st_mode & 0777));
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return tls_error(e, "context for", o->tls_cert_file);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert_file) != 1) {
+        SSL_CTX_free(ctx);
+        return tls_error(e, "certificate", o->tls_cert_file);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key_file, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+        SSL_CTX_free(ctx);
+        return tls_error(e, "key", o->tls_key_file);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        ERR_clear_error();
+        return err_set(e, BROCK_ERR_USAGE, "httpd: TLS key %s does not match the certificate %s",
+                       o->tls_key_file, o->tls_cert_file);
+    }
+    SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
+    *out = ctx;
+    return BROCK_OK;
+}
+
 static enum brock_status server_new(const struct httpd_options *o, bool listen_too,
                                     struct httpd **out, struct brock_err *e)
 {
@@ -1122,7 +1215,14 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
                            "allow it explicitly)",
                            host);
     }
+    SSL_CTX *tls = NULL;
+    if (listen_too) {
+        enum brock_status st = tls_ctx_new(o, &tls, e);
+        if (st != BROCK_OK)
+            return st;
+    }
     struct httpd *s = xcalloc(1, sizeof *s);
+    s->tls = tls;
     httpd_options_resolve(o, &s->opt);
     s->host = xstrdup(host);
     s->opt.host = s->host;
@@ -1136,6 +1236,7 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     s->base = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (!s->base) {
+        SSL_CTX_free(s->tls);
         free(s->host);
         free(s);
         return err_set(e, BROCK_ERR_INTERNAL, "httpd: cannot create the event loop");
@@ -1143,6 +1244,7 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     if (pipe2(s->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         int err = errno;
         event_base_free(s->base);
+        SSL_CTX_free(s->tls);
         free(s->host);
         free(s);
         return err_set(e, BROCK_ERR_IO, "httpd: pipe: %s", strerror(err));
@@ -1182,6 +1284,11 @@ enum brock_status httpd_new_unbound(const struct httpd_options *o, struct httpd 
                                     struct brock_err *e)
 {
     return server_new(o, false, out, e);
+}
+
+bool httpd_tls(const struct httpd *s)
+{
+    return s->tls != NULL;
 }
 
 uint16_t httpd_port(const struct httpd *s)
@@ -1348,6 +1455,7 @@ void httpd_free(struct httpd *s)
     if (s->wake[1] >= 0)
         close(s->wake[1]);
     event_base_free(s->base);
+    SSL_CTX_free(s->tls);
     free(s->host);
     free(s);
 }

@@ -2,7 +2,10 @@
  *
  * One libevent loop serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge: a
  * connection whose first bytes are the h2 client preface speaks HTTP/2, any
- * other speaks HTTP/1.1) on the same port. The server parses requests, buffers
+ * other speaks HTTP/1.1) on the same port. With a certificate and key
+ * (tls_cert_file, tls_key_file) the port speaks TLS instead (1.2 or newer;
+ * ALPN offers h2 and http/1.1, and the same detection runs on the decrypted
+ * bytes). The server parses requests, buffers
  * each body completely (up to a limit), calls one handler per request, and
  * writes what the handler answers. It knows nothing about Bedrock.
  *
@@ -89,6 +92,11 @@ struct httpd_options {
     int body_timeout_ms;
     int keepalive_timeout_ms;
     int write_timeout_ms;
+
+    /* TLS on the listener: PEM files, read once by httpd_new(); both or
+     * neither. A key file that others may read gets a warning. */
+    const char *tls_cert_file;
+    const char *tls_key_file;
 };
 
 struct httpd_stats {
@@ -114,6 +122,8 @@ void httpd_free(struct httpd *s);
 
 /* The port actually bound (useful with port 0). Any thread. */
 uint16_t httpd_port(const struct httpd *s);
+/* Whether the listener speaks TLS (https://). Any thread. */
+bool httpd_tls(const struct httpd *s);
 void httpd_stats(const struct httpd *s, struct httpd_stats *out);
 
 /* Run the loop in this thread until httpd_stop() completes. Call once. */

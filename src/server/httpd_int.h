@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 
 #include "httpd.h"
@@ -220,6 +221,7 @@ struct httpd {
     char *host;
     struct event_base *base;
     struct evconnlistener *listener;
+    SSL_CTX *tls; /* NULL: cleartext */
     uint16_t port;
     int wake[2];
     struct event *wake_ev;

@@ -169,7 +169,8 @@ enum brock_status store_exec(struct store *s, sqlite3_stmt *st, const char *what
 
 enum brock_status store_tx_begin(struct store *s, const char *what, struct brock_err *e)
 {
-    sqlite3_stmt *st = store_prep(s, ST_BEGIN, "BEGIN IMMEDIATE", e);
+    sqlite3_stmt *st = s->batch ? store_prep(s, ST_SAVEPOINT, "SAVEPOINT store_write", e)
+                                : store_prep(s, ST_BEGIN, "BEGIN IMMEDIATE", e);
     if (!st)
         return BROCK_ERR_IO;
     return store_exec(s, st, what, e);
@@ -177,7 +178,8 @@ enum brock_status store_tx_begin(struct store *s, const char *what, struct brock
 
 enum brock_status store_tx_commit(struct store *s, const char *what, struct brock_err *e)
 {
-    sqlite3_stmt *st = store_prep(s, ST_COMMIT, "COMMIT", e);
+    sqlite3_stmt *st = s->batch ? store_prep(s, ST_RELEASE, "RELEASE store_write", e)
+                                : store_prep(s, ST_COMMIT, "COMMIT", e);
     if (!st) {
         store_tx_rollback(s);
         return BROCK_ERR_IO;
@@ -190,11 +192,58 @@ enum brock_status store_tx_commit(struct store *s, const char *what, struct broc
 
 void store_tx_rollback(struct store *s)
 {
-    if (sqlite3_get_autocommit(s->db))
-        return; /* SQLite already rolled back (e.g. after SQLITE_FULL) */
+    if (sqlite3_get_autocommit(s->db)) {
+        /* SQLite already rolled back (e.g. after SQLITE_FULL), a batch included */
+        if (s->batch)
+            s->batch = false, s->batch_lost = true;
+        return;
+    }
+    if (s->batch) {
+        /* undo this write only; the savepoint stays open until released */
+        sqlite3_stmt *st = store_prep(s, ST_ROLLBACK_TO, "ROLLBACK TO store_write", NULL);
+        if (st)
+            (void)store_exec(s, st, "rolling back", NULL);
+        st = store_prep(s, ST_RELEASE, "RELEASE store_write", NULL);
+        if (st)
+            (void)store_exec(s, st, "rolling back", NULL);
+        return;
+    }
     sqlite3_stmt *st = store_prep(s, ST_ROLLBACK, "ROLLBACK", NULL);
     if (st)
         (void)store_exec(s, st, "rolling back", NULL);
+}
+
+enum brock_status store_batch_begin(struct store *s, struct brock_err *e)
+{
+    if (s->batch)
+        return err_set(e, BROCK_ERR_USAGE, "store: a batch is already open");
+    s->batch_lost = false;
+    enum brock_status r = store_tx_begin(s, "starting a batch of writes", e);
+    if (r == BROCK_OK)
+        s->batch = true;
+    return r;
+}
+
+enum brock_status store_batch_commit(struct store *s, struct brock_err *e)
+{
+    if (!s->batch) {
+        if (s->batch_lost) {
+            s->batch_lost = false;
+            return err_set(e, BROCK_ERR_IO, "%s: a batch of writes was rolled back after an error (see the earlier one)",
+                           s->path);
+        }
+        return err_set(e, BROCK_ERR_USAGE, "store: no batch is open");
+    }
+    s->batch = false;
+    return store_tx_commit(s, "committing a batch of writes", e);
+}
+
+void store_batch_rollback(struct store *s)
+{
+    if (!s || !s->batch)
+        return;
+    s->batch = false;
+    store_tx_rollback(s);
 }
 
 enum brock_status store_check_text(const char *field, const char *v, struct brock_err *e)

@@ -16,8 +16,9 @@
  * (docs/internals/store.md says exactly how much).
  *
  * Durability: every write function is one committed transaction before it
- * returns. Several processes (a REPL, a batch job, the gateway, the log
- * shipper) may share the file; writers wait for each other up to the busy
+ * returns (inside a batch, store_batch_begin: when the batch commits).
+ * Several processes (a REPL, a batch job, the gateway, the log shipper) may
+ * share the file; writers wait for each other up to the busy
  * timeout (STORE_BUSY_TIMEOUT_MS by default), then fail with BROCK_ERR_IO
  * "database is locked".
  *
@@ -102,6 +103,22 @@ void store_close(struct store *s);
  * *wal_pages / *done_pages (may be NULL) get the WAL size and how much of it
  * is now in the database. Cheap when there is nothing to do. */
 enum brock_status store_checkpoint(struct store *s, int *wal_pages, int *done_pages, struct brock_err *e) BROCK_WUR;
+
+/* Batches: many writes in one transaction (one commit, one WAL sync point),
+ * for a thread that writes rows at a high rate (the gateway's book-keeping).
+ * store_batch_begin takes the write lock (BEGIN IMMEDIATE, waiting up to the
+ * busy timeout); until store_batch_commit every ledger, cache and spool write
+ * on this handle is a savepoint inside it: a write that fails undoes only
+ * itself and returns its error as usual, and nothing is durable or visible
+ * to other handles before the commit. Keep batches short (other writers wait
+ * for the lock). If SQLite itself rolls the transaction back (disk full, I/O
+ * error), the rest of the batch runs as single transactions and the commit
+ * returns BROCK_ERR_IO saying the batch was lost. store_batch_rollback
+ * discards an open batch (NULL or no batch is fine). Session writes are not
+ * for batches. */
+enum brock_status store_batch_begin(struct store *s, struct brock_err *e) BROCK_WUR;
+enum brock_status store_batch_commit(struct store *s, struct brock_err *e) BROCK_WUR;
+void store_batch_rollback(struct store *s);
 
 /* The directory store_open would use with dir == NULL, malloc'd into *out. */
 enum brock_status store_default_dir(char **out, struct brock_err *e) BROCK_WUR;

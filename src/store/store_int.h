@@ -13,6 +13,9 @@ enum store_stmt_id {
     ST_BEGIN = 0,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT, /* inside store_batch_begin: each write is a savepoint */
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     /* sessions */
     ST_SESSION_INSERT,
     ST_SESSION_BUMP,   /* new message: count + 1, touch; RETURNING count */
@@ -66,6 +69,8 @@ struct store {
     const struct clock *clock;
     int64_t cache_max_bytes;
     sqlite3_stmt *stmt[ST_COUNT];
+    bool batch;      /* between store_batch_begin and store_batch_commit */
+    bool batch_lost; /* SQLite rolled the open batch back (store_batch_commit says so) */
 };
 
 /* The cached statement `id` for `sql` (the same text every time), reset and
@@ -79,7 +84,9 @@ void store_done(sqlite3_stmt *st);
  * (with a hint for a damaged file or a lock held too long). Always BROCK_ERR_IO. */
 enum brock_status store_dberr(struct store *s, struct brock_err *e, int rc, const char *what);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails loudly). */
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK (rollback never fails loudly). Inside
+ * a batch (store_batch_begin) they are SAVEPOINT / RELEASE / ROLLBACK TO:
+ * a write that fails undoes only itself. */
 enum brock_status store_tx_begin(struct store *s, const char *what, struct brock_err *e);
 enum brock_status store_tx_commit(struct store *s, const char *what, struct brock_err *e);
 void store_tx_rollback(struct store *s);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../src/agent/hooks.h"
@@ -83,7 +84,7 @@ static bool utf8_valid(const char *s, size_t n)
     return true;
 }
 
-static bool pid_gone(pid_t pid)
+static bool pid_gone_now(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -95,6 +96,18 @@ static bool pid_gone(pid_t pid)
     buf[n] = '\0';
     char *rp = strrchr(buf, ')');
     return rp && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+/* SIGKILL is delivered asynchronously: give the kernel up to 2 s to finish it. */
+static bool pid_gone(pid_t pid)
+{
+    for (int i = 0; i < 200; i++) {
+        if (pid_gone_now(pid))
+            return true;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return false;
 }
 
 /* --- matchers and configuration ----------------------------------------- */
@@ -575,7 +588,7 @@ static void test_timeout_kills_group(void **state)
     int64_t t0 = time_mono_ms();
     assert_int_equal(run(h, HOOKS_PRE_TOOL_USE, "Bash", "{}", &out), BROCK_OK);
     int64_t took = time_mono_ms() - t0;
-    assert_true(took >= 390 && took < 2000);
+    assert_true(took >= 390 && took < 3000); /* 0.4 s, with room for a loaded machine */
     assert_int_equal(out.timed_out, 1);
     assert_int_equal(out.failed, 1);
     assert_false(out.block);

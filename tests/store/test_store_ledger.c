@@ -417,6 +417,53 @@ static void test_store_ledger_bad_rows(void **state)
         assert_true(today == 1 && month == 1);
 }
 
+/* A batch: one transaction for many writes; nothing is visible to another
+ * handle before the commit; a refused row inside it changes nothing else;
+ * a rollback discards the batch. */
+static void test_store_ledger_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct store *other = NULL;
+    struct store_options o = {.dir = f->dir, .busy_timeout_ms = 50};
+    struct brock_err e = {0};
+    assert_int_equal(store_open(&o, &other, &e), BROCK_OK);
+    double usd = -1;
+
+    assert_int_equal(store_batch_commit(f->s, &e), BROCK_ERR_USAGE); /* none open */
+    assert_int_equal(store_batch_begin(f->s, &e), BROCK_OK);
+    assert_int_equal(store_batch_begin(f->s, &e), BROCK_ERR_USAGE); /* no nesting */
+    insert(f->s, T_FEB01_0000, "p1", "alice", 1);
+    struct store_ledger_row bad = {.status = "ok", .cost_usd = -1};
+    assert_int_equal(store_ledger_insert(f->s, &bad, NULL, &e), BROCK_ERR_USAGE);
+    insert(f->s, T_FEB01_1200, "p1", "bob", 2);
+    assert_int_equal(store_spool_append(f->s, T_FEB01_1200, "{}", 2, NULL, &e), BROCK_OK);
+    /* this handle sees its own writes, the other one nothing yet */
+    assert_int_equal(store_ledger_spend(f->s, NULL, &usd, &e), BROCK_OK);
+    assert_true(usd == 3);
+    assert_int_equal(store_ledger_spend(other, NULL, &usd, &e), BROCK_OK);
+    assert_true(usd == 0);
+    /* and it cannot write while the batch holds the lock */
+    assert_int_equal(store_spool_append(other, T_FEB01_1200, "{}", 2, NULL, &e), BROCK_ERR_IO);
+    assert_int_equal(store_batch_commit(f->s, &e), BROCK_OK);
+    assert_int_equal(store_ledger_spend(other, NULL, &usd, &e), BROCK_OK);
+    assert_true(usd == 3);
+    int64_t events = 0, bytes = 0;
+    assert_int_equal(store_spool_count(other, &events, &bytes, &e), BROCK_OK);
+    assert_int_equal(events, 1);
+    budget(other, T_FEB01_1200, NULL, "bob", 2, 2);
+
+    /* rolled back: gone; writes after it are single transactions again */
+    assert_int_equal(store_batch_begin(f->s, &e), BROCK_OK);
+    insert(f->s, T_FEB01_1200, "p1", "bob", 4);
+    store_batch_rollback(f->s);
+    store_batch_rollback(f->s); /* no batch: nothing */
+    store_batch_rollback(NULL);
+    insert(f->s, T_FEB01_1200, "p1", "bob", 8);
+    assert_int_equal(store_ledger_spend(other, NULL, &usd, &e), BROCK_OK);
+    assert_true(usd == 11);
+    store_close(other);
+}
+
 int main(void)
 {
     test_init();
@@ -426,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_ledger_usage_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ledger_export_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ledger_bad_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_ledger_batch, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_ledger", tests, NULL, NULL);
 }

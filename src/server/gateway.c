@@ -1,0 +1,1068 @@
+/* gateway.c - `brock serve` on the loop thread: lifecycle, routing, client
+ * authentication, budgets, cache hits, admission control and writing what
+ * the workers bring back (gateway.h; the design is in
+ * docs/internals/gateway.md). */
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../aws/eventstream.h"
+#include "../store/store.h"
+#include "../util/alloc.h"
+#include "../util/codec.h"
+#include "../util/log.h"
+#include "gateway_int.h"
+
+#define CORAL ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+int64_t gw_now_ms(const struct gateway *g)
+{
+    return clock_now_ms(g->clock);
+}
+
+void gateway_options_init(struct gateway_options *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+/* ---- answers we make ourselves ------------------------------------------------ */
+
+/* Request ids: a random 64-bit prefix drawn once, then a counter, in UUID
+ * form (a getrandom call per request costs more than the rest of the id). */
+static _Atomic uint64_t id_counter;
+static uint64_t id_prefix[2];
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void id_init(void)
+{
+    if (crypto_random(id_prefix, sizeof id_prefix, NULL) != BROCK_OK)
+        id_prefix[0] = (uint64_t)time_now_ms() * 2654435761u, id_prefix[1] = (uint64_t)getpid();
+}
+
+static void new_id(char out[40])
+{
+    pthread_once(&id_once, id_init);
+    uint64_t n = atomic_fetch_add(&id_counter, 1) + id_prefix[1];
+    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(id_prefix[0] >> 32),
+             (unsigned)(id_prefix[0] >> 16) & 0xffff, (unsigned)id_prefix[0] & 0xfff,
+             0x8000 | ((unsigned)(n >> 48) & 0x3fff), (unsigned long long)(n & 0xffffffffffffull));
+}
+
+/* An AWS restJson1 error, as Bedrock sends them. */
+static void send_error(struct httpd_resp *resp, const char *id, int status, const char *code, const char *msg)
+{
+    char etype[160];
+    snprintf(etype, sizeof etype, "%s%s", code, CORAL);
+    struct buf b = BUF_INIT(BUF_MAX_SMALL);
+    json_t *m = json_pack("{s:s}", "message", msg);
+    char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
+    buf_addstr(&b, s ? s : "{\"message\":\"error\"}");
+    free(s);
+    json_decref(m);
+    (void)httpd_resp_set_status(resp, status);
+    (void)httpd_resp_add_header(resp, "Content-Type", "application/json");
+    (void)httpd_resp_add_header(resp, "x-amzn-RequestId", id);
+    (void)httpd_resp_add_header(resp, "x-amzn-ErrorType", etype);
+    (void)httpd_resp_send(resp, b.ptr, b.len);
+    buf_free(&b);
+}
+
+/* ---- jobs --------------------------------------------------------------------- */
+
+static struct gw_job *job_new(struct gateway *g, struct httpd_req *req, struct httpd_resp *resp)
+{
+    struct gw_job *j = xcalloc(1, sizeof *j);
+    j->g = g;
+    j->req = req;
+    j->resp = resp;
+    j->t0_ns = time_mono_ns();
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    buf_init(&j->out, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 1024);
+    buf_init(&j->body, GATEWAY_MAX_ANSWER);
+    buf_init(&j->tee, GATEWAY_CACHE_ENTRY_MAX);
+    http_headers_init(&j->rh);
+    j->lnext = g->live;
+    if (g->live)
+        g->live->lprev = j;
+    g->live = j;
+    return j;
+}
+
+static void job_free(struct gw_job *j)
+{
+    if (!j)
+        return;
+    struct gateway *g = j->g;
+    if (j->lprev)
+        j->lprev->lnext = j->lnext;
+    else
+        g->live = j->lnext;
+    if (j->lnext)
+        j->lnext->lprev = j->lprev;
+    httpd_timer_cancel(j->qtimer);
+    buf_free(&j->out);
+    buf_free(&j->body);
+    buf_free(&j->tee);
+    http_headers_cleanup(&j->rh);
+    gw_entry_free(j->entry);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
+
+/* ---- the books of one call ----------------------------------------------------- */
+
+static const char *api_of(enum gateway_op op)
+{
+    switch (op) {
+    case GATEWAY_OP_CONVERSE:
+    case GATEWAY_OP_CONVERSE_STREAM: return "converse";
+    case GATEWAY_OP_COUNT_TOKENS: return "count-tokens";
+    case GATEWAY_OP_CONTROL: return "control";
+    default: return "messages";
+    }
+}
+
+static void record(struct gw_job *j, const char *status, const char *err, bool cache_hit, double saved,
+                   const char *routing)
+{
+    struct gateway *g = j->g;
+    double cost = cache_hit ? 0 : gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
+    char route[GATEWAY_MAX_CHANGES + 128];
+    snprintf(route, sizeof route, "gateway%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
+             j->info.changes[0] ? "; " : "", j->info.changes);
+    struct gateway_record r = {
+        .time_ms = gw_now_ms(g),
+        .user = j->client->key->user,
+        .project = j->client->key->project,
+        .session = j->info.session,
+        .model = j->model_id,
+        .profile = j->profile[0] ? j->profile : j->model_id,
+        .region = j->region[0] ? j->region : g->regions[0],
+        .api = api_of(j->op),
+        .input = cache_hit ? 0 : j->usage.input,
+        .output = cache_hit ? 0 : j->usage.output,
+        .cache_read = cache_hit ? 0 : j->usage.cache_read,
+        .cache_write = cache_hit ? 0 : j->usage.cache_write,
+        .cost_usd = cost,
+        .saved_usd = saved,
+        .latency_ms = (double)(time_mono_ns() - j->t0_ns) / 1e6,
+        .ttft_ms = j->ttft_ms,
+        .retries = j->attempts > 1 ? j->attempts - 1 : 0,
+        .throttles = j->throttles,
+        .status = status,
+        .error_message = err ? err : "",
+        .request_id = j->request_id[0] ? j->request_id : j->id,
+        .cache_hit = cache_hit,
+        .routing = route,
+    };
+    gw_books_post(g, &r, NULL);
+}
+
+/* ---- admission ------------------------------------------------------------------ */
+
+static void admit_next(struct gateway *g);
+
+static void release_slot(struct gateway *g, struct gw_job *j)
+{
+    if (!j->dispatched)
+        return;
+    j->dispatched = false;
+    g->inflight--;
+    j->client->inflight--;
+    admit_next(g);
+}
+
+static void dequeue(struct gateway *g, struct gw_job *j)
+{
+    struct gw_client *c = j->client;
+    struct gw_job **pp = &c->qhead, *prev = NULL;
+    while (*pp && *pp != j) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (*pp) {
+        *pp = j->qnext;
+        if (c->qtail == j)
+            c->qtail = prev;
+        c->n_queued--;
+        g->queued--;
+    }
+    j->queued = false;
+    httpd_timer_cancel(j->qtimer);
+    j->qtimer = NULL;
+}
+
+static void start(struct gateway *g, struct gw_job *j)
+{
+    j->dispatched = true;
+    g->inflight++;
+    j->client->inflight++;
+    atomic_fetch_add(&g->st_upstream, 1);
+    gw_dispatch(g, j);
+}
+
+static void admit_next(struct gateway *g)
+{
+    size_t n = g->keys.n;
+    while (g->queued && g->inflight < g->max_upstream) {
+        bool any = false;
+        for (size_t k = 0; k < n && g->inflight < g->max_upstream; k++) {
+            size_t i = ((size_t)(g->rr - g->clients) + 1 + k) % n;
+            struct gw_client *c = &g->clients[i];
+            if (!c->qhead || c->inflight >= g->max_per_client)
+                continue;
+            struct gw_job *j = c->qhead;
+            dequeue(g, j);
+            g->rr = c;
+            start(g, j);
+            any = true;
+            break;
+        }
+        if (!any)
+            break;
+    }
+}
+
+static void queue_timeout(void *arg)
+{
+    struct gw_job *j = arg;
+    struct gateway *g = j->g;
+    j->qtimer = NULL;
+    dequeue(g, j);
+    atomic_fetch_add(&g->st_refused_busy, 1);
+    char msg[200];
+    snprintf(msg, sizeof msg, "brock gateway: no upstream slot free for %d ms (%zu calls in flight); try again",
+             g->o.queue_timeout_ms, g->inflight);
+    log_info("gateway: %s %s -> 429 queue timeout (user %s)", httpd_req_method(j->req), httpd_req_path(j->req),
+             j->client->key->user);
+    send_error(j->resp, j->id, 429, "ThrottlingException", msg);
+    job_free(j);
+}
+
+/* ---- writing what the worker brought ------------------------------------------- */
+
+static void process(struct gateway *g, struct gw_job *j);
+
+static void on_drain(struct httpd_resp *resp, void *arg)
+{
+    (void)resp;
+    struct gw_job *j = arg;
+    j->draining_wait = false;
+    process(j->g, j);
+}
+
+static void copy_headers(struct gw_job *j)
+{
+    bool has_id = false;
+    for (size_t i = 0; i < http_headers_count(&j->rh); i++) {
+        const char *n = http_headers_name(&j->rh, i);
+        has_id |= !strcasecmp(n, "x-amzn-RequestId");
+        (void)httpd_resp_add_header(j->resp, n, http_headers_value(&j->rh, i));
+    }
+    if (!has_id)
+        (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
+}
+
+/* The call is over: answer (if not streaming), book, cache, free. */
+static void finish(struct gateway *g, struct gw_job *j)
+{
+    release_slot(g, j);
+    const char *status = "ok";
+    const char *err = NULL;
+    char routing[256] = "";
+    if (j->region[0] && strcmp(j->region, g->regions[0]))
+        snprintf(routing, sizeof routing, "region %s", j->region);
+    if (j->profile[0] && strcmp(j->profile, j->model_id)) {
+        size_t u = strlen(routing);
+        snprintf(routing + u, sizeof routing - u, "%smodel %.150s", u ? ", " : "", j->profile);
+    }
+    if (j->cache_hit && j->entry) {
+        /* persistent-cache hit found by the worker: replay it like a memory hit */
+        struct gw_entry *e = j->entry;
+        j->entry = NULL;
+        if (!j->gone) {
+            (void)httpd_resp_set_status(j->resp, 200);
+            (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
+            if (e->stream) {
+                (void)httpd_resp_add_header(j->resp, "Content-Type", "application/vnd.amazon.eventstream");
+                if (e->bedrock_ctype[0])
+                    (void)httpd_resp_add_header(j->resp, "X-Amzn-Bedrock-Content-Type", e->bedrock_ctype);
+                (void)httpd_stream_start(j->resp);
+                (void)httpd_stream_write(j->resp, e->body, e->len);
+                (void)httpd_stream_end(j->resp);
+            } else {
+                (void)httpd_resp_add_header(j->resp, "Content-Type", e->ctype);
+                (void)httpd_resp_send(j->resp, e->body, e->len);
+            }
+        } else {
+            httpd_resp_abort(j->resp);
+        }
+        atomic_fetch_add(&g->st_cache_hits, 1);
+        snprintf(j->profile, sizeof j->profile, "%s", e->model);
+        snprintf(j->region, sizeof j->region, "%s", e->region);
+        record(j, "ok", NULL, true, e->cost_usd, "cache hit (store)");
+        if (g->cache)
+            gw_cache_put(g->cache, e);
+        else
+            gw_entry_free(e);
+        job_free(j);
+        return;
+    }
+
+    if (j->status == 0 || j->status >= 300 || j->local_error) {
+        status = j->err_code[0] ? j->err_code : "error";
+        err = j->err_msg;
+        atomic_fetch_add(&g->st_upstream_errors, 1);
+    } else if (j->cut) {
+        status = j->err_code[0] ? j->err_code : "stream-cut";
+        err = j->err_msg;
+    }
+    if (j->gone && !j->usage.complete && !strcmp(status, "ok"))
+        status = "client-gone";
+
+    /* the request is gone once the response is finished: log first */
+    log_debug("gateway: %s %s -> %d %s (user %s, %.1f ms)", httpd_req_method(j->req), httpd_req_path(j->req),
+              j->status, status, j->client->key->user, (double)(time_mono_ns() - j->t0_ns) / 1e6);
+    if (j->gone) {
+        httpd_resp_abort(j->resp);
+    } else if (j->stream_started) {
+        if (j->out.len)
+            (void)httpd_stream_write(j->resp, j->out.ptr, j->out.len);
+        (void)httpd_stream_end(j->resp);
+    } else if (j->local_error || j->status == 0) {
+        send_error(j->resp, j->id, j->status ? j->status : 502, j->err_code[0] ? j->err_code : "InternalServerException",
+                   j->err_msg[0] ? j->err_msg : "brock gateway: no answer from upstream");
+    } else {
+        (void)httpd_resp_set_status(j->resp, j->status);
+        copy_headers(j);
+        (void)httpd_resp_send(j->resp, j->body.ptr, j->body.len);
+    }
+
+    struct gw_entry *keep = NULL;
+    if (j->cache_candidate && !strcmp(status, "ok") && j->status == 200 && j->info.deterministic &&
+        !j->info.tool_results && j->usage.complete && !j->usage.tool_use &&
+        (!strcmp(j->usage.stop_reason, "end_turn") || !strcmp(j->usage.stop_reason, "stop_sequence") ||
+         !strcmp(j->usage.stop_reason, "max_tokens"))) {
+        const struct buf *src = j->stream ? &j->tee : &j->body;
+        if (src->len && src->len <= GATEWAY_CACHE_ENTRY_MAX && !(j->stream && j->tee_over)) {
+            keep = xcalloc(1, sizeof *keep);
+            memcpy(keep->key, j->cache_key, SHA256_LEN);
+            keep->stream = j->stream;
+            keep->expires_ms = gw_now_ms(g) + g->o.cache_ttl_s * 1000;
+            const char *ct = http_headers_get(&j->rh, "content-type");
+            const char *bct = http_headers_get(&j->rh, "x-amzn-bedrock-content-type");
+            snprintf(keep->ctype, sizeof keep->ctype, "%s", ct ? ct : "application/json");
+            snprintf(keep->bedrock_ctype, sizeof keep->bedrock_ctype, "%s", bct ? bct : "");
+            keep->body = xmemdup(src->ptr, src->len);
+            keep->len = src->len;
+            keep->usage = j->usage;
+            keep->cost_usd = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
+            snprintf(keep->model, sizeof keep->model, "%s", j->profile[0] ? j->profile : j->model_id);
+            snprintf(keep->region, sizeof keep->region, "%s", j->region);
+        }
+    }
+    if (j->op != GATEWAY_OP_CONTROL) {
+        double cost = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
+        char route[GATEWAY_MAX_CHANGES + 300];
+        snprintf(route, sizeof route, "gateway%s%s%s%s", routing[0] ? ": " : "", routing,
+                 j->info.changes[0] ? "; " : "", j->info.changes);
+        struct gateway_record r = {
+            .time_ms = gw_now_ms(g),
+            .user = j->client->key->user,
+            .project = j->client->key->project,
+            .session = j->info.session,
+            .model = j->model_id,
+            .profile = j->profile[0] ? j->profile : j->model_id,
+            .region = j->region[0] ? j->region : g->regions[0],
+            .api = api_of(j->op),
+            .input = j->usage.input,
+            .output = j->usage.output,
+            .cache_read = j->usage.cache_read,
+            .cache_write = j->usage.cache_write,
+            .cost_usd = cost,
+            .latency_ms = (double)(time_mono_ns() - j->t0_ns) / 1e6,
+            .ttft_ms = j->ttft_ms,
+            .retries = j->attempts > 1 ? j->attempts - 1 : 0,
+            .throttles = j->throttles,
+            .status = status,
+            .error_message = err ? err : "",
+            .request_id = j->request_id[0] ? j->request_id : j->id,
+            .routing = route,
+        };
+        gw_books_post(g, &r, keep);
+    }
+    if (keep && g->cache)
+        gw_cache_put(g->cache, keep);
+    else
+        gw_entry_free(keep);
+    job_free(j);
+}
+
+static void process(struct gateway *g, struct gw_job *j)
+{
+    if (j->draining_wait)
+        return;
+    bool start_head = false, done;
+    struct buf frames = BUF_INIT(j->out.max);
+    bool blocked = j->stream_started && !j->gone && httpd_resp_buffered(j->resp) > GW_RESP_HIGH;
+    pthread_mutex_lock(&j->mu);
+    if (j->head_ready) {
+        j->head_ready = false;
+        start_head = true;
+    }
+    if (!blocked && j->out.len) {
+        frames = j->out; /* take the pending frames; the worker starts a new buffer */
+        buf_init(&j->out, frames.max);
+        pthread_cond_broadcast(&j->cv);
+    }
+    done = j->done;
+    pthread_mutex_unlock(&j->mu);
+
+    if (start_head && !j->stream_started && !j->gone) {
+        (void)httpd_resp_set_status(j->resp, 200);
+        copy_headers(j);
+        (void)httpd_stream_start(j->resp);
+        j->stream_started = true;
+    }
+    if (frames.len && j->stream_started && !j->gone)
+        (void)httpd_stream_write(j->resp, frames.ptr, frames.len);
+    buf_free(&frames);
+
+    if (blocked || (j->stream_started && !j->gone && httpd_resp_buffered(j->resp) > GW_RESP_HIGH)) {
+        j->draining_wait = true;
+        httpd_resp_on_drain(j->resp, GW_RESP_LOW, on_drain, j);
+        return;
+    }
+    if (!done)
+        return;
+    pthread_mutex_lock(&g->notify_mu);
+    bool listed = j->in_notify;
+    pthread_mutex_unlock(&g->notify_mu);
+    if (listed)
+        return; /* it comes round again */
+    finish(g, j);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    (void)what;
+    struct gateway *g = arg;
+    uint64_t counter;
+    if (read(fd, &counter, sizeof counter) < 0 && errno != EAGAIN)
+        log_debug("gateway: eventfd read: %s", strerror(errno));
+    /* Copy the list out: once a job is off it, a worker may put it back
+     * (rewriting its nnext) while we process the others. */
+    struct gw_job *stack[64], **v = stack;
+    size_t n = 0, cap = BROCK_ARRAY_LEN(stack);
+    pthread_mutex_lock(&g->notify_mu);
+    for (struct gw_job *j = g->notify_head; j; j = j->nnext) {
+        if (n == cap) {
+            cap *= 2;
+            if (v == stack) {
+                v = xmalloc(cap * sizeof *v);
+                memcpy(v, stack, sizeof stack);
+            } else {
+                v = xrealloc(v, cap * sizeof *v);
+            }
+        }
+        v[n++] = j;
+        j->in_notify = false;
+    }
+    g->notify_head = NULL;
+    pthread_mutex_unlock(&g->notify_mu);
+    for (size_t i = 0; i < n; i++)
+        process(g, v[i]);
+    if (v != stack)
+        free(v);
+}
+
+static void on_close(struct httpd_resp *resp, void *arg)
+{
+    (void)resp;
+    struct gw_job *j = arg;
+    struct gateway *g = j->g;
+    if (j->gone)
+        return;
+    j->gone = true;
+    atomic_fetch_add(&g->st_gone, 1);
+    if (j->queued) {
+        dequeue(g, j);
+        httpd_resp_abort(j->resp);
+        job_free(j);
+        return;
+    }
+    if (j->dispatched)
+        gw_job_cancel(j);
+    if (j->draining_wait) {
+        httpd_resp_on_drain(j->resp, 0, NULL, NULL);
+        j->draining_wait = false;
+        process(g, j);
+    }
+}
+
+/* ---- authentication ------------------------------------------------------------- */
+
+struct akid_lookup {
+    struct gateway *g;
+    struct gw_client *found;
+};
+
+static bool lookup_akid(void *ctx, const char *akid, struct sigv4_secret *out)
+{
+    struct akid_lookup *l = ctx;
+    for (size_t i = 0; i < l->g->keys.n; i++) {
+        const struct gateway_key *k = &l->g->keys.v[i];
+        if (k->access_key_id && !strcmp(k->access_key_id, akid)) {
+            out->secret_access_key = k->secret_access_key;
+            out->session_token = NULL;
+            l->found = &l->g->clients[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
+{
+    unsigned char d = an != bn;
+    size_t n = an < bn ? an : bn;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* Who is calling; answers the error and returns NULL when nobody we know. */
+static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, struct httpd_resp *resp,
+                                      const char *id)
+{
+    const char *authz = httpd_req_header(req, "authorization");
+    if (!authz) {
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        send_error(resp, id, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+        return NULL;
+    }
+    if (!strncasecmp(authz, "Bearer ", 7)) {
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        size_t tl = strlen(tok);
+        for (size_t i = 0; i < g->keys.n; i++) {
+            const struct gateway_key *k = &g->keys.v[i];
+            if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
+                return &g->clients[i];
+        }
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        log_info("gateway: %s %s -> 403 unknown bearer token", httpd_req_method(req), httpd_req_path(req));
+        send_error(resp, id, 403, "UnrecognizedClientException",
+                   "The security token included in the request is invalid.");
+        return NULL;
+    }
+    size_t nh = httpd_req_header_count(req);
+    struct sigv4_header *hs = xcalloc(nh + 2, sizeof *hs);
+    bool has_host = false;
+    size_t k = 0;
+    const char *hn, *hv;
+    for (size_t i = 0; httpd_req_header_at(req, i, &hn, &hv); i++) {
+        hs[k++] = (struct sigv4_header){hn, strlen(hn), hv, strlen(hv)};
+        has_host |= !strcasecmp(hn, "host");
+    }
+    const char *authority = httpd_req_authority(req);
+    if (!has_host && *authority) {
+        hs[k++] = (struct sigv4_header){"host", 4, authority, strlen(authority)};
+        hs[k++] = (struct sigv4_header){":authority", 10, authority, strlen(authority)};
+    }
+    size_t blen = 0;
+    const char *body = httpd_req_body(req, &blen);
+    const char *path = httpd_req_path(req), *query = httpd_req_query(req);
+    struct sigv4_request r = {.method = httpd_req_method(req),
+                              .path = path,
+                              .path_len = strlen(path),
+                              .query = query,
+                              .query_len = strlen(query),
+                              .headers = hs,
+                              .n_headers = k,
+                              .body = body,
+                              .body_len = blen};
+    struct akid_lookup lc = {g, NULL};
+    struct sigv4_verify_params vp = {.lookup = lookup_akid, .lookup_ctx = &lc, .now_s = gw_now_ms(g) / 1000};
+    struct sigv4_verified ver;
+    struct brock_err e = {0};
+    enum brock_status st = sigv4_verify(g->signer, &r, &vp, &ver, &e);
+    free(hs);
+    if (st == BROCK_OK && strcmp(ver.service, "bedrock")) {
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        send_error(resp, id, 403, "InvalidSignatureException", "Credential should be scoped to correct service: 'bedrock'.");
+        return NULL;
+    }
+    if (st != BROCK_OK) {
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        log_info("gateway: %s %s -> %d %s", httpd_req_method(req), httpd_req_path(req),
+                 st == BROCK_ERR_TOO_LARGE ? 400 : (e.http_status ? e.http_status : 403),
+                 e.aws_code[0] ? e.aws_code : brock_status_name(st));
+        if (st == BROCK_ERR_TOO_LARGE)
+            send_error(resp, id, 400, "ValidationException", e.msg);
+        else
+            send_error(resp, id, e.http_status ? e.http_status : 403,
+                       e.aws_code[0] ? e.aws_code : "UnrecognizedClientException", e.msg);
+        return NULL;
+    }
+    return lc.found;
+}
+
+/* ---- budgets --------------------------------------------------------------------- */
+
+static void fmt_day_reset(char *out, size_t n, bool month)
+{
+    snprintf(out, n, "%s", month ? "the first of next month, 00:00 UTC" : "00:00 UTC");
+}
+
+/* True when the call may go ahead; otherwise answers 400
+ * ServiceQuotaExceededException (not retried by the SDKs). */
+static bool budget_ok(struct gateway *g, struct gw_client *c, struct httpd_resp *resp, const char *id)
+{
+    const struct gateway_key *k = c->key;
+    double ud = k->daily_usd > 0 ? k->daily_usd : g->o.budget.user_daily_usd;
+    double um = k->monthly_usd > 0 ? k->monthly_usd : g->o.budget.user_monthly_usd;
+    double td = g->o.budget.total_daily_usd, tm = g->o.budget.total_monthly_usd;
+    if (ud <= 0 && um <= 0 && td <= 0 && tm <= 0)
+        return true;
+    int64_t now = gw_now_ms(g);
+    int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
+    pthread_mutex_lock(&g->spend_mu);
+    double today = c->day_start_ms == day ? c->today_usd : 0;
+    double mon = c->month_start_ms == month ? c->month_usd : 0;
+    double ttoday = g->total_day_start_ms == day ? g->total_today_usd : 0;
+    double tmon = g->total_month_start_ms == month ? g->total_month_usd : 0;
+    pthread_mutex_unlock(&g->spend_mu);
+    const char *which = NULL, *where;
+    double limit = 0, spent = 0;
+    bool per_key = false, monthly = false;
+    if (ud > 0 && today >= ud) {
+        which = "daily budget of user", limit = ud, spent = today, per_key = k->daily_usd > 0;
+    } else if (um > 0 && mon >= um) {
+        which = "monthly budget of user", limit = um, spent = mon, per_key = k->monthly_usd > 0, monthly = true;
+    } else if (td > 0 && ttoday >= td) {
+        which = "daily budget of the gateway, for", limit = td, spent = ttoday;
+    } else if (tm > 0 && tmon >= tm) {
+        which = "monthly budget of the gateway, for", limit = tm, spent = tmon, monthly = true;
+    }
+    if (!which)
+        return true;
+    where = per_key ? "the gateway's keys file" : (g->o.budget.where ? g->o.budget.where : "brock serve's options");
+    char reset[64], msg[512];
+    fmt_day_reset(reset, sizeof reset, monthly);
+    snprintf(msg, sizeof msg,
+             "brock gateway: the %s %s ($%.2f, set in %s) is spent: $%.2f so far; requests are refused until %s",
+             which, k->user, limit, where, spent, reset);
+    atomic_fetch_add(&g->st_refused_budget, 1);
+    log_info("gateway: budget refusal for user %s (%s $%.2f of $%.2f)", k->user, which, spent, limit);
+    send_error(resp, id, 400, "ServiceQuotaExceededException", msg);
+    return false;
+}
+
+/* ---- the response cache, memory tier ------------------------------------------- */
+
+static void cache_key(const struct gw_job *j, const char *body, size_t n, uint8_t out[SHA256_LEN])
+{
+    struct sha256_ctx c;
+    sha256_init(&c);
+    static const char tag[] = "brock-gateway-cache-1";
+    sha256_update(&c, tag, sizeof tag);
+    const char *op = gateway_op_name(j->op);
+    sha256_update(&c, op, strlen(op) + 1);
+    sha256_update(&c, j->model_id, strlen(j->model_id) + 1);
+    sha256_update(&c, j->g->o.no_translate ? "raw" : "tr1", 4);
+    sha256_update(&c, body, n);
+    sha256_final(&c, out);
+    sha256_free(&c);
+}
+
+static void replay(struct gateway *g, struct gw_job *j, const struct gw_entry *e)
+{
+    (void)httpd_resp_set_status(j->resp, 200);
+    (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
+    if (e->stream) {
+        (void)httpd_resp_add_header(j->resp, "Content-Type", "application/vnd.amazon.eventstream");
+        if (e->bedrock_ctype[0])
+            (void)httpd_resp_add_header(j->resp, "X-Amzn-Bedrock-Content-Type", e->bedrock_ctype);
+        (void)httpd_stream_start(j->resp);
+        (void)httpd_stream_write(j->resp, e->body, e->len);
+        (void)httpd_stream_end(j->resp);
+    } else {
+        (void)httpd_resp_add_header(j->resp, "Content-Type", e->ctype);
+        (void)httpd_resp_send(j->resp, e->body, e->len);
+    }
+    atomic_fetch_add(&g->st_cache_hits, 1);
+    snprintf(j->profile, sizeof j->profile, "%s", e->model);
+    snprintf(j->region, sizeof j->region, "%s", e->region);
+    record(j, "ok", NULL, true, e->cost_usd, "cache hit");
+}
+
+/* ---- the handler ------------------------------------------------------------------ */
+
+static void health(struct gateway *g, struct httpd_resp *resp)
+{
+    /* the live calls by state, for people watching a stuck one */
+    size_t live = 0, done = 0, streaming = 0, waiting_drain = 0, listed = 0;
+    for (struct gw_job *j = g->live; j; j = j->lnext) {
+        live++;
+        pthread_mutex_lock(&j->mu);
+        done += j->done;
+        pthread_mutex_unlock(&j->mu);
+        streaming += j->stream_started;
+        waiting_drain += j->draining_wait;
+        pthread_mutex_lock(&g->notify_mu);
+        listed += j->in_notify;
+        pthread_mutex_unlock(&g->notify_mu);
+    }
+    char b[512];
+    snprintf(b, sizeof b,
+             "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"workers\":%llu,\"live\":%zu,\"done\":%zu,"
+             "\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu}",
+             g->inflight, g->queued, (unsigned long long)atomic_load(&g->st_workers), live, done, streaming,
+             waiting_drain, listed);
+    (void)httpd_resp_send_text(resp, 200, "application/json", b);
+}
+
+static bool is_control(const char *method, const char *path)
+{
+    if (strcmp(method, "GET"))
+        return false;
+    static const char *const pre[] = {"/inference-profiles", "/foundation-models"};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(pre); i++) {
+        size_t n = strlen(pre[i]);
+        if (!strncmp(path, pre[i], n) && (path[n] == '\0' || path[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
+static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
+{
+    struct gateway *g = ctx;
+    const char *path = httpd_req_path(req), *method = httpd_req_method(req);
+    if (!strcmp(path, "/_gateway/health") && !strcmp(method, "GET")) {
+        health(g, resp);
+        return;
+    }
+    char id[40];
+    new_id(id);
+    httpd_req_set_id(req, id);
+    struct gw_client *c = authenticate(g, req, resp, id);
+    if (!c)
+        return;
+    char model[GW_MAX_MODEL_ID + 1] = "";
+    enum gateway_op op = !strcmp(method, "POST") ? gateway_route(path, model, sizeof model) : GATEWAY_OP_NONE;
+    if (op == GATEWAY_OP_NONE && is_control(method, path))
+        op = GATEWAY_OP_CONTROL;
+    if (op == GATEWAY_OP_NONE) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "The requested operation is not recognized by the service: %s %.120s", method, path);
+        send_error(resp, id, 404, "UnknownOperationException", msg);
+        return;
+    }
+    atomic_fetch_add(&g->st_requests, 1);
+    if (op != GATEWAY_OP_CONTROL && op != GATEWAY_OP_COUNT_TOKENS && !budget_ok(g, c, resp, id))
+        return;
+
+    struct gw_job *j = job_new(g, req, resp);
+    memcpy(j->id, id, sizeof j->id);
+    j->op = op;
+    j->client = c;
+    snprintf(j->model_id, sizeof j->model_id, "%s", model);
+
+    if (g->cache && op != GATEWAY_OP_CONTROL && op != GATEWAY_OP_COUNT_TOKENS) {
+        size_t n = 0;
+        const char *body = httpd_req_body(req, &n);
+        cache_key(j, body, n, j->cache_key);
+        j->cache_candidate = true;
+        const struct gw_entry *e = gw_cache_get(g->cache, j->cache_key, gw_now_ms(g));
+        if (e) {
+            replay(g, j, e);
+            job_free(j);
+            return;
+        }
+    }
+
+    httpd_resp_on_close(resp, on_close, j);
+    if (g->inflight < g->max_upstream && c->inflight < g->max_per_client && !c->qhead) {
+        start(g, j);
+        return;
+    }
+    if (c->n_queued >= GATEWAY_MAX_QUEUED_PER_CLIENT) {
+        atomic_fetch_add(&g->st_refused_busy, 1);
+        httpd_resp_on_close(resp, NULL, NULL);
+        send_error(resp, id, 429, "ThrottlingException",
+                   "brock gateway: too many requests waiting from this client; try again");
+        job_free(j);
+        return;
+    }
+    j->queued = true;
+    if (c->qtail)
+        c->qtail->qnext = j;
+    else
+        c->qhead = j;
+    c->qtail = j;
+    c->n_queued++;
+    g->queued++;
+    j->qtimer = httpd_timer_add(g->httpd, g->o.queue_timeout_ms, queue_timeout, j);
+}
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+static void add_region(struct gateway *g, const char *r)
+{
+    for (size_t i = 0; i < g->n_regions; i++)
+        if (!strcmp(g->regions[i], r))
+            return;
+    if (g->n_regions < BROCK_ARRAY_LEN(g->regions))
+        g->regions[g->n_regions++] = xstrdup(r);
+}
+
+enum brock_status gateway_new(const struct gateway_options *o, struct gateway **out, struct brock_err *e)
+{
+    *out = NULL;
+    if (!o->keys || o->keys->n == 0)
+        return err_set(e, BROCK_ERR_USAGE,
+                       "brock serve needs at least one client key (--key TOKEN=USER[/PROJECT] or --keys-file FILE)");
+    if (o->n_regions + o->n_fallback + 1 > GATEWAY_MAX_TARGETS + 1)
+        return err_set(e, BROCK_ERR_USAGE, "at most %d failover targets (regions and fallback models)",
+                       GATEWAY_MAX_TARGETS);
+    struct gateway *g = xcalloc(1, sizeof *g);
+    g->o = *o;
+    g->o.host = NULL;
+    g->o.keys = NULL;
+    g->o.store_dir = o->store_dir ? xstrdup(o->store_dir) : NULL;
+    g->o.budget.where = o->budget.where ? xstrdup(o->budget.where) : NULL;
+    g->o.upstream.region = xstrdup(o->upstream.region ? o->upstream.region : ENDPOINT_DEFAULT_REGION);
+    g->o.upstream.endpoint_url = o->upstream.endpoint_url ? xstrdup(o->upstream.endpoint_url) : NULL;
+    g->o.upstream.endpoint_label = o->upstream.endpoint_label ? xstrdup(o->upstream.endpoint_label) : NULL;
+    g->o.upstream.bearer_token = o->upstream.bearer_token ? xstrdup(o->upstream.bearer_token) : NULL;
+    g->o.upstream.http.ca_bundle = o->upstream.http.ca_bundle ? xstrdup(o->upstream.http.ca_bundle) : NULL;
+    g->o.upstream.http.user_agent_extra = xstrdup("md/brock-gateway");
+    g->o.regions = NULL;
+    g->o.fallback = NULL;
+    if (!g->o.max_upstream)
+        g->o.max_upstream = GATEWAY_DEFAULT_MAX_UPSTREAM;
+    if (!g->o.max_per_client || g->o.max_per_client > g->o.max_upstream)
+        g->o.max_per_client = g->o.max_upstream;
+    if (g->o.queue_timeout_ms <= 0)
+        g->o.queue_timeout_ms = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS;
+    if (g->o.cache_ttl_s <= 0)
+        g->o.cache_ttl_s = GATEWAY_DEFAULT_CACHE_TTL_S;
+    if (!g->o.cache_mem)
+        g->o.cache_mem = GATEWAY_DEFAULT_CACHE_MEM;
+    g->max_upstream = g->o.max_upstream;
+    g->max_per_client = g->o.max_per_client;
+    g->clock = o->clock;
+    g->efd = -1;
+
+    /* keys (deep copy) and their clients */
+    for (size_t i = 0; i < o->keys->n; i++) {
+        const struct gateway_key *k = &o->keys->v[i];
+        struct gateway_key c = {
+            .token = k->token ? xstrdup(k->token) : NULL,
+            .access_key_id = k->access_key_id ? xstrdup(k->access_key_id) : NULL,
+            .secret_access_key = k->secret_access_key ? xstrdup(k->secret_access_key) : NULL,
+            .user = xstrdup(k->user ? k->user : "unknown"),
+            .project = xstrdup(k->project ? k->project : ""),
+            .daily_usd = k->daily_usd,
+            .monthly_usd = k->monthly_usd,
+        };
+        g->keys.v = xrealloc(g->keys.v, (g->keys.n + 1) * sizeof *g->keys.v);
+        g->keys.v[g->keys.n++] = c;
+    }
+    g->clients = xcalloc(g->keys.n, sizeof *g->clients);
+    for (size_t i = 0; i < g->keys.n; i++)
+        g->clients[i].key = &g->keys.v[i];
+    g->rr = &g->clients[g->keys.n - 1];
+
+    /* targets: the request itself, then regions, then fallback models */
+    add_region(g, g->o.upstream.region);
+    g->targets[g->n_targets++] = (struct gateway_target){"", ""};
+    for (size_t i = 0; i < o->n_regions; i++) {
+        struct gateway_target t = {"", ""};
+        snprintf(t.region, sizeof t.region, "%s", o->regions[i]);
+        add_region(g, t.region);
+        g->targets[g->n_targets++] = t;
+    }
+    for (size_t i = 0; i < o->n_fallback; i++) {
+        g->targets[g->n_targets] = o->fallback[i];
+        if (o->fallback[i].region[0])
+            add_region(g, o->fallback[i].region);
+        g->n_targets++;
+    }
+
+    pthread_mutex_init(&g->notify_mu, NULL);
+    pthread_mutex_init(&g->work_mu, NULL);
+    pthread_cond_init(&g->work_cv, NULL);
+    pthread_mutex_init(&g->sess_mu, NULL);
+    pthread_mutex_init(&g->spend_mu, NULL);
+    g->signer = sigv4_signer_new();
+    if (!o->no_cache)
+        g->cache = gw_cache_new(g->o.cache_mem);
+
+    struct httpd_options ho;
+    httpd_options_init(&ho);
+    ho.host = o->host;
+    ho.port = o->port;
+    ho.allow_non_loopback = o->allow_non_loopback;
+    ho.tls_cert_file = o->tls_cert_file;
+    ho.tls_key_file = o->tls_key_file;
+    ho.handler = handler;
+    ho.handler_ctx = g;
+    ho.max_body = o->max_body;
+    ho.max_connections = 4096;
+    ho.max_h2_streams = 256;
+    enum brock_status st = httpd_new(&ho, &g->httpd, e);
+    if (st != BROCK_OK)
+        goto fail;
+    const char *h = o->host ? o->host : "127.0.0.1";
+    const char *scheme = httpd_tls(g->httpd) ? "https" : "http";
+    if (strchr(h, ':'))
+        snprintf(g->url, sizeof g->url, "%s://[%s]:%u", scheme, h, httpd_port(g->httpd));
+    else
+        snprintf(g->url, sizeof g->url, "%s://%s:%u", scheme, h, httpd_port(g->httpd));
+
+    g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g->efd < 0) {
+        st = err_set(e, BROCK_ERR_IO, "gateway: eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    g->notify_ev = event_new(httpd_event_base(g->httpd), g->efd, EV_READ | EV_PERSIST, on_notify, g);
+    event_add(g->notify_ev, NULL);
+
+    g->books = gw_books_start(g, e);
+    if (!g->books) {
+        st = e ? e->status : BROCK_ERR_IO;
+        goto fail;
+    }
+    *out = g;
+    return BROCK_OK;
+fail:
+    gateway_free(g);
+    return st;
+}
+
+const char *gateway_url(const struct gateway *g)
+{
+    return g->url;
+}
+
+uint16_t gateway_port(const struct gateway *g)
+{
+    return httpd_port(g->httpd);
+}
+
+enum brock_status gateway_run(struct gateway *g, struct brock_err *e)
+{
+    return httpd_run(g->httpd, e);
+}
+
+enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e)
+{
+    enum brock_status st = httpd_start_thread(g->httpd, e);
+    if (st == BROCK_OK)
+        g->threaded = true;
+    return st;
+}
+
+void gateway_stop(struct gateway *g, int grace_ms)
+{
+    if (g && g->httpd)
+        httpd_stop(g->httpd, grace_ms < 0 ? GATEWAY_STOP_GRACE_MS : grace_ms);
+}
+
+void gateway_stats(struct gateway *g, struct gateway_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->requests = atomic_load(&g->st_requests);
+    out->refused_auth = atomic_load(&g->st_refused_auth);
+    out->refused_budget = atomic_load(&g->st_refused_budget);
+    out->refused_busy = atomic_load(&g->st_refused_busy);
+    out->cache_hits = atomic_load(&g->st_cache_hits);
+    out->upstream = atomic_load(&g->st_upstream);
+    out->upstream_errors = atomic_load(&g->st_upstream_errors);
+    out->failovers = atomic_load(&g->st_failovers);
+    out->cut_streams = atomic_load(&g->st_cut);
+    out->client_gone = atomic_load(&g->st_gone);
+    out->translated = atomic_load(&g->st_translated);
+    out->workers = atomic_load(&g->st_workers);
+}
+
+/* Jobs still alive after the loop ended (cut at the stop deadline, or never
+ * finished): their workers are stopped; book what they did and free them. */
+static void reap(struct gateway *g)
+{
+    /* the workers are joined: nothing puts jobs back on the list now */
+    pthread_mutex_lock(&g->notify_mu);
+    g->notify_head = NULL;
+    pthread_mutex_unlock(&g->notify_mu);
+    while (g->live) {
+        struct gw_job *j = g->live;
+        j->in_notify = false;
+        httpd_timer_cancel(j->qtimer);
+        j->qtimer = NULL;
+        if (j->queued) {
+            httpd_resp_on_close(j->resp, NULL, NULL);
+            dequeue(g, j);
+            job_free(j);
+            continue;
+        }
+        httpd_resp_on_close(j->resp, NULL, NULL);
+        httpd_resp_on_drain(j->resp, 0, NULL, NULL);
+        j->gone = true;
+        j->draining_wait = false;
+        finish(g, j);
+    }
+}
+
+void gateway_free(struct gateway *g)
+{
+    if (!g)
+        return;
+    if (g->httpd) {
+        httpd_stop(g->httpd, 0);
+        httpd_join(g->httpd);
+    }
+    /* Cancel what still runs upstream, wait for the workers, book and free
+     * the jobs they leave behind, then the server (which releases the
+     * responses). */
+    gw_workers_stop(g);
+    reap(g);
+    if (g->notify_ev)
+        event_free(g->notify_ev);
+    httpd_free(g->httpd);
+    gw_books_stop(g->books);
+    if (g->efd >= 0)
+        close(g->efd);
+    gw_cache_free(g->cache);
+    gw_sessions_free(g);
+    sigv4_signer_free(g->signer);
+    gateway_keys_free(&g->keys);
+    free(g->clients);
+    for (size_t i = 0; i < g->n_regions; i++)
+        free(g->regions[i]);
+    free((char *)g->o.store_dir);
+    free((char *)g->o.budget.where);
+    free((char *)g->o.upstream.region);
+    free((char *)g->o.upstream.endpoint_url);
+    free((char *)g->o.upstream.endpoint_label);
+    xfree_secret((char *)g->o.upstream.bearer_token);
+    free((char *)g->o.upstream.http.ca_bundle);
+    free((char *)g->o.upstream.http.user_agent_extra);
+    pthread_mutex_destroy(&g->notify_mu);
+    pthread_mutex_destroy(&g->work_mu);
+    pthread_cond_destroy(&g->work_cv);
+    pthread_mutex_destroy(&g->sess_mu);
+    pthread_mutex_destroy(&g->spend_mu);
+    free(g);
+}

@@ -1,0 +1,513 @@
+/* gateway_books.c - the gateway's book-keeping: the thread that writes ledger
+ * rows and runs the record callback (the audit event), the spend that budgets
+ * are checked against, the response cache in memory and in the store, and
+ * what a call costs (gateway.h). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bedrock/catalog.h"
+#include "../bedrock/pricing.h"
+#include "../store/store.h"
+#include "../util/alloc.h"
+#include "../util/codec.h"
+#include "../util/log.h"
+#include "gateway_int.h"
+
+#define BOOKS_MAX_QUEUE 20000 /* records waiting; past it the loop's posts wait (never dropped) */
+
+struct rec {
+    struct gateway_record r;
+    char *strs[11];
+    struct gw_entry *entry; /* to put in the persistent cache, or NULL */
+    struct rec *next;
+};
+
+struct gw_books {
+    struct gateway *g;
+    struct store *store;  /* the books thread's */
+    struct store *lookup; /* workers' cache reads, under lookup_mu */
+    pthread_mutex_t lookup_mu;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, space;
+    struct rec *head, *tail;
+    size_t n;
+    bool stop;
+    bool store_warned;
+    pthread_t th;
+    bool started;
+};
+
+/* ---- cost ----------------------------------------------------------------------- */
+
+double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u)
+{
+    struct model_usage mu = {u->input, u->output, u->cache_read, u->cache_write};
+    if (g->o.pricing) {
+        bool known = false;
+        return pricing_cost(g->o.pricing, model_id, &mu, 0, false, &known);
+    }
+    enum model_geo geo = GEO_NONE;
+    const struct model_info *m = catalog_find(model_id, &geo);
+    if (!m)
+        return 0;
+    return catalog_cost(m, geo, u->input, u->output, u->cache_read, u->cache_write, 0, false);
+}
+
+/* ---- spend ------------------------------------------------------------------------ */
+
+static void spend_refresh(struct gw_books *b)
+{
+    struct gateway *g = b->g;
+    if (!b->store)
+        return;
+    int64_t now = gw_now_ms(g);
+    int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
+    struct brock_err e = {0};
+    double td = 0, tm = 0;
+    if (store_ledger_budget(b->store, now, NULL, NULL, &td, &tm, &e) != BROCK_OK) {
+        log_warn("gateway: reading the spend for budgets: %s", e.msg);
+        return;
+    }
+    pthread_mutex_lock(&g->spend_mu);
+    g->total_day_start_ms = day;
+    g->total_month_start_ms = month;
+    g->total_today_usd = td;
+    g->total_month_usd = tm;
+    pthread_mutex_unlock(&g->spend_mu);
+    for (size_t i = 0; i < g->keys.n; i++) {
+        struct gw_client *c = &g->clients[i];
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !strcmp(g->keys.v[k].user, c->key->user);
+        double d = 0, m = 0;
+        if (seen) {
+            for (size_t k = 0; k < i; k++)
+                if (!strcmp(g->keys.v[k].user, c->key->user)) {
+                    pthread_mutex_lock(&g->spend_mu);
+                    d = g->clients[k].today_usd;
+                    m = g->clients[k].month_usd;
+                    pthread_mutex_unlock(&g->spend_mu);
+                    break;
+                }
+        } else if (store_ledger_budget(b->store, now, NULL, c->key->user, &d, &m, &e) != BROCK_OK) {
+            log_warn("gateway: reading the spend of user %s: %s", c->key->user, e.msg);
+            continue;
+        }
+        pthread_mutex_lock(&g->spend_mu);
+        c->day_start_ms = day;
+        c->month_start_ms = month;
+        c->today_usd = d;
+        c->month_usd = m;
+        pthread_mutex_unlock(&g->spend_mu);
+    }
+}
+
+static void spend_add(struct gateway *g, const char *user, double usd, int64_t t_ms)
+{
+    if (usd <= 0)
+        return;
+    int64_t day = store_utc_day_start(t_ms), month = store_utc_month_start(t_ms);
+    pthread_mutex_lock(&g->spend_mu);
+    for (size_t i = 0; i < g->keys.n; i++) {
+        struct gw_client *c = &g->clients[i];
+        if (strcmp(c->key->user, user))
+            continue;
+        if (c->day_start_ms != day) {
+            c->day_start_ms = day;
+            c->today_usd = 0;
+        }
+        if (c->month_start_ms != month) {
+            c->month_start_ms = month;
+            c->month_usd = 0;
+        }
+        c->today_usd += usd;
+        c->month_usd += usd;
+    }
+    if (g->total_day_start_ms != day) {
+        g->total_day_start_ms = day;
+        g->total_today_usd = 0;
+    }
+    if (g->total_month_start_ms != month) {
+        g->total_month_start_ms = month;
+        g->total_month_usd = 0;
+    }
+    g->total_today_usd += usd;
+    g->total_month_usd += usd;
+    pthread_mutex_unlock(&g->spend_mu);
+}
+
+/* ---- the persistent cache ------------------------------------------------------------ */
+
+static void cache_store(struct gw_books *b, const struct gw_entry *e)
+{
+    struct buf b64 = BUF_INIT(GATEWAY_CACHE_ENTRY_MAX * 2);
+    if (base64_encode(&b64, e->body, e->len) != BROCK_OK) {
+        buf_free(&b64);
+        return;
+    }
+    json_t *o = json_pack("{s:i,s:b,s:s,s:s,s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:s}", "v", 1, "stream", e->stream,
+                          "ctype", e->ctype, "bctype", e->bedrock_ctype, "body", buf_cstr(&b64), "model", e->model,
+                          "region", e->region, "cost", e->cost_usd, "input", (json_int_t)e->usage.input, "output",
+                          (json_int_t)e->usage.output, "cache_read", (json_int_t)e->usage.cache_read, "cache_write",
+                          (json_int_t)e->usage.cache_write, "stop", e->usage.stop_reason);
+    buf_free(&b64);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
+        return;
+    char hex[SHA256_HEX_LEN + 1];
+    hex_encode(e->key, SHA256_LEN, hex);
+    int64_t ttl = (e->expires_ms - gw_now_ms(b->g)) / 1000;
+    struct brock_err err = {0};
+    if (ttl > 0 && store_cache_put(b->store, hex, s, NULL, e->model, ttl, &err) != BROCK_OK)
+        log_info("gateway: response cache: %s", err.msg);
+    free(s);
+}
+
+struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN])
+{
+    struct gw_books *b = g->books;
+    if (!b || !b->lookup)
+        return NULL;
+    char hex[SHA256_HEX_LEN + 1];
+    hex_encode(key, SHA256_LEN, hex);
+    struct store_cache_entry ce = {0};
+    bool hit = false;
+    struct brock_err e = {0};
+    pthread_mutex_lock(&b->lookup_mu);
+    enum brock_status st = store_cache_get(b->lookup, hex, &ce, &hit, &e);
+    pthread_mutex_unlock(&b->lookup_mu);
+    if (st != BROCK_OK || !hit) {
+        store_cache_entry_cleanup(&ce);
+        return NULL;
+    }
+    struct gw_entry *out = NULL;
+    json_t *o = json_loadb(ce.answer_json, ce.answer_len, 0, NULL);
+    const char *body = json_string_value(json_object_get(o, "body"));
+    json_int_t v = json_integer_value(json_object_get(o, "v"));
+    if (v == 1 && body) {
+        struct buf raw = BUF_INIT(GATEWAY_CACHE_ENTRY_MAX);
+        if (base64_decode(&raw, body, strlen(body)) == BROCK_OK && raw.len) {
+            out = xcalloc(1, sizeof *out);
+            memcpy(out->key, key, SHA256_LEN);
+            out->stream = json_is_true(json_object_get(o, "stream"));
+            out->expires_ms = ce.expires_ms;
+            snprintf(out->ctype, sizeof out->ctype, "%s", json_string_value(json_object_get(o, "ctype")) ?: "application/json");
+            snprintf(out->bedrock_ctype, sizeof out->bedrock_ctype, "%s",
+                     json_string_value(json_object_get(o, "bctype")) ?: "");
+            snprintf(out->model, sizeof out->model, "%s", json_string_value(json_object_get(o, "model")) ?: "");
+            snprintf(out->region, sizeof out->region, "%s", json_string_value(json_object_get(o, "region")) ?: "");
+            out->cost_usd = json_number_value(json_object_get(o, "cost"));
+            out->usage.input = json_integer_value(json_object_get(o, "input"));
+            out->usage.output = json_integer_value(json_object_get(o, "output"));
+            out->usage.cache_read = json_integer_value(json_object_get(o, "cache_read"));
+            out->usage.cache_write = json_integer_value(json_object_get(o, "cache_write"));
+            out->len = raw.len;
+            out->body = buf_take(&raw);
+        }
+        buf_free(&raw);
+    }
+    json_decref(o);
+    store_cache_entry_cleanup(&ce);
+    return out;
+}
+
+/* ---- the books thread ---------------------------------------------------------------- */
+
+static char *dup_or_empty(const char *s)
+{
+    return xstrdup(s ? s : "");
+}
+
+void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store)
+{
+    struct gw_books *b = g->books;
+    if (!b)
+        return;
+    struct rec *x = xcalloc(1, sizeof *x);
+    x->r = *r;
+    const char **f[] = {&x->r.user,  &x->r.project,       &x->r.session,    &x->r.model,
+                        &x->r.profile, &x->r.region,      &x->r.api,        &x->r.status,
+                        &x->r.error_message, &x->r.request_id, &x->r.routing};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(f); i++) {
+        x->strs[i] = dup_or_empty(*f[i]);
+        *f[i] = x->strs[i];
+    }
+    if (to_store && b->store) {
+        x->entry = xcalloc(1, sizeof *x->entry);
+        *x->entry = *to_store;
+        x->entry->body = xmemdup(to_store->body, to_store->len);
+        x->entry->hnext = x->entry->lprev = x->entry->lnext = NULL;
+    }
+    pthread_mutex_lock(&b->mu);
+    while (b->n >= BOOKS_MAX_QUEUE && !b->stop)
+        pthread_cond_wait(&b->space, &b->mu);
+    if (b->tail)
+        b->tail->next = x;
+    else
+        b->head = x;
+    b->tail = x;
+    b->n++;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void rec_free(struct rec *x)
+{
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(x->strs); i++)
+        free(x->strs[i]);
+    gw_entry_free(x->entry);
+    free(x);
+}
+
+static void write_one(struct gw_books *b, struct rec *x)
+{
+    struct gateway *g = b->g;
+    const struct gateway_record *r = &x->r;
+    if (b->store) {
+        struct store_ledger_row row = {
+            .time_ms = r->time_ms,
+            .session_id = r->session,
+            .user = r->user,
+            .project = r->project,
+            .model = r->model,
+            .profile = r->profile,
+            .region = r->region,
+            .api = r->api,
+            .usage = {r->input, r->output, r->cache_read, r->cache_write},
+            .latency_ms = r->latency_ms,
+            .ttft_ms = r->ttft_ms,
+            .retries = r->retries,
+            .status = r->status,
+            .request_id = r->request_id,
+            .cost_usd = r->cost_usd,
+            .cache_hit = r->cache_hit,
+            .routing = r->routing,
+        };
+        struct brock_err e = {0};
+        if (store_ledger_insert(b->store, &row, NULL, &e) != BROCK_OK && !b->store_warned) {
+            b->store_warned = true;
+            log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e.msg);
+        }
+        if (x->entry)
+            cache_store(b, x->entry);
+    }
+    spend_add(g, r->user, r->cost_usd, r->time_ms ? r->time_ms : gw_now_ms(g));
+    if (g->o.record)
+        g->o.record(g->o.record_ctx, b->store, r);
+}
+
+static void *books_main(void *arg)
+{
+    struct gw_books *b = arg;
+    int64_t next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->head && !b->stop) {
+            int64_t now = time_mono_ms();
+            if (now >= next_refresh)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t wait = next_refresh - now;
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+        }
+        struct rec *list = b->head;
+        b->head = b->tail = NULL;
+        b->n = 0;
+        bool stop = b->stop;
+        pthread_cond_broadcast(&b->space);
+        pthread_mutex_unlock(&b->mu);
+        while (list) {
+            struct rec *x = list;
+            list = x->next;
+            write_one(b, x);
+            rec_free(x);
+        }
+        if (time_mono_ms() >= next_refresh) {
+            spend_refresh(b);
+            next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
+        }
+        pthread_mutex_lock(&b->mu);
+        if (stop && !b->head)
+            break;
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e)
+{
+    struct gw_books *b = xcalloc(1, sizeof *b);
+    b->g = g;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_init(&b->lookup_mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    pthread_cond_init(&b->space, NULL);
+    if (!g->o.no_store) {
+        struct store_options so = {.dir = g->o.store_dir, .clock = g->clock, .idle_checkpoints = false};
+        if (store_open(&so, &b->store, e) != BROCK_OK ||
+            (!g->o.no_cache && store_open(&so, &b->lookup, e) != BROCK_OK)) {
+            gw_books_stop(b);
+            return NULL;
+        }
+        spend_refresh(b); /* budgets apply from the first request */
+    }
+    g->books = b;
+    if (pthread_create(&b->th, NULL, books_main, b) != 0) {
+        g->books = NULL;
+        err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the book-keeping thread");
+        gw_books_stop(b);
+        return NULL;
+    }
+    b->started = true;
+    return b;
+}
+
+void gw_books_stop(struct gw_books *b)
+{
+    if (!b)
+        return;
+    if (b->started) {
+        pthread_mutex_lock(&b->mu);
+        b->stop = true;
+        pthread_cond_broadcast(&b->cv);
+        pthread_cond_broadcast(&b->space);
+        pthread_mutex_unlock(&b->mu);
+        pthread_join(b->th, NULL);
+    }
+    while (b->head) {
+        struct rec *x = b->head;
+        b->head = x->next;
+        rec_free(x);
+    }
+    store_close(b->store);
+    store_close(b->lookup);
+    pthread_mutex_destroy(&b->mu);
+    pthread_mutex_destroy(&b->lookup_mu);
+    pthread_cond_destroy(&b->cv);
+    pthread_cond_destroy(&b->space);
+    free(b);
+}
+
+/* ---- the memory tier ------------------------------------------------------------------ */
+
+struct gw_cache {
+    struct gw_entry *buckets[GW_CACHE_BUCKETS];
+    struct gw_entry *lru_head, *lru_tail;
+    size_t bytes, max_bytes;
+};
+
+void gw_entry_free(struct gw_entry *e)
+{
+    if (!e)
+        return;
+    free(e->body);
+    free(e);
+}
+
+struct gw_cache *gw_cache_new(size_t max_bytes)
+{
+    struct gw_cache *c = xcalloc(1, sizeof *c);
+    c->max_bytes = max_bytes;
+    return c;
+}
+
+static size_t bucket(const uint8_t key[SHA256_LEN])
+{
+    return ((size_t)key[0] << 8 | key[1]) % GW_CACHE_BUCKETS;
+}
+
+static size_t cost_of(const struct gw_entry *e)
+{
+    return e->len + sizeof *e;
+}
+
+static void lru_unlink(struct gw_cache *c, struct gw_entry *e)
+{
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        c->lru_head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        c->lru_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_front(struct gw_cache *c, struct gw_entry *e)
+{
+    e->lprev = NULL;
+    e->lnext = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lprev = e;
+    c->lru_head = e;
+    if (!c->lru_tail)
+        c->lru_tail = e;
+}
+
+static void remove_entry(struct gw_cache *c, struct gw_entry *e)
+{
+    struct gw_entry **pp = &c->buckets[bucket(e->key)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    lru_unlink(c, e);
+    c->bytes -= cost_of(e);
+    gw_entry_free(e);
+}
+
+void gw_cache_free(struct gw_cache *c)
+{
+    if (!c)
+        return;
+    while (c->lru_head)
+        remove_entry(c, c->lru_head);
+    free(c);
+}
+
+const struct gw_entry *gw_cache_get(struct gw_cache *c, const uint8_t key[SHA256_LEN], int64_t now_ms)
+{
+    for (struct gw_entry *e = c->buckets[bucket(key)]; e; e = e->hnext) {
+        if (memcmp(e->key, key, SHA256_LEN))
+            continue;
+        if (now_ms >= e->expires_ms) {
+            remove_entry(c, e);
+            return NULL;
+        }
+        lru_unlink(c, e);
+        lru_front(c, e);
+        return e;
+    }
+    return NULL;
+}
+
+void gw_cache_put(struct gw_cache *c, struct gw_entry *e)
+{
+    if (cost_of(e) > c->max_bytes) {
+        gw_entry_free(e);
+        return;
+    }
+    for (struct gw_entry *x = c->buckets[bucket(e->key)]; x; x = x->hnext)
+        if (!memcmp(x->key, e->key, SHA256_LEN)) {
+            remove_entry(c, x);
+            break;
+        }
+    while (c->lru_tail && c->bytes + cost_of(e) > c->max_bytes)
+        remove_entry(c, c->lru_tail);
+    size_t i = bucket(e->key);
+    e->hnext = c->buckets[i];
+    c->buckets[i] = e;
+    lru_front(c, e);
+    c->bytes += cost_of(e);
+}

@@ -1,0 +1,208 @@
+/* gateway_int.h - shared by the gateway's own files (src/server/gateway*.c).
+ *
+ * Ownership of a job: the loop creates it and is the only one to free it.
+ * Once dispatched, a worker owns the result fields until it sets `done`
+ * (under job->mu) and notifies the loop; after that the worker never touches
+ * the job again. Fields marked [mu] are shared and read/written under job->mu;
+ * [loop] only on the loop thread; [worker] only by the worker before done. */
+#ifndef BROCK_SERVER_GATEWAY_INT_H
+#define BROCK_SERVER_GATEWAY_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "../aws/crypto.h"
+#include "../aws/http.h"
+#include "../aws/sigv4.h"
+#include "gateway.h"
+#include "httpd.h"
+
+#define GW_MAX_MODEL_ID 2048
+#define GW_RESP_HIGH ((size_t)1024 * 1024) /* httpd-buffered bytes above which the loop stops moving frames */
+#define GW_RESP_LOW ((size_t)256 * 1024)
+#define GW_WORKER_STACK ((size_t)512 * 1024)
+#define GW_CACHE_BUCKETS 65536
+
+struct gw_client;  /* a key's runtime state (admission, spend) */
+struct gw_worker;
+struct gw_books;
+struct gw_cache;
+
+/* A cached answer (memory tier). */
+struct gw_entry {
+    uint8_t key[SHA256_LEN];
+    bool stream;
+    int64_t expires_ms;
+    char ctype[96];       /* Content-Type */
+    char bedrock_ctype[96]; /* X-Amzn-Bedrock-Content-Type ("" if none) */
+    char *body;
+    size_t len;
+    struct gateway_usage usage;
+    double cost_usd;      /* as first billed */
+    char model[GW_MAX_MODEL_ID + 1]; /* the id that first answered */
+    char region[64];
+    struct gw_entry *hnext;        /* hash chain */
+    struct gw_entry *lprev, *lnext; /* LRU, most recent first */
+};
+
+struct gw_job {
+    struct gateway *g;
+    struct httpd_req *req;
+    struct httpd_resp *resp;
+    enum gateway_op op;
+    char model_id[GW_MAX_MODEL_ID + 1];
+    struct gw_client *client;
+    char id[40];            /* our x-amzn-RequestId when we answer ourselves */
+    int64_t t0_ns;
+
+    /* [loop] */
+    struct gw_job *qnext;   /* admission queue of its client */
+    struct gw_job *lprev, *lnext; /* every live job (g->live) */
+    struct httpd_timer *qtimer;
+    bool queued, dispatched, answered, gone, notified_once;
+    bool cache_candidate;
+    uint8_t cache_key[SHA256_LEN];
+    bool stream_started;    /* httpd_stream_start was called */
+    bool draining_wait;     /* waiting for httpd_resp_on_drain */
+
+    /* [mu] */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct gw_worker *worker; /* running it now, or NULL */
+    bool cancel;            /* the client left or the server stops: stop upstream */
+    bool done;              /* the worker finished */
+    bool head_ready;        /* a 2xx stream head is waiting to be sent */
+    struct buf out;         /* stream frames not yet handed to httpd */
+    bool in_notify;         /* on the gateway's notify list (under g->notify_mu) */
+    struct gw_job *nnext;
+
+    /* [worker] results, read by the loop after done */
+    int status;             /* HTTP status to answer (0: no answer from upstream) */
+    struct http_headers rh; /* response headers to copy */
+    struct buf body;        /* non-streamed answer body */
+    struct gateway_usage usage;
+    struct gateway_body_info info;
+    char profile[GW_MAX_MODEL_ID + 1]; /* the id used upstream */
+    char region[64];
+    char request_id[96];
+    char err_code[64];
+    char err_msg[768];
+    int attempts, throttles;
+    double ttft_ms;
+    bool stream;            /* answered as an event stream */
+    bool cut;               /* the stream ended early: an exception frame was appended */
+    bool local_error;       /* status/err_* were made by the gateway, not upstream */
+    bool cache_hit;         /* answered from the persistent cache (entry below) */
+    struct gw_entry *entry; /* a persistent-cache hit, or the answer to cache (loop inserts) */
+    struct buf tee;         /* stream frames kept for the cache */
+    bool tee_over;
+};
+
+struct gw_worker {
+    struct gateway *g;
+    pthread_t th;
+    volatile sig_atomic_t cancel; /* the http layer watches it (set under the job's mu) */
+    struct aws_client *clients[GATEWAY_MAX_TARGETS + 1]; /* per region index */
+    struct es_decoder *dec;
+    struct gw_job *job;
+};
+
+struct gw_client {
+    const struct gateway_key *key; /* in g->keys */
+    size_t inflight;
+    size_t n_queued;
+    struct gw_job *qhead, *qtail;
+    struct gw_client *rr_next;     /* on the round-robin ring of clients with work */
+    bool on_ring;
+    /* spend [g->spend_mu] */
+    int64_t day_start_ms, month_start_ms;
+    double today_usd, month_usd;
+};
+
+struct gw_session {
+    char key[300];
+    size_t target;
+    int64_t last_ms;
+    struct gw_session *next;
+};
+
+struct gateway {
+    struct httpd *httpd;
+    char url[80];
+    struct gateway_options o;       /* strings below are our copies */
+    struct gateway_keys keys;
+    struct gw_client *clients;      /* one per key, same order */
+    const struct clock *clock;
+    struct sigv4_signer *signer;    /* loop thread: verifying clients */
+    struct gateway_target targets[GATEWAY_MAX_TARGETS + 1];
+    size_t n_targets;
+    char *regions[GATEWAY_MAX_TARGETS + 1]; /* distinct regions, [0] = primary */
+    size_t n_regions;
+
+    /* admission [loop] */
+    size_t max_upstream, max_per_client, inflight, queued;
+    struct gw_client *rr;           /* round-robin ring cursor */
+    struct gw_job *live;            /* every job not yet freed [loop] */
+
+    /* notify: workers -> loop */
+    pthread_mutex_t notify_mu;
+    struct gw_job *notify_head;
+    int efd;
+    struct event *notify_ev;
+
+    /* workers */
+    pthread_mutex_t work_mu;
+    pthread_cond_t work_cv;
+    struct gw_job *ready_head, *ready_tail;
+    struct gw_worker **workers;
+    size_t n_workers, n_idle;
+    bool workers_stop;
+
+    /* sticky sessions */
+    pthread_mutex_t sess_mu;
+    struct gw_session **sess;       /* buckets */
+    size_t n_sess;
+
+    /* spend */
+    pthread_mutex_t spend_mu;
+    int64_t total_day_start_ms, total_month_start_ms;
+    double total_today_usd, total_month_usd;
+
+    struct gw_cache *cache;         /* memory tier [loop] */
+    struct gw_books *books;
+
+    pthread_t thread;
+    bool threaded;
+    _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
+        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated;
+    _Atomic uint64_t st_workers;
+};
+
+/* gateway_upstream.c */
+void gw_dispatch(struct gateway *g, struct gw_job *j);  /* loop: hand to a worker */
+void gw_workers_stop(struct gateway *g);               /* join every worker */
+void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: wake the loop for j */
+void gw_job_cancel(struct gw_job *j);                  /* loop: stop its upstream call */
+void gw_sessions_free(struct gateway *g);
+enum brock_status gw_frame_exception(struct buf *out, const char *type, const char *msg);
+
+/* gateway_books.c */
+struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e);
+void gw_books_stop(struct gw_books *b); /* writes everything queued, joins, frees */
+/* Queue one finished call (copied). */
+void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store);
+/* Worker: look the persistent cache up; a new entry or NULL. */
+struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
+double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
+
+/* memory cache [loop] (gateway_books.c) */
+struct gw_cache *gw_cache_new(size_t max_bytes);
+void gw_cache_free(struct gw_cache *c);
+const struct gw_entry *gw_cache_get(struct gw_cache *c, const uint8_t key[SHA256_LEN], int64_t now_ms);
+void gw_cache_put(struct gw_cache *c, struct gw_entry *e); /* takes it */
+void gw_entry_free(struct gw_entry *e);
+
+int64_t gw_now_ms(const struct gateway *g);
+
+#endif

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# tests/e2e/gateway_tls.sh - `brock serve` with TLS on the listener: a
+# throw-away CA and server certificate (openssl), curl over HTTP/2 (ALPN) and
+# HTTP/1.1, TLS 1.1 refused, cleartext refused on the TLS port, the AWS SDK for
+# JavaScript over TLS with only the CA added (NODE_EXTRA_CA_CERTS), the
+# non-loopback rule (refused without TLS, allowed with it), and clear errors
+# for a missing or mismatched key. Traffic stays on 127.0.0.1.
+top=${BROCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$top/tests/e2e/lib.sh"
+if [ ! -x "$BROCK" ]; then
+  echo "1..0 # SKIP $BROCK is not built (a FOCUS build without src/cli)"
+  exit 0
+fi
+command -v openssl >/dev/null || { echo "1..0 # SKIP no openssl command"; exit 0; }
+export HOME="$E2E_TMP/home" BROCK_DATA_DIR="$E2E_TMP/data"
+mkdir -p "$HOME"
+unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK AWS_ENDPOINT_URL BROCK_LOG_GROUP
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+d=$E2E_TMP/pki
+mkdir -p "$d"
+(
+  cd "$d" || exit 1
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+    -days 2 -subj /CN=brock-test-ca &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+      -subj /CN=localhost &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+      -out server.pem &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
+      -days 2 -subj /CN=other
+) >"$E2E_TMP/openssl.log" 2>&1 || { not_ok "openssl makes the test certificates" "$(tail -5 "$E2E_TMP/openssl.log")"; done_testing; exit 0; }
+chmod 600 "$d"/*.key
+
+start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
+key=tls-gateway-key-0123456789abcdef
+# serve_tls OUT ERR ARGS... : start a gateway, set GW and GW_PID (empty if it did not start)
+serve() {
+  local out=$1 err=$2
+  shift 2
+  "$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev/tls" "$@" >"$out" 2>"$err" &
+  GW_PID=$!
+  at_exit "kill $GW_PID 2>/dev/null"
+  GW=
+  for _ in $(seq 1 100); do
+    GW=$(sed -n '1s/^listening on //p' "$out" 2>/dev/null)
+    [ -n "$GW" ] && return 0
+    kill -0 "$GW_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+if serve "$E2E_TMP/gw.out" "$E2E_TMP/gw.err" --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
+  ok "the gateway starts with --tls-cert and --tls-key"
+else
+  not_ok "the gateway starts with TLS" "$(cat "$E2E_TMP/gw.err")"
+  done_testing
+  exit 0
+fi
+case $GW in https://127.0.0.1:*) ok "it says https:// ($GW)" ;; *) not_ok "https URL" "$GW" ;; esac
+port=${GW##*:}
+
+v=$(curl -sS --cacert "$d/ca.pem" -o "$E2E_TMP/h2" -w '%{http_version} %{http_code}' "$GW/_gateway/health" 2>&1)
+[ "$v" = "2 200" ] && grep -q '"status":"ok"' "$E2E_TMP/h2" && ok "curl: HTTP/2 over TLS (ALPN h2), certificate verified" ||
+  not_ok "HTTP/2 over TLS" "$v"
+v=$(curl -sS --http1.1 --cacert "$d/ca.pem" -o /dev/null -w '%{http_version} %{http_code}' "$GW/_gateway/health" 2>&1)
+[ "$v" = "1.1 200" ] && ok "curl: HTTP/1.1 over TLS" || not_ok "HTTP/1.1 over TLS" "$v"
+curl -sS --tls-max 1.1 --cacert "$d/ca.pem" -o /dev/null "$GW/_gateway/health" 2>"$E2E_TMP/tls11"
+rc=$?
+[ "$rc" = 35 ] && ok "TLS 1.1 is refused (curl exit 35: $(head -c 120 "$E2E_TMP/tls11"))" ||
+  not_ok "TLS 1.1 refused" "rc=$rc $(cat "$E2E_TMP/tls11")"
+v=$(curl -sS --tlsv1.3 --cacert "$d/ca.pem" -o /dev/null -w '%{http_code}' "$GW/_gateway/health" 2>&1)
+[ "$v" = 200 ] && ok "TLS 1.3 is taken" || not_ok "TLS 1.3" "$v"
+v=$(curl -sS --tlsv1.2 --tls-max 1.2 --cacert "$d/ca.pem" -o /dev/null -w '%{http_code}' "$GW/_gateway/health" 2>&1)
+[ "$v" = 200 ] && ok "TLS 1.2 is taken" || not_ok "TLS 1.2" "$v"
+if curl -sS -m 5 -o /dev/null "http://127.0.0.1:$port/_gateway/health" 2>/dev/null; then
+  not_ok "cleartext HTTP on the TLS port is refused"
+else
+  ok "cleartext HTTP on the TLS port gets no answer"
+fi
+kill -0 "$GW_PID" 2>/dev/null && ok "the gateway is still up after the bad handshakes" || not_ok "gateway alive"
+
+req='{"anthropic_version":"bedrock-2023-05-31","max_tokens":20,"messages":[{"role":"user","content":"over tls"}]}'
+model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
+v=$(curl -sS --cacert "$d/ca.pem" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$req" \
+  -o "$E2E_TMP/inv" -w '%{http_code}' "$GW/model/$model/invoke" 2>&1)
+[ "$v" = 200 ] && grep -q 'Hello from brock emulate' "$E2E_TMP/inv" && ok "InvokeModel through the TLS gateway" ||
+  not_ok "InvokeModel over TLS" "$v $(head -c 300 "$E2E_TMP/inv")"
+v=$(curl -sS --cacert "$d/ca.pem" -H "Authorization: Bearer not-the-key-0123456789abcdef" -d "$req" \
+  -o "$E2E_TMP/bad" -w '%{http_code}' "$GW/model/$model/invoke" 2>&1)
+[ "$v" = 403 ] && ok "an unknown key over TLS gets 403" || not_ok "unknown key over TLS" "$v"
+
+if command -v node >/dev/null && [ -d "$top/tests/js/node_modules/@aws-sdk/client-bedrock-runtime" ]; then
+  (cd "$top/tests/js" && NODE_EXTRA_CA_CERTS="$d/ca.pem" timeout 120 node gateway_tls.mjs "$GW" "$key") \
+    >"$E2E_TMP/js.tap" 2>"$E2E_TMP/js.err"
+  while IFS= read -r line; do
+    case $line in
+      "ok "*) ok "AWS SDK JS: ${line#ok * - }" ;;
+      "not ok "*) not_ok "AWS SDK JS: ${line#not ok * - }" "$(grep '^#' "$E2E_TMP/js.tap" | head -5)" ;;
+    esac
+  done <"$E2E_TMP/js.tap"
+  grep -q '^ok ' "$E2E_TMP/js.tap" || not_ok "the AWS SDK for JavaScript ran" "$(tail -5 "$E2E_TMP/js.err")"
+else
+  ok "# SKIP the AWS SDK for JavaScript is not installed (tests/js)"
+fi
+kill -TERM "$GW_PID" 2>/dev/null
+wait "$GW_PID" 2>/dev/null
+grep -q -e "$key" -e 'PRIVATE KEY' "$E2E_TMP/gw.out" "$E2E_TMP/gw.err" && not_ok "no key in the output" ||
+  ok "no key or private key material in the gateway's output"
+
+# beyond loopback: refused without TLS, with a message that says what to do
+"$BROCK" serve --host 0.0.0.0 --port 0 --endpoint-url "$EMU_URL" --key "$key=dev" >/dev/null 2>"$E2E_TMP/nl.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q -- '--tls-cert' "$E2E_TMP/nl.err" && ok "--host 0.0.0.0 without TLS is refused (exit 2, names --tls-cert)" ||
+  not_ok "non-loopback without TLS" "rc=$rc $(cat "$E2E_TMP/nl.err")"
+# with TLS it binds all addresses; the check connects over loopback only
+if serve "$E2E_TMP/gw2.out" "$E2E_TMP/gw2.err" --host 0.0.0.0 --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
+  v=$(curl -sS --cacert "$d/ca.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:${GW##*:}/_gateway/health" 2>&1)
+  [ "$v" = 200 ] && ok "--host 0.0.0.0 with TLS listens (checked over 127.0.0.1)" || not_ok "0.0.0.0 with TLS" "$v"
+  kill "$GW_PID" 2>/dev/null
+  wait "$GW_PID" 2>/dev/null
+else
+  not_ok "--host 0.0.0.0 with TLS starts" "$(cat "$E2E_TMP/gw2.err")"
+fi
+
+# bad TLS files: exit 2 and a message naming the file
+"$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev" --tls-cert "$d/server.pem" \
+  --tls-key "$d/other.key" >/dev/null 2>"$E2E_TMP/mm.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q 'does not match' "$E2E_TMP/mm.err" && grep -q 'other.key' "$E2E_TMP/mm.err" &&
+  ok "a key that does not match the certificate: exit 2, says so ($(head -c 100 "$E2E_TMP/mm.err"))" ||
+  not_ok "mismatched key" "rc=$rc $(cat "$E2E_TMP/mm.err")"
+"$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev" --tls-cert "$d/server.pem" >/dev/null 2>"$E2E_TMP/nk.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q 'key' "$E2E_TMP/nk.err" && ok "--tls-cert without --tls-key: exit 2" ||
+  not_ok "cert without key" "rc=$rc $(cat "$E2E_TMP/nk.err")"
+"$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev" --tls-cert "$d/missing.pem" \
+  --tls-key "$d/server.key" >/dev/null 2>"$E2E_TMP/nf.err"
+rc=$?
+[ "$rc" = 2 ] && grep -q 'missing.pem' "$E2E_TMP/nf.err" && ok "a missing certificate file: exit 2, named" ||
+  not_ok "missing cert" "rc=$rc $(cat "$E2E_TMP/nf.err")"
+grep -q 'PRIVATE' "$E2E_TMP/mm.err" "$E2E_TMP/nk.err" "$E2E_TMP/nf.err" && not_ok "no key material in errors" ||
+  ok "no key material in the errors"
+done_testing

@@ -1,0 +1,1213 @@
+/* Tests for src/server/gateway*: `brock serve` in-process, with the emulator
+ * in-process as its upstream, driven by libcurl over HTTP/1.1 and h2c.
+ *
+ * The pure parts first (keys, routes, translation per model, usage from
+ * answers and events), then the gateway live: every Bedrock Runtime
+ * operation and the control-plane reads pass through (status, Bedrock's
+ * headers, bodies, frame-by-frame streams checked with the event-stream
+ * decoder), client identity (bearer keys, issued SigV4 keys, unknown clients
+ * in Bedrock's 403 shape), translation seen by the upstream (the emulator's
+ * request log), budgets refused in Bedrock's shape, the response cache,
+ * throttling failover that sticks to the session, upstream cuts that reach
+ * the client as exception frames, a client that leaves mid-stream, fair
+ * admission between clients, graceful stop draining a stream, the ledger
+ * rows, and that no key or secret reaches a log line or an answer. */
+#define EMULATOR_INTERNAL
+#include "../support/test.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../../src/aws/credentials.h"
+#include "../../src/aws/crypto.h"
+#include "../../src/aws/eventstream.h"
+#include "../../src/aws/http.h"
+#include "../../src/aws/sigv4.h"
+#include "../../src/server/emulator.h"
+#include "../../src/server/gateway.h"
+#include "../../src/store/store.h"
+#include "../../src/util/alloc.h"
+#include "../../src/util/buf.h"
+#include "../../src/util/codec.h"
+#include "../../src/util/log.h"
+#include "../../src/util/timeutil.h"
+
+#define EX_AKID "AKIAIOSFODNN7EXAMPLE"
+#define EX_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+#define SONNET "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+#define SONNET_ENC "us.anthropic.claude-sonnet-4-5-20250929-v1%3A0"
+#define HAIKU3 "anthropic.claude-3-haiku-20240307-v1:0"
+
+/* Client secrets: none may show up in a log line or an answer. */
+#define TOK_ALICE "tok-alice-SECRET-0123456789abcdef"
+#define TOK_BOB "tok-bob-SECRET-0123456789abcdefgh"
+#define TOK_CAROL "tok-carol-SECRET-0123456789abcdef"
+#define GW_AKID "AKIAGATEWAYISSUED0001"
+#define GW_SECRET "gatewayIssuedSecret/0123456789ABCDEFabcdef"
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct buf log_text = BUF_INIT((size_t)64 * 1024 * 1024);
+
+static void log_sink(void *ctx, enum log_level level, const char *line)
+{
+    (void)ctx;
+    (void)level;
+    pthread_mutex_lock(&log_mu);
+    buf_addstr(&log_text, line);
+    buf_addc(&log_text, '\n');
+    pthread_mutex_unlock(&log_mu);
+}
+
+static bool log_has(const char *s)
+{
+    pthread_mutex_lock(&log_mu);
+    bool r = strstr(buf_cstr(&log_text), s) != NULL;
+    pthread_mutex_unlock(&log_mu);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* pure parts                                                           */
+
+static void test_keys(void **state)
+{
+    (void)state;
+    struct gateway_keys k = {0};
+    struct brock_err e = {0};
+    assert_int_equal(gateway_keys_add_spec(&k, TOK_ALICE "=alice/app", &e), BROCK_OK);
+    assert_int_equal(gateway_keys_add_spec(&k, TOK_BOB "=bob", &e), BROCK_OK);
+    assert_int_equal(k.n, 2);
+    assert_string_equal(k.v[0].user, "alice");
+    assert_string_equal(k.v[0].project, "app");
+    assert_string_equal(k.v[1].project, "");
+    /* bad specs: each names the part, none quotes the token */
+    static const struct {
+        const char *spec, *want;
+    } bad[] = {
+        {"short=alice", "token must be"},
+        {TOK_CAROL, "no '=' found"},
+        {TOK_CAROL "=", "user after '='"},
+        {TOK_CAROL "=al ice", "user after '='"},
+        {TOK_CAROL "=alice/", "project after '/'"},
+        {TOK_ALICE "=carol", "same token is given twice"},
+    };
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(bad); i++) {
+        memset(&e, 0, sizeof e);
+        assert_int_not_equal(gateway_keys_add_spec(&k, bad[i].spec, &e), BROCK_OK);
+        if (!strstr(e.msg, bad[i].want))
+            fail_msg("'%s': message '%s' lacks '%s'", bad[i].want, e.msg, bad[i].want);
+        assert_null(strstr(e.msg, "SECRET"));
+    }
+    /* the file */
+    const char *good = "{\"keys\": [{\"token\": \"" TOK_CAROL "\", \"user\": \"carol\", \"project\": \"web\", "
+                       "\"daily_usd\": 2.5},\n {\"access_key_id\": \"" GW_AKID "\", \"secret_access_key\": \"" GW_SECRET
+                       "\", \"user\": \"ci\", \"monthly_usd\": 10}]}";
+    assert_int_equal(gateway_keys_parse(&k, good, strlen(good), "keys.json", &e), BROCK_OK);
+    assert_int_equal(k.n, 4);
+    assert_true(k.v[2].daily_usd == 2.5);
+    assert_string_equal(k.v[3].access_key_id, GW_AKID);
+    assert_true(k.v[3].monthly_usd == 10);
+    static const struct {
+        const char *text, *want;
+    } badf[] = {
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\",}]}", "keys.json:1:"},
+        {"{\"keys\": {}}", "expected {\"keys\": [...]}"},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\"}]}", "keys[0]: \"user\" is required"},
+        {"{\"keys\": [{\"user\": \"x\"}]}", "keys[0]: give either"},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"colour\": 1}]}",
+         "unknown field 'colour'"},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"daily_usd\": -1}]}",
+         "\"daily_usd\" and \"monthly_usd\""},
+        {"{\"keys\": [{\"access_key_id\": \"AKIAZZZZZZZZZZZZZZZZ\", \"user\": \"x\"}]}", "\"secret_access_key\""},
+        {"{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"x\"}]}", "token is given twice"},
+    };
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(badf); i++) {
+        memset(&e, 0, sizeof e);
+        size_t before = k.n;
+        assert_int_not_equal(gateway_keys_parse(&k, badf[i].text, strlen(badf[i].text), "keys.json", &e), BROCK_OK);
+        assert_int_equal(k.n, before);
+        if (!strstr(e.msg, badf[i].want))
+            fail_msg("file %zu: message '%s' lacks '%s'", i, e.msg, badf[i].want);
+        assert_null(strstr(e.msg, "SECRET"));
+    }
+    char *dir = test_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/missing.json", dir);
+    assert_int_equal(gateway_keys_load(&k, path, &e), BROCK_ERR_NOT_FOUND);
+    free(dir);
+    gateway_keys_free(&k);
+    assert_int_equal(k.n, 0);
+}
+
+static void test_route(void **state)
+{
+    (void)state;
+    char m[256];
+    assert_int_equal(gateway_route("/model/" SONNET_ENC "/invoke", m, sizeof m), GATEWAY_OP_INVOKE);
+    assert_string_equal(m, SONNET);
+    assert_int_equal(gateway_route("/model/" SONNET "/converse-stream", m, sizeof m), GATEWAY_OP_CONVERSE_STREAM);
+    assert_int_equal(gateway_route("/model/x/invoke-with-response-stream", m, sizeof m), GATEWAY_OP_INVOKE_STREAM);
+    assert_int_equal(gateway_route("/model/x/count-tokens", m, sizeof m), GATEWAY_OP_COUNT_TOKENS);
+    assert_int_equal(gateway_route("/model/x/converse", m, sizeof m), GATEWAY_OP_CONVERSE);
+    assert_int_equal(gateway_route("/model/x/invoke/extra", m, sizeof m), GATEWAY_OP_NONE);
+    assert_int_equal(gateway_route("/model/x/chat", m, sizeof m), GATEWAY_OP_NONE);
+    assert_int_equal(gateway_route("/model//invoke", m, sizeof m), GATEWAY_OP_NONE);
+    assert_int_equal(gateway_route("/model/a%00b/invoke", m, sizeof m), GATEWAY_OP_NONE);
+    assert_int_equal(gateway_route("/models/x/invoke", m, sizeof m), GATEWAY_OP_NONE);
+    char small[4];
+    assert_int_equal(gateway_route("/model/abcdef/invoke", small, sizeof small), GATEWAY_OP_NONE);
+}
+
+static json_t *translated(enum gateway_op op, const char *model, const char *body, struct gateway_body_info *info)
+{
+    char *out = NULL;
+    size_t n = 0;
+    gateway_translate(op, model, body, strlen(body), &out, &n, info);
+    if (!out)
+        return NULL;
+    json_t *v = json_loadb(out, n, 0, NULL);
+    assert_non_null(v);
+    free(out);
+    return v;
+}
+
+static bool arr_has(const json_t *arr, const char *s)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
+static void test_translate(void **state)
+{
+    (void)state;
+    struct gateway_body_info info;
+    /* Claude Code's streaming body for Sonnet 4.5 */
+    const char *cc =
+        "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":32000,"
+        "\"anthropic_beta\":[\"claude-code-20250219\",\"interleaved-thinking-2025-05-14\","
+        "\"fine-grained-tool-streaming-2025-05-14\",\"prompt-caching-scope-2026-01-05\",\"context-1m-2025-08-07\"],"
+        "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":4000},\"output_config\":{\"effort\":\"high\"},"
+        "\"metadata\":{\"user_id\":\"user_abc_account__session_1234\"},"
+        "\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"}],"
+        "\"messages\":[{\"role\":\"system\",\"content\":\"Extra rules.\"},{\"role\":\"user\",\"content\":\"hi\"}]}";
+    json_t *v = translated(GATEWAY_OP_INVOKE_STREAM, SONNET, cc, &info);
+    assert_non_null(v);
+    const json_t *betas = json_object_get(v, "anthropic_beta");
+    assert_true(arr_has(betas, "interleaved-thinking-2025-05-14"));
+    assert_true(arr_has(betas, "fine-grained-tool-streaming-2025-05-14"));
+    assert_true(arr_has(betas, "context-1m-2025-08-07"));
+    assert_false(arr_has(betas, "claude-code-20250219"));
+    assert_false(arr_has(betas, "prompt-caching-scope-2026-01-05"));
+    assert_null(json_object_get(v, "output_config")); /* Sonnet 4.5 takes no effort */
+    assert_non_null(json_object_get(v, "thinking"));
+    assert_non_null(json_object_get(v, "metadata"));
+    const json_t *msgs = json_object_get(v, "messages");
+    assert_int_equal(json_array_size(msgs), 1);
+    const json_t *sys = json_object_get(v, "system");
+    assert_int_equal(json_array_size(sys), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sys, 1), "text")), "Extra rules.");
+    assert_string_equal(info.session, "user_abc_account__session_1234");
+    assert_false(info.deterministic);
+    assert_non_null(strstr(info.changes, "dropped beta claude-code-20250219"));
+    assert_non_null(strstr(info.changes, "moved role:system"));
+    assert_non_null(strstr(info.changes, "dropped output_config"));
+    json_decref(v);
+
+    /* the same flags on Opus 4.6: effort stays, context-1m stays */
+    const char *opus = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":10,\"messages\":[],"
+                       "\"anthropic_beta\":[\"effort-2025-11-24\",\"claude-code-20250219\"],"
+                       "\"output_config\":{\"effort\":\"low\"},\"thinking\":{\"type\":\"adaptive\"}}";
+    v = translated(GATEWAY_OP_INVOKE, "global.anthropic.claude-opus-4-6-v1", opus, &info);
+    assert_non_null(v);
+    assert_true(arr_has(json_object_get(v, "anthropic_beta"), "effort-2025-11-24"));
+    assert_non_null(json_object_get(v, "output_config"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "thinking"), "type")), "adaptive");
+    json_decref(v);
+
+    /* adaptive thinking on a model without it: enabled with a budget */
+    const char *adapt = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":8000,\"messages\":[],"
+                        "\"thinking\":{\"type\":\"adaptive\"}}";
+    v = translated(GATEWAY_OP_INVOKE, SONNET, adapt, &info);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "thinking"), "type")), "enabled");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "thinking"), "budget_tokens")), 4000);
+    json_decref(v);
+
+    /* Claude 3 Haiku: every beta goes, and the key with them */
+    const char *h = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":1,\"messages\":[],"
+                    "\"anthropic_beta\":[\"interleaved-thinking-2025-05-14\"],\"model\":\"x\",\"stream\":true}";
+    v = translated(GATEWAY_OP_INVOKE, HAIKU3, h, &info);
+    assert_non_null(v);
+    assert_null(json_object_get(v, "anthropic_beta"));
+    assert_null(json_object_get(v, "model"));
+    assert_null(json_object_get(v, "stream"));
+    json_decref(v);
+
+    /* nothing to change: no new body (the original bytes go up untouched) */
+    const char *plain = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":5,\"temperature\":0,"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    assert_null(translated(GATEWAY_OP_INVOKE, SONNET, plain, &info));
+    assert_true(info.parsed);
+    assert_true(info.deterministic);
+    assert_false(info.tool_results);
+    assert_string_equal(info.changes, "");
+    /* an unknown model (application profile ARN): betas left alone */
+    const char *arn_body = "{\"anthropic_version\":\"v\",\"max_tokens\":5,\"messages\":[],"
+                           "\"anthropic_beta\":[\"claude-code-20250219\"]}";
+    assert_null(translated(GATEWAY_OP_INVOKE,
+                           "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdefghijkl",
+                           arn_body, &info));
+    /* not JSON, count-tokens, control: untouched */
+    assert_null(translated(GATEWAY_OP_INVOKE, SONNET, "not json", &info));
+    assert_false(info.parsed);
+    assert_null(translated(GATEWAY_OP_COUNT_TOKENS, SONNET, cc, &info));
+
+    /* tool results in the last user message: not cacheable */
+    const char *tr = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":5,\"temperature\":0,"
+                     "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\"}]}]}";
+    assert_null(translated(GATEWAY_OP_INVOKE, SONNET, tr, &info));
+    assert_true(info.tool_results);
+
+    /* Converse: betas in additionalModelRequestFields, system messages */
+    const char *conv = "{\"messages\":[{\"role\":\"system\",\"content\":[{\"text\":\"be brief\"}]},"
+                       "{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],\"inferenceConfig\":{\"temperature\":0},"
+                       "\"additionalModelRequestFields\":{\"anthropic_beta\":[\"claude-code-20250219\"]}}";
+    v = translated(GATEWAY_OP_CONVERSE, SONNET, conv, &info);
+    assert_non_null(v);
+    assert_null(json_object_get(json_object_get(v, "additionalModelRequestFields"), "anthropic_beta"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(v, "system"), 0), "text")),
+                        "be brief");
+    assert_true(info.deterministic);
+    json_decref(v);
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    struct gateway_usage u = {0};
+    const char *inv = "{\"content\":[{\"type\":\"text\",\"text\":\"x\"}],\"stop_reason\":\"end_turn\",\"usage\":"
+                      "{\"input_tokens\":42,\"output_tokens\":7,\"cache_creation_input_tokens\":100,"
+                      "\"cache_read_input_tokens\":5}}";
+    gateway_usage_from_answer(GATEWAY_OP_INVOKE, inv, strlen(inv), &u);
+    assert_int_equal(u.input, 42);
+    assert_int_equal(u.output, 7);
+    assert_int_equal(u.cache_write, 100);
+    assert_int_equal(u.cache_read, 5);
+    assert_string_equal(u.stop_reason, "end_turn");
+    assert_false(u.tool_use);
+    assert_true(u.complete);
+    memset(&u, 0, sizeof u);
+    const char *conv = "{\"output\":{\"message\":{\"content\":[{\"toolUse\":{\"name\":\"x\"}}]}},\"stopReason\":"
+                       "\"tool_use\",\"usage\":{\"inputTokens\":3,\"outputTokens\":4,\"cacheReadInputTokens\":1,"
+                       "\"cacheWriteInputTokens\":2}}";
+    gateway_usage_from_answer(GATEWAY_OP_CONVERSE, conv, strlen(conv), &u);
+    assert_int_equal(u.input + u.output + u.cache_read + u.cache_write, 10);
+    assert_true(u.tool_use);
+    /* stream events: a chunk holding message_start, one holding message_delta */
+    memset(&u, 0, sizeof u);
+    const char *ev[] = {
+        "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":11,\"cache_read_input_tokens\":3,"
+        "\"cache_creation_input_tokens\":0,\"output_tokens\":1}}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi there, a long one\"}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}",
+        "{\"type\":\"message_stop\"}",
+    };
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(ev); i++) {
+        struct buf b64 = BUF_INIT(4096), payload = BUF_INIT(8192);
+        assert_int_equal(base64_encode(&b64, ev[i], strlen(ev[i])), BROCK_OK);
+        buf_addf(&payload, "{\"bytes\":\"%s\",\"p\":\"abc\"}", buf_cstr(&b64));
+        gateway_usage_from_event(GATEWAY_OP_INVOKE_STREAM, "chunk", 5, (const uint8_t *)payload.ptr, payload.len, &u);
+        buf_free(&b64);
+        buf_free(&payload);
+    }
+    assert_int_equal(u.input, 11);
+    assert_int_equal(u.cache_read, 3);
+    assert_int_equal(u.output, 9);
+    assert_string_equal(u.stop_reason, "end_turn");
+    assert_true(u.complete);
+    memset(&u, 0, sizeof u);
+    const char *md = "{\"usage\":{\"inputTokens\":5,\"outputTokens\":6},\"metrics\":{\"latencyMs\":1}}";
+    gateway_usage_from_event(GATEWAY_OP_CONVERSE_STREAM, "metadata", 8, (const uint8_t *)md, strlen(md), &u);
+    assert_int_equal(u.output, 6);
+    assert_true(u.complete);
+}
+
+/* ------------------------------------------------------------------ */
+/* the live fixture                                                     */
+
+struct fx {
+    struct emulator *em;
+    struct gateway *gw;
+    struct aws_credentials *creds;
+    struct gateway_keys keys;
+    char *dir;
+    char url[80];
+};
+
+#define SLOW_SCENARIO                                                                                              \
+    "{\"rules\": [{\"match\": {\"contains\": \"slow stream\"}, \"response\": {\"text\": \"one two three four five "  \
+    "six seven eight nine ten eleven twelve\", \"event_delay_ms\": 150}}]}"
+
+struct fx_opts {
+    const char *const *regions;
+    size_t n_regions;
+    size_t max_upstream, max_per_client;
+    const struct gateway_target *fallback;
+    size_t n_fallback;
+    bool no_cache;
+    const char *scenario;
+};
+
+static void fx_up(struct fx *f, const struct fx_opts *fo)
+{
+    memset(f, 0, sizeof *f);
+    struct brock_err e = {0};
+    const char *scen = fo && fo->scenario ? fo->scenario : SLOW_SCENARIO;
+    struct emulator_options eo = {.scenario_text = scen, .scenario_len = strlen(scen), .scenario_path = "test.json"};
+    if (emulator_start(&eo, &f->em, &e) != BROCK_OK)
+        fail_msg("emulator_start: %s", e.msg);
+    f->creds = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "test");
+    assert_int_equal(gateway_keys_add_spec(&f->keys, TOK_ALICE "=alice/app", &e), BROCK_OK);
+    assert_int_equal(gateway_keys_add_spec(&f->keys, TOK_BOB "=bob/web", &e), BROCK_OK);
+    const char *kf = "{\"keys\": [{\"access_key_id\": \"" GW_AKID "\", \"secret_access_key\": \"" GW_SECRET
+                     "\", \"user\": \"ci\"}, {\"token\": \"" TOK_CAROL "\", \"user\": \"carol\", \"daily_usd\": 0.0001}]}";
+    assert_int_equal(gateway_keys_parse(&f->keys, kf, strlen(kf), "keys", &e), BROCK_OK);
+    f->dir = test_tmpdir();
+    struct gateway_options o;
+    gateway_options_init(&o);
+    o.port = 0;
+    o.keys = &f->keys;
+    o.upstream = (struct aws_client_config){
+        .region = "us-west-2",
+        .endpoint_url = emulator_url(f->em),
+        .endpoint_label = "test emulator",
+        .creds = aws_creds_source_static(f->creds),
+    };
+    o.store_dir = f->dir;
+    if (fo) {
+        o.max_upstream = fo->max_upstream;
+        o.max_per_client = fo->max_per_client;
+        o.fallback = fo->fallback;
+        o.n_fallback = fo->n_fallback;
+        o.regions = fo->regions;
+        o.n_regions = fo->n_regions;
+        o.no_cache = fo->no_cache;
+    }
+    if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
+        fail_msg("gateway_new: %s", e.msg);
+    assert_int_equal(gateway_start_thread(f->gw, &e), BROCK_OK);
+    snprintf(f->url, sizeof f->url, "%s", gateway_url(f->gw));
+}
+
+static void fx_down(struct fx *f)
+{
+    gateway_free(f->gw);
+    emulator_stop(f->em);
+    aws_credentials_release(f->creds);
+    gateway_keys_free(&f->keys);
+    /* f->dir stays for the ledger checks; the test frees it */
+}
+
+/* ---- HTTP ---- */
+
+struct req {
+    const char *method; /* NULL = POST */
+    const char *path;
+    const char *body;
+    const char *bearer; /* NULL: none (unless sigv4) */
+    bool sigv4;
+    const char *secret; /* sigv4: NULL = GW_SECRET */
+    bool h2;
+    size_t abort_after; /* stop reading after this many body bytes (0 = never) */
+};
+
+struct resp {
+    long status;
+    CURLcode rc;
+    struct buf body, head;
+};
+
+static size_t w_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct {
+        struct resp *r;
+        size_t abort_after;
+    } *c = ud;
+    buf_add(&c->r->body, p, size * n);
+    if (c->abort_after && c->r->body.len >= c->abort_after)
+        return 0;
+    return size * n;
+}
+
+static size_t w_head(char *p, size_t size, size_t n, void *ud)
+{
+    buf_add(&((struct resp *)ud)->head, p, size * n);
+    return size * n;
+}
+
+static const char *hdr(const struct resp *r, const char *name, char *out, size_t len)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = buf_cstr(&r->head); *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+        if (ll > nl && p[nl] == ':' && !strncasecmp(p, name, nl)) {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, len, "%.*s", (int)(ll - (size_t)(v - p)), v);
+        }
+        p += ll + (eol ? 2 : 0);
+    }
+    return out;
+}
+
+static void send_req(const struct fx *f, const struct req *q, struct resp *r)
+{
+    memset(r, 0, sizeof *r);
+    buf_init(&r->body, (size_t)64 * 1024 * 1024);
+    buf_init(&r->head, 1 << 20);
+    CURL *h = curl_easy_init();
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", f->url, q->path);
+    const char *method = q->method ? q->method : "POST";
+    const char *body = q->body ? q->body : "";
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, "Content-Type: application/json");
+    hl = curl_slist_append(hl, "Expect:");
+    char line[4096];
+    if (q->bearer) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", q->bearer);
+        hl = curl_slist_append(hl, line);
+    }
+    if (q->sigv4) {
+        char host[80];
+        snprintf(host, sizeof host, "127.0.0.1:%u", (unsigned)gateway_port(f->gw));
+        struct aws_credentials *c = aws_credentials_new(GW_AKID, q->secret ? q->secret : GW_SECRET, NULL, 0, "t");
+        const char *qm = strchr(q->path, '?');
+        struct sigv4_header hs[] = {{"host", 4, host, strlen(host)},
+                                    SIGV4_HEADER("content-type", "application/json")};
+        struct sigv4_request sr = {.method = method,
+                                   .path = q->path,
+                                   .path_len = qm ? (size_t)(qm - q->path) : strlen(q->path),
+                                   .query = qm ? qm + 1 : NULL,
+                                   .query_len = qm ? strlen(qm + 1) : 0,
+                                   .headers = hs,
+                                   .n_headers = 2,
+                                   .body = body,
+                                   .body_len = strlen(body)};
+        struct sigv4_params sp = {.creds = c, .region = "eu-west-1", .service = "bedrock",
+                                  .time_s = time_now_ms() / 1000};
+        struct sigv4_signer *s = sigv4_signer_new();
+        const struct sigv4_output *so;
+        struct brock_err e = {0};
+        if (sigv4_sign_headers(s, &sr, &sp, &so, &e) != BROCK_OK)
+            fail_msg("sign: %s", e.msg);
+        for (size_t i = 0; i < so->n_headers; i++) {
+            snprintf(line, sizeof line, "%.*s: %.*s", (int)so->headers[i].name_len, so->headers[i].name,
+                     (int)so->headers[i].value_len, so->headers[i].value);
+            hl = curl_slist_append(hl, line);
+        }
+        sigv4_signer_free(s);
+        aws_credentials_release(c);
+    }
+    struct {
+        struct resp *r;
+        size_t abort_after;
+    } wc = {r, q->abort_after};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "POST")) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, w_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &wc);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, w_head);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    if (q->h2)
+        curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    r->rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+}
+
+static void resp_free(struct resp *r)
+{
+    buf_free(&r->body);
+    buf_free(&r->head);
+}
+
+/* Decode an event stream: event/exception types in order, "|"-joined. */
+static bool frames(const struct buf *b, char *out, size_t len)
+{
+    out[0] = '\0';
+    struct es_decoder *d = es_decoder_new();
+    struct brock_err e = {0};
+    bool ok = es_decoder_feed(d, b->ptr, b->len, &e) == BROCK_OK;
+    for (;;) {
+        struct es_message m;
+        bool got = false;
+        if (!ok || es_decoder_next(d, &m, &got, &e) != BROCK_OK) {
+            ok = false;
+            break;
+        }
+        if (!got)
+            break;
+        struct es_str t = es_message_kind(&m) == ES_KIND_EXCEPTION ? es_message_exception_type(&m)
+                                                                   : es_message_event_type(&m);
+        size_t u = strlen(out);
+        snprintf(out + u, len - u, "%s%.*s", u ? "|" : "", (int)t.len, t.p ? t.p : "");
+    }
+    if (ok && es_decoder_finish(d, &e) != BROCK_OK)
+        ok = false;
+    es_decoder_free(d);
+    return ok;
+}
+
+static const char *invoke_body(const char *text, bool deterministic)
+{
+    static char b[1024];
+    snprintf(b, sizeof b,
+             "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":100,%s\"messages\":"
+             "[{\"role\":\"user\",\"content\":\"%s\"}]}",
+             deterministic ? "\"temperature\":0," : "", text);
+    return b;
+}
+
+static const char *converse_body(const char *text)
+{
+    static char b[1024];
+    snprintf(b, sizeof b, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"%s\"}]}]}", text);
+    return b;
+}
+
+static json_t *emu_log(const struct fx *f)
+{
+    char *s = emulator_requests_json(f->em);
+    json_t *v = json_loads(s, 0, NULL);
+    free(s);
+    assert_non_null(v);
+    return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* live tests                                                           */
+
+static void test_passthrough(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char v[256], fr[4096];
+    for (int h2 = 0; h2 <= 1; h2++) {
+        struct resp r;
+        struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("hello gateway", false),
+                        .bearer = TOK_ALICE, .h2 = h2};
+        send_req(&f, &q, &r);
+        assert_int_equal(r.rc, CURLE_OK);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(buf_cstr(&r.body), "hello gateway"));
+        assert_string_equal(hdr(&r, "content-type", v, sizeof v), "application/json");
+        assert_string_not_equal(hdr(&r, "x-amzn-bedrock-input-token-count", v, sizeof v), "");
+        assert_string_not_equal(hdr(&r, "x-amzn-requestid", v, sizeof v), "");
+        resp_free(&r);
+
+        q.path = "/model/" SONNET_ENC "/invoke-with-response-stream";
+        send_req(&f, &q, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(hdr(&r, "content-type", v, sizeof v), "application/vnd.amazon.eventstream");
+        assert_string_equal(hdr(&r, "x-amzn-bedrock-content-type", v, sizeof v), "application/json");
+        assert_true(frames(&r.body, fr, sizeof fr));
+        assert_non_null(strstr(fr, "chunk|chunk"));
+        resp_free(&r);
+
+        q.path = "/model/" SONNET_ENC "/converse";
+        q.body = converse_body("conversing");
+        send_req(&f, &q, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(buf_cstr(&r.body), "\"stopReason\""));
+        resp_free(&r);
+
+        q.path = "/model/" SONNET_ENC "/converse-stream";
+        send_req(&f, &q, &r);
+        assert_int_equal(r.status, 200);
+        assert_true(frames(&r.body, fr, sizeof fr));
+        assert_non_null(strstr(fr, "messageStart|"));
+        assert_non_null(strstr(fr, "|messageStop|metadata"));
+        resp_free(&r);
+
+        q.path = "/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/count-tokens";
+        q.body = "{\"input\":{\"converse\":{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"count me\"}]}]}}}";
+        send_req(&f, &q, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(buf_cstr(&r.body), "inputTokens"));
+        resp_free(&r);
+
+        /* Claude Code's start-up read, sent to the runtime URL */
+        struct req c = {.method = "GET", .path = "/inference-profiles?type=SYSTEM_DEFINED", .bearer = TOK_ALICE, .h2 = h2};
+        send_req(&f, &c, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(buf_cstr(&r.body), "inferenceProfileSummaries"));
+        resp_free(&r);
+        c.path = "/inference-profiles/" SONNET_ENC;
+        send_req(&f, &c, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(buf_cstr(&r.body), "inferenceProfileArn"));
+        resp_free(&r);
+        c.path = "/foundation-models";
+        send_req(&f, &c, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    /* Bedrock's own errors come back as they were sent */
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke",
+                    .body = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":1}", .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "ValidationException"));
+    assert_non_null(strstr(buf_cstr(&r.body), "required key [messages] not found"));
+    resp_free(&r);
+    /* the upstream was signed with the gateway's credentials, not the client's */
+    json_t *log = emu_log(&f);
+    size_t i;
+    const json_t *ent;
+    size_t signed_ok = 0;
+    json_array_foreach(json_object_get(log, "requests"), i, ent) {
+        const json_t *auth = json_object_get(ent, "auth");
+        const char *akid = json_string_value(json_object_get(auth, "accessKeyId"));
+        if (akid && !strcmp(akid, EX_AKID))
+            signed_ok++;
+    }
+    assert_true(signed_ok >= 14);
+    json_decref(log);
+    fx_down(&f);
+    free(f.dir);
+}
+
+static void test_auth(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char v[256];
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/converse", .body = converse_body("who am i")};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "MissingAuthenticationTokenException"));
+    resp_free(&r);
+    q.bearer = "tok-unknown-0123456789abcdef";
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "UnrecognizedClientException"));
+    assert_string_equal(buf_cstr(&r.body), "{\"message\":\"The security token included in the request is invalid.\"}");
+    resp_free(&r);
+    /* SigV4 with a key the gateway issued (any region) */
+    q.bearer = NULL;
+    q.sigv4 = true;
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    q.h2 = true;
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    q.secret = "wrongSecretWRONGWRONGWRONG0123456789";
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "InvalidSignatureException"));
+    resp_free(&r);
+    /* an unknown route is 404 in Bedrock's words, after authentication */
+    struct req u = {.path = "/model/x/chat", .body = "{}", .bearer = TOK_ALICE};
+    send_req(&f, &u, &r);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "UnknownOperationException"));
+    resp_free(&r);
+    /* health needs no key */
+    struct req hq = {.method = "GET", .path = "/_gateway/health"};
+    send_req(&f, &hq, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(buf_cstr(&r.body), "\"status\":\"ok\""));
+    resp_free(&r);
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.refused_auth, 3);
+    fx_down(&f);
+    free(f.dir);
+    /* no client secret in any log line */
+    assert_false(log_has("SECRET"));
+    assert_false(log_has(GW_SECRET));
+}
+
+static void test_translation_upstream(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    struct resp r;
+    const char *body = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,"
+                       "\"anthropic_beta\":[\"claude-code-20250219\",\"interleaved-thinking-2025-05-14\"],"
+                       "\"metadata\":{\"user_id\":\"sess-1\"},\"messages\":[{\"role\":\"system\",\"content\":\"rules\"},"
+                       "{\"role\":\"user\",\"content\":\"translate me\"}]}";
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream", .body = body, .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *log = emu_log(&f);
+    const json_t *reqs = json_object_get(log, "requests");
+    const json_t *last = json_array_get(reqs, json_array_size(reqs) - 1);
+    const json_t *sent = json_object_get(last, "body");
+    char *s = json_is_string(sent) ? xstrdup(json_string_value(sent)) : json_dumps(sent, JSON_COMPACT);
+    assert_non_null(s);
+    assert_null(strstr(s, "claude-code-20250219"));
+    assert_non_null(strstr(s, "interleaved-thinking-2025-05-14"));
+    assert_null(strstr(s, "\"role\":\"system\""));
+    free(s);
+    json_decref(log);
+    assert_true(log_has("dropped beta claude-code-20250219"));
+    fx_down(&f);
+    free(f.dir);
+}
+
+static void ledger_for(const char *dir, const char *user, struct store_usage *u)
+{
+    struct store *s = NULL;
+    struct brock_err e = {0};
+    struct store_options so = {.dir = dir};
+    assert_int_equal(store_open(&so, &s, &e), BROCK_OK);
+    struct store_ledger_filter flt = {.user = user};
+    assert_int_equal(store_ledger_usage(s, STORE_BY_USER, &flt, u, &e), BROCK_OK);
+    store_close(s);
+}
+
+static void test_books_budget_cache(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char v[256], fr[4096];
+    /* carol's daily budget is $0.0001: the first call spends it */
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("spend it", false), .bearer = TOK_CAROL};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    bool refused = false;
+    for (int i = 0; i < 100 && !refused; i++) { /* the books thread adds the spend */
+        send_req(&f, &q, &r);
+        refused = r.status == 400;
+        if (refused) {
+            assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "ServiceQuotaExceededException"));
+            assert_non_null(strstr(buf_cstr(&r.body), "daily budget of user carol"));
+            assert_non_null(strstr(buf_cstr(&r.body), "keys file"));
+        }
+        resp_free(&r);
+        if (!refused)
+            usleep(20000);
+    }
+    assert_true(refused);
+    /* alice is not affected */
+    q.bearer = TOK_ALICE;
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+
+    /* the cache: a deterministic request answered twice, the second from memory */
+    struct req c = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("cache me", true), .bearer = TOK_BOB};
+    struct resp a, b;
+    send_req(&f, &c, &a);
+    send_req(&f, &c, &b);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(b.status, 200);
+    assert_int_equal(a.body.len, b.body.len);
+    assert_memory_equal(a.body.ptr, b.body.ptr, a.body.len);
+    resp_free(&a);
+    resp_free(&b);
+    c.path = "/model/" SONNET_ENC "/invoke-with-response-stream";
+    c.h2 = true;
+    send_req(&f, &c, &a);
+    send_req(&f, &c, &b);
+    assert_int_equal(a.body.len, b.body.len);
+    assert_memory_equal(a.body.ptr, b.body.ptr, a.body.len);
+    assert_true(frames(&b.body, fr, sizeof fr));
+    assert_non_null(strstr(fr, "chunk"));
+    resp_free(&a);
+    resp_free(&b);
+    /* not deterministic: never cached */
+    c.body = invoke_body("cache me", false);
+    c.path = "/model/" SONNET_ENC "/invoke";
+    send_req(&f, &c, &a);
+    send_req(&f, &c, &b);
+    assert_string_not_equal(hdr(&a, "x-amzn-requestid", v, sizeof v), hdr(&b, "x-amzn-requestid", fr, sizeof fr));
+    resp_free(&a);
+    resp_free(&b);
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.cache_hits, 2);
+    assert_true(st.refused_budget >= 1);
+    fx_down(&f);
+
+    /* every call has its row, with the client's user and project; the
+     * persistent cache answers a new gateway on the same store */
+    struct store_usage u;
+    ledger_for(f.dir, "bob", &u);
+    assert_int_equal(u.total.calls, 6);
+    assert_int_equal(u.total.cache_hits, 2);
+    store_usage_free(&u);
+    ledger_for(f.dir, "carol", &u);
+    /* the refusal comes once the spend is booked: calls that finished just
+     * before may slip through (the books thread is asynchronous) */
+    assert_true(u.total.calls >= 1 && u.total.calls <= 3);
+    assert_true(u.total.cost_usd > 0);
+    store_usage_free(&u);
+    free(f.dir);
+}
+
+static void test_persistent_cache(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    struct req c = {.path = "/model/" SONNET_ENC "/converse", .body = "{\"messages\":[{\"role\":\"user\",\"content\":"
+                    "[{\"text\":\"persist\"}]}],\"inferenceConfig\":{\"temperature\":0}}", .bearer = TOK_BOB};
+    struct resp a, b;
+    send_req(&f, &c, &a);
+    assert_int_equal(a.status, 200);
+    /* a second gateway on the same store (its memory tier is empty) */
+    char *dir = xstrdup(f.dir);
+    gateway_free(f.gw);
+    struct gateway_options o;
+    gateway_options_init(&o);
+    o.keys = &f.keys;
+    o.upstream = (struct aws_client_config){.region = "us-west-2", .endpoint_url = emulator_url(f.em),
+                                            .creds = aws_creds_source_static(f.creds)};
+    o.store_dir = dir;
+    struct brock_err e = {0};
+    assert_int_equal(gateway_new(&o, &f.gw, &e), BROCK_OK);
+    assert_int_equal(gateway_start_thread(f.gw, &e), BROCK_OK);
+    snprintf(f.url, sizeof f.url, "%s", gateway_url(f.gw));
+    emulator_reset(f.em);
+    send_req(&f, &c, &b);
+    assert_int_equal(b.status, 200);
+    assert_int_equal(a.body.len, b.body.len);
+    assert_memory_equal(a.body.ptr, b.body.ptr, a.body.len);
+    json_t *log = emu_log(&f);
+    assert_int_equal(json_array_size(json_object_get(log, "requests")), 0); /* upstream never asked */
+    json_decref(log);
+    resp_free(&a);
+    resp_free(&b);
+    free(dir);
+    fx_down(&f);
+    free(f.dir);
+}
+
+static void test_failover_sticky(void **state)
+{
+    (void)state;
+    struct gateway_target fb[] = {{.model = "anthropic.claude-3-haiku-20240307-v1:0", .region = ""}};
+    struct fx_opts fo = {.fallback = fb, .n_fallback = 1, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct brock_err e = {0};
+    const char *fault = "{\"type\": \"throttling\", \"count\": 1, \"model\": \"" SONNET "\"}";
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    const char *body = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,"
+                       "\"metadata\":{\"user_id\":\"session-A\"},\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = body, .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* the session stays on the fallback model: the next call goes there first */
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* another session starts on the request's own model */
+    const char *other = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,"
+                        "\"metadata\":{\"user_id\":\"session-B\"},\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}";
+    q.body = other;
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *log = emu_log(&f);
+    const json_t *reqs = json_object_get(log, "requests");
+    assert_int_equal(json_array_size(reqs), 4);
+    const char *want[] = {SONNET, HAIKU3, HAIKU3, SONNET};
+    for (size_t i = 0; i < 4; i++) {
+        const char *mid = json_string_value(json_object_get(json_array_get(reqs, i), "modelId"));
+        if (!mid || strcmp(mid, want[i]))
+            fail_msg("upstream call %zu went to %s, expected %s", i, mid ? mid : "?", want[i]);
+    }
+    json_decref(log);
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.failovers, 1);
+    fx_down(&f);
+    free(f.dir);
+}
+
+static void test_region_failover(void **state)
+{
+    (void)state;
+    /* throttled in us-west-2: the session moves to eu-west-1, with the
+     * model's profile re-chosen for that geography (us. -> eu.) */
+    static const char *const regions[] = {"eu-west-1"};
+    struct fx_opts fo = {.regions = regions, .n_regions = 1, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct brock_err e = {0};
+    const char *fault = "{\"type\": \"throttling\", \"count\": 1}";
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/converse-stream", .body = converse_body("fail over"),
+                    .bearer = TOK_BOB};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    send_req(&f, &q, &r); /* sticky */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    json_t *log = emu_log(&f);
+    const json_t *reqs = json_object_get(log, "requests");
+    assert_int_equal(json_array_size(reqs), 3);
+    static const char *const want_region[] = {"us-west-2", "eu-west-1", "eu-west-1"};
+    static const char *const want_model[] = {SONNET, "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                             "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *ent = json_array_get(reqs, i);
+        const char *reg = json_string_value(json_object_get(json_object_get(ent, "auth"), "region"));
+        const char *mid = json_string_value(json_object_get(ent, "modelId"));
+        if (!reg || strcmp(reg, want_region[i]) || !mid || strcmp(mid, want_model[i]))
+            fail_msg("call %zu: %s in %s, expected %s in %s", i, mid ? mid : "?", reg ? reg : "?", want_model[i],
+                     want_region[i]);
+    }
+    json_decref(log);
+    fx_down(&f);
+    struct store_usage u;
+    ledger_for(f.dir, "bob", &u);
+    assert_int_equal(u.total.calls, 2);
+    assert_int_equal(u.total.errors, 0);
+    store_usage_free(&u);
+    free(f.dir);
+}
+
+static void test_stream_cuts(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char fr[4096];
+    struct brock_err e = {0};
+    static const struct {
+        const char *fault, *want;
+    } cases[] = {
+        {"{\"type\": \"truncate\", \"after\": 2, \"abort\": true}", "chunk|chunk|internalServerException"},
+        {"{\"type\": \"truncate\", \"after\": 2}", "chunk|chunk|internalServerException"},
+        {"{\"type\": \"bad_crc\", \"frame\": 1}", "chunk|internalServerException"},
+        {"{\"type\": \"stream_exception\", \"after\": 1, \"exception\": \"throttlingException\"}",
+         "chunk|throttlingException"},
+    };
+    for (int h2 = 0; h2 <= 1; h2++)
+        for (size_t i = 0; i < BROCK_ARRAY_LEN(cases); i++) {
+            assert_int_equal(emulator_add_faults(f.em, cases[i].fault, strlen(cases[i].fault), &e), BROCK_OK);
+            struct resp r;
+            struct req q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                            .body = invoke_body("cut me please now", false), .bearer = TOK_ALICE, .h2 = h2};
+            send_req(&f, &q, &r);
+            assert_int_equal(r.status, 200);
+            if (!frames(&r.body, fr, sizeof fr))
+                fail_msg("case %zu: the client's stream does not decode: %s", i, fr);
+            if (strcmp(fr, cases[i].want))
+                fail_msg("case %zu (h2 %d): frames %s, expected %s", i, h2, fr, cases[i].want);
+            resp_free(&r);
+        }
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.cut_streams, 6);
+    fx_down(&f);
+    free(f.dir);
+}
+
+static uint64_t stat_gone(struct fx *f)
+{
+    struct gateway_stats st;
+    gateway_stats(f->gw, &st);
+    return st.client_gone;
+}
+
+static void test_client_gone(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    for (int h2 = 0; h2 <= 1; h2++) {
+        struct resp r;
+        struct req q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                        .body = invoke_body("slow stream please", false), .bearer = TOK_ALICE, .h2 = h2,
+                        .abort_after = 1};
+        int64_t t0 = time_mono_ms();
+        send_req(&f, &q, &r);
+        assert_int_equal(r.rc, CURLE_WRITE_ERROR);
+        resp_free(&r);
+        /* the upstream call is freed soon: nothing in flight */
+        bool idle = false;
+        for (int i = 0; i < 200 && !idle; i++) {
+            struct resp h;
+            struct req hq = {.method = "GET", .path = "/_gateway/health"};
+            send_req(&f, &hq, &h);
+            idle = strstr(buf_cstr(&h.body), "\"inflight\":0") != NULL && stat_gone(&f) == (uint64_t)h2 + 1;
+            resp_free(&h);
+            if (!idle)
+                usleep(10000);
+        }
+        assert_true(idle);
+        /* well before the 12 events x 150 ms the answer would take */
+        assert_true(time_mono_ms() - t0 < 1500);
+    }
+    fx_down(&f);
+    free(f.dir);
+}
+
+struct bg_req {
+    struct fx *f;
+    struct req q;
+    struct resp r;
+    int64_t done_ms;
+    pthread_t th;
+};
+
+static void *bg_run(void *arg)
+{
+    struct bg_req *b = arg;
+    send_req(b->f, &b->q, &b->r);
+    b->done_ms = time_mono_ms();
+    return NULL;
+}
+
+static void test_admission_fair(void **state)
+{
+    (void)state;
+    /* two upstream slots, one per client: alice's burst of four cannot
+     * hold bob's request behind all of hers */
+    struct fx_opts fo = {.max_upstream = 2, .max_per_client = 1, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct bg_req a[4], b;
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct bg_req){.f = &f,
+                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                                     .body = invoke_body("slow stream A", false), .bearer = TOK_ALICE}};
+        pthread_create(&a[i].th, NULL, bg_run, &a[i]);
+    }
+    usleep(100000);
+    b = (struct bg_req){.f = &f,
+                        .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                              .body = invoke_body("slow stream B", false), .bearer = TOK_BOB}};
+    pthread_create(&b.th, NULL, bg_run, &b);
+    for (int i = 0; i < 4; i++)
+        pthread_join(a[i].th, NULL);
+    pthread_join(b.th, NULL);
+    int later = 0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(a[i].r.status, 200);
+        later += a[i].done_ms > b.done_ms + 500;
+        resp_free(&a[i].r);
+    }
+    assert_int_equal(b.r.status, 200);
+    resp_free(&b.r);
+    assert_true(later >= 2); /* bob finished before most of alice's burst */
+    fx_down(&f);
+    free(f.dir);
+}
+
+static void test_graceful_stop(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char fr[4096];
+    struct bg_req b = {.f = &f,
+                       .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                             .body = invoke_body("slow stream stop", false), .bearer = TOK_ALICE}};
+    pthread_create(&b.th, NULL, bg_run, &b);
+    usleep(300000);
+    gateway_stop(f.gw, 10000);
+    pthread_join(b.th, NULL);
+    assert_int_equal(b.r.status, 200);
+    assert_true(frames(&b.r.body, fr, sizeof fr));
+    /* the stream in flight finished whole */
+    assert_int_equal(b.r.rc, CURLE_OK);
+    resp_free(&b.r);
+    fx_down(&f);
+    struct store_usage u;
+    ledger_for(f.dir, "alice", &u);
+    assert_int_equal(u.total.calls, 1);
+    assert_int_equal(u.total.errors, 0);
+    store_usage_free(&u);
+    free(f.dir);
+}
+
+static void test_options(void **state)
+{
+    (void)state;
+    struct gateway_options o;
+    gateway_options_init(&o);
+    struct gateway *g = NULL;
+    struct brock_err e = {0};
+    assert_int_equal(gateway_new(&o, &g, &e), BROCK_ERR_USAGE);
+    assert_non_null(strstr(e.msg, "--key"));
+    struct gateway_keys k = {0};
+    assert_int_equal(gateway_keys_add_spec(&k, TOK_ALICE "=alice", &e), BROCK_OK);
+    o.keys = &k;
+    o.host = "0.0.0.0";
+    o.no_store = true;
+    assert_int_equal(gateway_new(&o, &g, &e), BROCK_ERR_USAGE);
+    assert_null(g);
+    gateway_keys_free(&k);
+}
+
+int main(void)
+{
+    test_init();
+    struct brock_err e;
+    if (http_global_init(&e) != BROCK_OK)
+        return 1;
+    crypto_global_init();
+    log_setup(LOG_DEBUG, log_sink, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_route),
+        cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_translation_upstream),
+        cmocka_unit_test(test_books_budget_cache),
+        cmocka_unit_test(test_persistent_cache),
+        cmocka_unit_test(test_failover_sticky),
+        cmocka_unit_test(test_region_failover),
+        cmocka_unit_test(test_stream_cuts),
+        cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_admission_fair),
+        cmocka_unit_test(test_graceful_stop),
+    };
+    int rc = cmocka_run_group_tests_name("gateway", tests, NULL, NULL);
+    buf_free(&log_text);
+    return rc;
+}
