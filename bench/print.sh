@@ -16,7 +16,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-print-bench.XXXXXX")
 "$brock" emulate --port 0 --debug >"$tmp/emu.out" 2>"$tmp/emu.log" &
 emu=$!
 trap 'kill $emu 2>/dev/null; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do url=$(sed -n '1s/^listening on //p' "$tmp/emu.out"); [ -n "$url" ] && break; sleep 0.05; done
+for _ in $(seq 100); do url=$(sed -n '1s/^listening on //p' "$tmp/emu.out" 2>/dev/null); [ -n "$url" ] && break; sleep 0.05; done
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
 export AWS_ENDPOINT_URL=$url AWS_REGION=us-west-2 AWS_EC2_METADATA_DISABLED=true
 prompt="Explain what a TLS session ticket is in one paragraph."

@@ -20,17 +20,11 @@ export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FIL
 start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
 ka=audit-alice-key-0123456789abcdef
 kb=audit-bob-key-0123456789abcdef
-AWS_ENDPOINT_URL=$EMU_URL BROCK_LOG_GROUP=/brock/gateway "$BROCK" serve --port 0 --endpoint-url "$EMU_URL" \
-  --key "$ka=alice/webapp" --key "$kb=bob/infra" >"$E2E_TMP/gw.out" 2>"$E2E_TMP/gw.err" &
-gw_pid=$!
-at_exit "kill $gw_pid 2>/dev/null"
-gw=
-for _ in $(seq 1 100); do
-  gw=$(sed -n '1s/^listening on //p' "$E2E_TMP/gw.out" 2>/dev/null)
-  [ -n "$gw" ] && break
-  sleep 0.05
-done
-[ -n "$gw" ] || { not_ok "the gateway starts" "$(cat "$E2E_TMP/gw.err")"; done_testing; exit 0; }
+AWS_ENDPOINT_URL=$EMU_URL BROCK_LOG_GROUP=/brock/gateway start_gateway --endpoint-url "$EMU_URL" \
+  --key "$ka=alice/webapp" --key "$kb=bob/infra" ||
+  { not_ok "the gateway starts" "$(cat "$GW_ERR")"; done_testing; exit 0; }
+gw=$GW_URL
+gw_pid=$GW_PID
 call() { # key text
   curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" -H 'content-type: application/json' \
     -d "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"$2\"}]}" \

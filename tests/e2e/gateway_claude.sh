@@ -43,17 +43,10 @@ export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FIL
 
 start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
 key=cc-gateway-Key-0123456789abcdef
-"$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev/claude-code" \
-  >"$E2E_TMP/gw.out" 2>"$E2E_TMP/gw.err" &
-gw_pid=$!
-at_exit "kill $gw_pid 2>/dev/null"
-gw=
-for _ in $(seq 1 100); do
-  gw=$(sed -n '1s/^listening on //p' "$E2E_TMP/gw.out" 2>/dev/null)
-  [ -n "$gw" ] && break
-  sleep 0.05
-done
-[ -n "$gw" ] || { not_ok "the gateway starts" "$(cat "$E2E_TMP/gw.err")"; done_testing; exit 0; }
+start_gateway --endpoint-url "$EMU_URL" --key "$key=dev/claude-code" ||
+  { not_ok "the gateway starts" "$(cat "$GW_ERR")"; done_testing; exit 0; }
+gw=$GW_URL
+gw_pid=$GW_PID
 
 # Claude Code sees only the gateway: no AWS credentials, no other endpoint.
 run_claude() {

@@ -37,22 +37,8 @@ cat >"$E2E_TMP/keys.json" <<JSON
 ]}
 JSON
 
-# Start the gateway; its first stdout line is the URL.
-start_gateway() {
-  GW_URL=
-  "$BROCK" serve --port 0 "$@" >"$E2E_TMP/gw.out" 2>"$E2E_TMP/gw.err" &
-  GW_PID=$!
-  at_exit "kill $GW_PID 2>/dev/null"
-  for _ in $(seq 1 100); do
-    line=$(head -n 1 "$E2E_TMP/gw.out" 2>/dev/null)
-    case $line in "listening on http://127.0.0.1:"*) GW_URL=${line#listening on }; return 0;; esac
-    kill -0 "$GW_PID" 2>/dev/null || break
-    sleep 0.05
-  done
-  return 1
-}
-
-if start_gateway --endpoint-url "$EMU_URL" --key "$tok=alice/app" --keys-file "$E2E_TMP/keys.json"; then
+if start_gateway --endpoint-url "$EMU_URL" --key "$tok=alice/app" --keys-file "$E2E_TMP/keys.json" &&
+  case $GW_URL in http://127.0.0.1:*) true ;; *) false ;; esac; then
   ok "first stdout line is 'listening on http://127.0.0.1:PORT'"
 else
   not_ok "serve prints its URL first" "$(cat "$E2E_TMP/gw.out" "$E2E_TMP/gw.err")"

@@ -35,26 +35,11 @@ chmod 600 "$d"/*.key
 
 start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
 key=tls-gateway-key-0123456789abcdef
-# serve_tls OUT ERR ARGS... : start a gateway, set GW and GW_PID (empty if it did not start)
-serve() {
-  local out=$1 err=$2
-  shift 2
-  "$BROCK" serve --port 0 --endpoint-url "$EMU_URL" --key "$key=dev/tls" "$@" >"$out" 2>"$err" &
-  GW_PID=$!
-  at_exit "kill $GW_PID 2>/dev/null"
-  GW=
-  for _ in $(seq 1 100); do
-    GW=$(sed -n '1s/^listening on //p' "$out" 2>/dev/null)
-    [ -n "$GW" ] && return 0
-    kill -0 "$GW_PID" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-if serve "$E2E_TMP/gw.out" "$E2E_TMP/gw.err" --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
+serve() { start_gateway --endpoint-url "$EMU_URL" --key "$key=dev/tls" "$@" && GW=$GW_URL; }
+if serve --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
   ok "the gateway starts with --tls-cert and --tls-key"
 else
-  not_ok "the gateway starts with TLS" "$(cat "$E2E_TMP/gw.err")"
+  not_ok "the gateway starts with TLS" "$(cat "$GW_ERR")"
   done_testing
   exit 0
 fi
@@ -106,7 +91,7 @@ else
 fi
 kill -TERM "$GW_PID" 2>/dev/null
 wait "$GW_PID" 2>/dev/null
-grep -q -e "$key" -e 'PRIVATE KEY' "$E2E_TMP/gw.out" "$E2E_TMP/gw.err" && not_ok "no key in the output" ||
+grep -q -e "$key" -e 'PRIVATE KEY' "$GW_OUT" "$GW_ERR" && not_ok "no key in the output" ||
   ok "no key or private key material in the gateway's output"
 
 # beyond loopback: refused without TLS, with a message that says what to do
@@ -115,13 +100,13 @@ rc=$?
 [ "$rc" = 2 ] && grep -q -- '--tls-cert' "$E2E_TMP/nl.err" && ok "--host 0.0.0.0 without TLS is refused (exit 2, names --tls-cert)" ||
   not_ok "non-loopback without TLS" "rc=$rc $(cat "$E2E_TMP/nl.err")"
 # with TLS it binds all addresses; the check connects over loopback only
-if serve "$E2E_TMP/gw2.out" "$E2E_TMP/gw2.err" --host 0.0.0.0 --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
+if serve --host 0.0.0.0 --tls-cert "$d/server.pem" --tls-key "$d/server.key"; then
   v=$(curl -sS --cacert "$d/ca.pem" -o /dev/null -w '%{http_code}' "https://127.0.0.1:${GW##*:}/_gateway/health" 2>&1)
   [ "$v" = 200 ] && ok "--host 0.0.0.0 with TLS listens (checked over 127.0.0.1)" || not_ok "0.0.0.0 with TLS" "$v"
   kill "$GW_PID" 2>/dev/null
   wait "$GW_PID" 2>/dev/null
 else
-  not_ok "--host 0.0.0.0 with TLS starts" "$(cat "$E2E_TMP/gw2.err")"
+  not_ok "--host 0.0.0.0 with TLS starts" "$(cat "$GW_ERR")"
 fi
 
 # bad TLS files: exit 2 and a message naming the file

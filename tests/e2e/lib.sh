@@ -50,3 +50,23 @@ start_emulator() {
   echo "# emulator did not start: $(cat "$fifo.err")" >&2
   return 1
 }
+
+# start_gateway [SERVE ARGS...]: `brock serve --port 0 ARGS` in the background,
+# its output in $E2E_TMP/gw.out and gw.err (GW_OUT, GW_ERR); sets GW_URL (from
+# the first stdout line, "listening on URL") and GW_PID. Returns 1 if it did
+# not start.
+start_gateway() {
+  GW_URL=
+  GW_OUT=$E2E_TMP/gw.out GW_ERR=$E2E_TMP/gw.err
+  "$BROCK" serve --port 0 "$@" >"$GW_OUT" 2>"$GW_ERR" &
+  GW_PID=$!
+  at_exit "kill $GW_PID 2>/dev/null"
+  local i line
+  for i in $(seq 1 100); do
+    line=$(head -n 1 "$GW_OUT" 2>/dev/null)
+    case $line in "listening on "*) GW_URL=${line#listening on }; return 0 ;; esac
+    kill -0 "$GW_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
