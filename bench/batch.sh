@@ -5,8 +5,9 @@
 # the emulator runs in its own process, so its work is not counted. For each:
 # records/s, CPU per record (user + system from wait4 / records) and peak RSS,
 # medians of RUNS runs (bench_batch). brock is measured with its usage ledger
-# (one SQLite row per record, the default) and without a store, to show what
-# the ledger costs. Loopback only. Prints a markdown table.
+# (one SQLite row per record, committed in groups of 64: the default) and
+# without a store, to show what the ledger costs. Loopback only. Prints a
+# markdown table.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -47,7 +48,7 @@ done
 # the second round is the one reported (warm page cache, JIT, the emulator's allocations)
 echo "| $records records, concurrency $conc | records/s | wall (s) | CPU per record (µs) | peak RSS (MiB) |"
 echo "|---|---:|---:|---:|---:|"
-row "brock batch (usage ledger: a SQLite row per record)" "${b[1]}"
+row "brock batch (usage ledger: a SQLite row per record, 64 per commit)" "${b[1]}"
 row "brock batch without a store (no ledger, no cache)" "${n[1]}"
 row "AWS SDK for JavaScript, promise pool of $conc (node)" "${j[1]}"
 [ "$(wc -l <"$tmp/out.jsonl")" -eq "$records" ] && [ "$(wc -l <"$tmp/peer.jsonl")" -eq "$records" ] ||

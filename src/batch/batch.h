@@ -50,7 +50,11 @@
  * a backoff capped at 4 s: admission control paces the run); other errors
  * are recorded in the record and the batch goes on. Records the cache policy allows
  * (deterministic ones by default) are answered from the response cache when
- * it has them. Every model call is a ledger row (cache hits with cost 0).
+ * it has them. Every model call is a ledger row (cache hits with cost 0),
+ * committed in groups (64 rows or 25 ms), always before the records they
+ * belong to are written to the output: a crash never leaves the ledger
+ * behind what the checkpoint counts as done (batch_books.c says exactly
+ * what a kill can lose). Cancellation commits every answer received.
  *
  * Bedrock engine (batch_run_bedrock): writes the records as Bedrock batch
  * input (`{"recordId":"REC00000001","modelInput":{...}}`), uploads it and a

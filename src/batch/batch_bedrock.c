@@ -130,10 +130,11 @@ static void results_free(struct result_set *r)
     free(r->rendered);
 }
 
-static void ledger_row(const struct batch_options *o, const char *model_id, const struct model_usage *u,
-                       const char *status, const char *job_arn, double cost, const char *region)
+static void ledger_row(struct batch_books *books, const struct batch_options *o, const char *model_id,
+                       const struct model_usage *u, const char *status, const char *job_arn, double cost,
+                       const char *region)
 {
-    if (!o->store)
+    if (!books)
         return;
     struct store_ledger_row row = {
         .user = o->user,
@@ -148,12 +149,7 @@ static void ledger_row(const struct batch_options *o, const char *model_id, cons
         .cost_usd = cost,
         .routing = "brock batch (Bedrock batch inference, 50 % price)",
     };
-    struct brock_err le = {0};
-    if (store_ledger_insert(o->store, &row, NULL, &le) != BROCK_OK && o->on_warning) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "usage ledger: %s", le.msg);
-        o->on_warning(o->cb_ctx, msg);
-    }
+    batch_books_add(books, &row);
 }
 
 static int64_t usage_num(const json_t *u, const char *k)
@@ -163,10 +159,10 @@ static int64_t usage_num(const json_t *u, const char *k)
 }
 
 /* One .jsonl.out file into the result set. */
-static enum brock_status decode_file(const struct batch_options *o, const struct batch_manifest *m,
-                                     const struct model_choice *mc, const struct batch_job *job, const char *what,
-                                     const char *data, size_t len, struct result_set *rs, struct batch_summary *sum,
-                                     struct brock_err *e)
+static enum brock_status decode_file(const struct batch_options *o, struct batch_books *books,
+                                     const struct batch_manifest *m, const struct model_choice *mc,
+                                     const struct batch_job *job, const char *what, const char *data, size_t len,
+                                     struct result_set *rs, struct batch_summary *sum, struct brock_err *e)
 {
     size_t line = 0;
     for (size_t off = 0; off < len;) {
@@ -212,7 +208,7 @@ static enum brock_status decode_file(const struct batch_options *o, const struct
             batch_render(m->format, &r, &out);
             free(text);
             sum->ok++;
-            ledger_row(o, m->model_id, &r.usage, "ok", job->arn, r.cost_usd, o->region);
+            ledger_row(books, o, m->model_id, &r.usage, "ok", job->arn, r.cost_usd, o->region);
         } else {
             static const struct model_usage none;
             r.status = BATCH_ERROR;
@@ -223,7 +219,7 @@ static enum brock_status decode_file(const struct batch_options *o, const struct
             sum->failed++;
             char code[32];
             snprintf(code, sizeof code, "BatchRecordError %d", rec.error_code);
-            ledger_row(o, m->model_id, &none, code, job->arn, 0, o->region);
+            ledger_row(books, o, m->model_id, &none, code, job->arn, 0, o->region);
         }
         sum->input_tokens += r.usage.input_tokens + r.usage.cache_read_tokens + r.usage.cache_write_tokens;
         sum->output_tokens += r.usage.output_tokens;
@@ -234,7 +230,10 @@ static enum brock_status decode_file(const struct batch_options *o, const struct
     return BROCK_OK;
 }
 
-/* Download the job's output and write every record from `skip` on, in order. */
+/* Download the job's output and write every record from `skip` on, in order.
+ * The ledger rows of the whole job are committed before the first record is
+ * written, so when an earlier run wrote records (skip > 0) it recorded every
+ * row already: a resumed run records none (it would count the job twice). */
 static enum brock_status write_results(const struct batch_options *o, struct s3_client *s3, struct batch_out *out,
                                        const struct batch_manifest *m, const struct batch_job *job, size_t skip,
                                        struct batch_summary *sum, struct brock_err *e)
@@ -258,6 +257,8 @@ static enum brock_status write_results(const struct batch_options *o, struct s3_
     struct model_choice mc = {.model = catalog_find(m->model_id, &geo), .geo = geo};
     snprintf(mc.model_id, sizeof mc.model_id, "%s", m->model_id);
     struct result_set rs = {xcalloc(m->n ? m->n : 1, sizeof(char *)), m->n};
+    struct batch_books books;
+    batch_books_init(&books, o);
     for (size_t i = 0; i < l.n && st == BROCK_OK; i++) {
         const char *k = l.v[i].key;
         size_t kl = strlen(k);
@@ -268,11 +269,15 @@ static enum brock_status write_results(const struct batch_options *o, struct s3_
         if (st == BROCK_OK) {
             char what[1400];
             snprintf(what, sizeof what, "s3://%s/%.1100s", ou.bucket, k);
-            st = decode_file(o, m, &mc, job, what, buf_cstr(&data), data.len, &rs, sum, e);
+            st = decode_file(o, o->store && skip == 0 ? &books : NULL, m, &mc, job, what, buf_cstr(&data), data.len,
+                             &rs, sum, e);
+            batch_books_commit(&books); /* not kept across the next download */
         }
         buf_free(&data);
     }
     s3_list_free(&l);
+    batch_books_commit(&books); /* before any record is written */
+    batch_books_free(&books);
 
     struct buf w = BUF_INIT(WRITE_CHUNK * 2 + BUF_MAX_BODY * 4);
     size_t pending = 0;

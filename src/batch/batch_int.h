@@ -277,6 +277,44 @@ enum brock_status batch_job_create(struct aws_client *c, const struct batch_job_
 /* A job object as Bedrock sends it (Get, or a List summary). */
 enum brock_status batch_job_from_json(const json_t *o, struct batch_job *out, struct brock_err *e) BROCK_WUR;
 
+/* ---- the usage ledger, in groups (batch_books.c) ---------------------------
+ *
+ * Ledger rows wait here (copied) and go to the store in one transaction
+ * (store_ledger_insert_many) when BATCH_BOOKS_ROWS are waiting or the oldest
+ * has waited BATCH_BOOKS_MS, whichever comes first. The engines commit
+ * before they write output records (batch_out_write), before they read the
+ * ledger (budget checks) and at the end of a run: whatever the checkpoint
+ * counts as done has its row committed, so a crash can lose only rows of
+ * records the next run does again. Failures are warnings (on_warning), as
+ * for single rows. Without a store everything is a no-op. */
+
+#define BATCH_BOOKS_ROWS 64
+#define BATCH_BOOKS_MS 25
+
+struct store_ledger_row;
+struct batch_books_row;
+
+struct batch_books {
+    struct store *store;
+    const struct batch_options *o; /* on_warning, cb_ctx */
+    struct batch_books_row *rows;  /* BATCH_BOOKS_ROWS waiting rows */
+    struct store_ledger_row *flat; /* the same, pointing into the arena, at commit */
+    struct buf arena;              /* their strings */
+    size_t n;                      /* rows waiting */
+    int64_t first_ms;              /* mono time the oldest was added */
+    size_t lost;                   /* rows the store did not take (each one warned) */
+};
+
+void batch_books_init(struct batch_books *b, const struct batch_options *o);
+/* Commit nothing: call batch_books_commit first. */
+void batch_books_free(struct batch_books *b);
+/* Keep a row (its strings are copied); commits at BATCH_BOOKS_ROWS. */
+void batch_books_add(struct batch_books *b, const struct store_ledger_row *row);
+/* Write the waiting rows, if any, in one transaction. */
+void batch_books_commit(struct batch_books *b);
+/* When the waiting rows must be committed (mono ms), -1 when none wait. */
+int64_t batch_books_due(const struct batch_books *b);
+
 /* ---- small shared helpers ------------------------------------------------- */
 
 /* Append s as a JSON string literal (invalid UTF-8 becomes U+FFFD). */

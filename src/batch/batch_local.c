@@ -35,6 +35,7 @@
 #define THROTTLE_ATTEMPTS_FACTOR 4       /* throttled attempts: 4 x max_attempts */
 #define THROTTLE_BACKOFF_MAX_MS 4000
 #define MIN_WINDOW 256
+#define KEEP_BODY_BYTES ((size_t)64 * 1024) /* a slot keeps a request body's memory up to this */
 
 enum slot_state { S_EMPTY = 0, S_READY, S_WAIT, S_RUNNING, S_DONE };
 
@@ -102,6 +103,7 @@ struct engine {
     int64_t pending_since;    /* when the oldest unwritten finished record was known */
     double spent_at_check;
     struct budget_report budget_rep;
+    struct batch_books books; /* ledger rows, committed in groups (batch_books.c) */
 };
 
 /* ---- heaps ----------------------------------------------------------------------- */
@@ -192,7 +194,12 @@ static void finish(struct engine *en, struct slot *s, struct batch_result *r)
     sum->input_tokens += r->usage.input_tokens + r->usage.cache_read_tokens + r->usage.cache_write_tokens;
     sum->output_tokens += r->usage.output_tokens;
     sum->cost_usd += r->cost_usd;
-    batch_prepared_cleanup(&s->prep);
+    /* the body is not needed any more; its memory is kept for the slot's
+     * next record unless it is large (a prompt file) */
+    if (s->prep.body.cap > KEEP_BODY_BYTES)
+        buf_free(&s->prep.body);
+    else
+        buf_reset(&s->prep.body);
 }
 
 static void ledger(struct engine *en, struct slot *s, const struct model_usage *u, const char *status,
@@ -216,12 +223,7 @@ static void ledger(struct engine *en, struct slot *s, const struct model_usage *
         .cache_hit = cache_hit,
         .routing = "brock batch (local engine)",
     };
-    struct brock_err le = {0};
-    if (store_ledger_insert(en->o->store, &row, NULL, &le) != BROCK_OK && en->o->on_warning) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "usage ledger: %s", le.msg);
-        en->o->on_warning(en->o->cb_ctx, msg);
-    }
+    batch_books_add(&en->books, &row);
 }
 
 /* A parsed answer (from Bedrock, or the cache with `billed` as first billed)
@@ -334,7 +336,9 @@ static void fill(struct engine *en)
         s->throttles = 0;
         s->refreshed = false;
         en->next_read = it.index + 1;
-        batch_prepared_init(&s->prep);
+        struct buf body = s->prep.body; /* reused: no allocation per record */
+        memset(&s->prep, 0, sizeof s->prep);
+        s->prep.body = body;
         if (it.invalid) {
             warn(en, it.err);
             struct batch_result r = {.status = BATCH_INVALID, .err_code = "InvalidInput", .err_msg = it.err};
@@ -620,6 +624,10 @@ static enum brock_status flush_some(struct engine *en, size_t *written, struct b
         return BROCK_OK;
     if (buf_status(&en->wbuf) != BROCK_OK)
         return err_set(e, BROCK_ERR_TOO_LARGE, "an output record is too large");
+    /* The ledger rows of these records (added before they became S_DONE)
+     * are committed before the records reach the output and the checkpoint:
+     * what the checkpoint counts as done is always in the books. */
+    batch_books_commit(&en->books);
     return batch_out_write(en->out, buf_cstr(&en->wbuf), en->wbuf.len, n, e);
 }
 
@@ -667,6 +675,7 @@ static void check_budget(struct engine *en, int64_t now)
     if (en->budget_checked && now < en->next_budget_ms && projected_worst(en) < 0.9)
         return;
     struct brock_err e = {0};
+    batch_books_commit(&en->books); /* the check reads the ledger */
     enum brock_status st = budget_check(b, en->o->store, 0, en->run_spent, &en->budget_rep, &e);
     en->budget_checked = true;
     en->spent_at_check = en->run_spent;
@@ -739,6 +748,15 @@ static enum brock_status run(struct engine *en, struct brock_err *e)
         }
         if (en->pending_since && en->pending_since + FLUSH_EVERY_MS - now < wait)
             wait = en->pending_since + FLUSH_EVERY_MS - now > 0 ? en->pending_since + FLUSH_EVERY_MS - now : 1;
+        /* ledger rows: a group is committed at BATCH_BOOKS_ROWS rows (in
+         * batch_books_add) or BATCH_BOOKS_MS after its first row */
+        int64_t due = batch_books_due(&en->books);
+        if (due >= 0 && due <= now) {
+            batch_books_commit(&en->books);
+            due = -1;
+        }
+        if (due >= 0 && due - now < wait)
+            wait = due - now;
         if (en->fatal != BROCK_OK && en->free_lanes == en->n_lanes) {
             *e = en->fatal_err;
             st = en->fatal;
@@ -842,6 +860,7 @@ enum brock_status batch_run_local(const struct batch_options *o, struct batch_su
     enum brock_status st = batch_open_common(o, "local", &en.d, &en.rd, &en.out, &res, e);
     if (st != BROCK_OK)
         return st;
+    batch_books_init(&en.books, o);
     en.total = sum->total = batch_reader_total(en.rd);
     sum->resumed = res.records;
     en.pr.resumed = res.records;
@@ -874,8 +893,10 @@ enum brock_status batch_run_local(const struct batch_options *o, struct batch_su
     }
     en.window = (size_t)conc * 4 > MIN_WINDOW ? (size_t)conc * 4 : MIN_WINDOW;
     en.slots = xcalloc(en.window, sizeof *en.slots);
-    for (size_t i = 0; i < en.window; i++)
+    for (size_t i = 0; i < en.window; i++) {
         buf_init(&en.slots[i].out, BEDROCK_MAX_CONTENT_BYTES * 2);
+        batch_prepared_init(&en.slots[i].prep);
+    }
     en.ready = (struct heap){xcalloc(en.window, sizeof(size_t)), 0, false, &en};
     en.wait = (struct heap){xcalloc(en.window, sizeof(size_t)), 0, true, &en};
     buf_init(&en.wbuf, BEDROCK_MAX_CONTENT_BYTES * 4);
@@ -883,6 +904,10 @@ enum brock_status batch_run_local(const struct batch_options *o, struct batch_su
     st = run(&en, e);
 
 out:;
+    /* the rows of every call answered, written or not (records not written
+     * are asked again by the next run: those calls were made) */
+    batch_books_commit(&en.books);
+    batch_books_free(&en.books);
     struct brock_err ce = {0};
     enum brock_status cst = batch_out_close(en.out, &ce);
     if (st == BROCK_OK && cst != BROCK_OK) {

@@ -252,6 +252,9 @@ int cmd_batch(const struct cli_config *cfg)
     if (st != BROCK_OK)
         return cli_fail(&e);
     runtime_install_sigint();
+    /* SIGTERM (a scheduler, `kill`) stops a run as Ctrl-C does: what is
+     * finished is written and its ledger rows committed */
+    runtime_install_sigterm();
     int rc = EXIT_OK;
     if (job_cmd) {
         rc = job_command(cfg, &rt, sub);

@@ -13,22 +13,31 @@ volatile sig_atomic_t runtime_cancel;
 
 static void on_sigint(int sig)
 {
-    (void)sig;
     if (runtime_cancel) {
-        /* a second Ctrl-C while stopping: leave at once */
-        signal(SIGINT, SIG_DFL);
-        raise(SIGINT);
+        /* a second Ctrl-C (or SIGTERM) while stopping: leave at once */
+        signal(sig, SIG_DFL);
+        raise(sig);
     }
     runtime_cancel = 1;
 }
 
-void runtime_install_sigint(void)
+static void install(int sig)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
+    sigaction(sig, &sa, NULL);
+}
+
+void runtime_install_sigint(void)
+{
+    install(SIGINT);
+}
+
+void runtime_install_sigterm(void)
+{
+    install(SIGTERM);
 }
 
 /* AWS's documentation example key pair, which the emulator accepts. */

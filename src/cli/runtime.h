@@ -8,7 +8,8 @@
  * signs with AWS's documentation example keys, so no real credential is used.
  *
  * Ctrl-C: runtime_install_sigint() makes SIGINT set `runtime_cancel`, which
- * every HTTP request and retry sleep watches. */
+ * every HTTP request and retry sleep watches (runtime_install_sigterm: SIGTERM
+ * too); a second signal while stopping ends the process at once. */
 #ifndef BROCK_CLI_RUNTIME_H
 #define BROCK_CLI_RUNTIME_H
 
@@ -37,6 +38,8 @@ struct runtime {
 /* Set by the SIGINT handler; watched by every request. */
 extern volatile sig_atomic_t runtime_cancel;
 void runtime_install_sigint(void);
+/* The same for SIGTERM (commands that have work to save first: batch). */
+void runtime_install_sigterm(void);
 
 enum brock_status runtime_init(struct runtime *rt, const struct cli_config *cfg, struct brock_err *e) BROCK_WUR;
 void runtime_cleanup(struct runtime *rt);

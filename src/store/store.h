@@ -303,6 +303,16 @@ struct store_ledger_row {
 enum brock_status store_ledger_insert(struct store *s, const struct store_ledger_row *r, int64_t *id_out,
                                       struct brock_err *e) BROCK_WUR;
 
+/* Insert n rows (1..STORE_LEDGER_MANY_MAX) in one transaction: all or none.
+ * The same rows as n store_ledger_insert calls, for a fraction of the CPU:
+ * one commit, and one rollup update per (day, project, user, model) instead
+ * of one per row. Rows with time_ms 0 get the same "now". Every row is
+ * checked first: one that store_ledger_insert would refuse fails the call
+ * (its error, prefixed "ledger row I of N") before anything is written. */
+#define STORE_LEDGER_MANY_MAX ((size_t)4096)
+enum brock_status store_ledger_insert_many(struct store *s, const struct store_ledger_row *rows, size_t n,
+                                           struct brock_err *e) BROCK_WUR;
+
 struct store_ledger_filter {
     int64_t since_ms;    /* rows at or after; 0 = all */
     const char *project; /* NULL = any */

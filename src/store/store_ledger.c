@@ -54,17 +54,47 @@ static int64_t day_of(int64_t t_ms)
     return store_utc_day_start(t_ms) / STORE_DAY_MS;
 }
 
-enum brock_status store_ledger_insert(struct store *s, const struct store_ledger_row *row, int64_t *id_out,
-                                      struct brock_err *e)
-{
-    enum brock_status r = check_row(row, e);
-    if (r != BROCK_OK)
-        return r;
-    int64_t t = row->time_ms ? row->time_ms : store_now(s);
-    bool ok = row->status && strcmp(row->status, "ok") == 0;
+/* The daily rollup's deltas for one (day, project, user, model). */
+struct rollup {
+    int64_t day;
+    const char *project, *user, *model; /* never NULL ("" for none) */
+    int64_t calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_hits, errors;
+    double cost_usd, latency_ms;
+};
 
-    if ((r = store_tx_begin(s, "recording a model call", e)) != BROCK_OK)
-        return r;
+static const char *nn(const char *v)
+{
+    return v ? v : "";
+}
+
+static void rollup_start(struct rollup *u, int64_t day, const struct store_ledger_row *row)
+{
+    *u = (struct rollup){.day = day, .project = nn(row->project), .user = nn(row->user), .model = nn(row->model)};
+}
+
+static bool rollup_matches(const struct rollup *u, int64_t day, const struct store_ledger_row *row)
+{
+    return u->day == day && !strcmp(u->model, nn(row->model)) && !strcmp(u->project, nn(row->project)) &&
+           !strcmp(u->user, nn(row->user));
+}
+
+static void rollup_add(struct rollup *u, const struct store_ledger_row *row)
+{
+    u->calls++;
+    u->input_tokens += row->usage.input_tokens;
+    u->output_tokens += row->usage.output_tokens;
+    u->cache_read_tokens += row->usage.cache_read_tokens;
+    u->cache_write_tokens += row->usage.cache_write_tokens;
+    u->cost_usd += row->cost_usd;
+    u->cache_hits += row->cache_hit ? 1 : 0;
+    u->errors += row->status && strcmp(row->status, "ok") == 0 ? 0 : 1;
+    u->latency_ms += row->latency_ms;
+}
+
+/* Inside a transaction: the raw row (at time t) and the session's cost. */
+static enum brock_status insert_row(struct store *s, const struct store_ledger_row *row, int64_t t, int64_t *id_out,
+                                    struct brock_err *e)
+{
     sqlite3_stmt *st = store_prep(s, ST_LEDGER_INSERT,
                                   "INSERT INTO ledger(time_ms, session_id, user, project, model, profile, region, api,"
                                   " input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms,"
@@ -72,10 +102,8 @@ enum brock_status store_ledger_insert(struct store *s, const struct store_ledger
                                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
                                   " ?17, ?18, ?19, ?20)",
                                   e);
-    if (!st) {
-        r = BROCK_ERR_IO;
-        goto fail;
-    }
+    if (!st)
+        return BROCK_ERR_IO;
     sqlite3_bind_int64(st, 1, t);
     store_bind_str(st, 2, row->session_id);
     store_bind_str(st, 3, row->user);
@@ -96,58 +124,116 @@ enum brock_status store_ledger_insert(struct store *s, const struct store_ledger
     sqlite3_bind_double(st, 18, row->cost_usd);
     sqlite3_bind_int(st, 19, row->cache_hit ? 1 : 0);
     store_bind_str(st, 20, row->routing);
-    if ((r = store_exec(s, st, "recording a model call", e)) != BROCK_OK)
-        goto fail;
-    int64_t id = sqlite3_last_insert_rowid(s->db);
-
-    st = store_prep(s, ST_LEDGER_ROLLUP,
-                    "INSERT INTO ledger_day(day, project, user, model, calls, input_tokens, output_tokens,"
-                    " cache_read_tokens, cache_write_tokens, cost_usd, cache_hits, errors, latency_ms)"
-                    " VALUES(?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                    " ON CONFLICT(day, project, user, model) DO UPDATE SET calls = calls + 1,"
-                    " input_tokens = input_tokens + excluded.input_tokens,"
-                    " output_tokens = output_tokens + excluded.output_tokens,"
-                    " cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,"
-                    " cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,"
-                    " cost_usd = cost_usd + excluded.cost_usd, cache_hits = cache_hits + excluded.cache_hits,"
-                    " errors = errors + excluded.errors, latency_ms = latency_ms + excluded.latency_ms",
-                    e);
-    if (!st) {
-        r = BROCK_ERR_IO;
-        goto fail;
-    }
-    sqlite3_bind_int64(st, 1, day_of(t));
-    store_bind_str(st, 2, row->project);
-    store_bind_str(st, 3, row->user);
-    store_bind_str(st, 4, row->model);
-    sqlite3_bind_int64(st, 5, row->usage.input_tokens);
-    sqlite3_bind_int64(st, 6, row->usage.output_tokens);
-    sqlite3_bind_int64(st, 7, row->usage.cache_read_tokens);
-    sqlite3_bind_int64(st, 8, row->usage.cache_write_tokens);
-    sqlite3_bind_double(st, 9, row->cost_usd);
-    sqlite3_bind_int(st, 10, row->cache_hit ? 1 : 0);
-    sqlite3_bind_int(st, 11, ok ? 0 : 1);
-    sqlite3_bind_double(st, 12, row->latency_ms);
-    if ((r = store_exec(s, st, "updating the daily usage", e)) != BROCK_OK)
-        goto fail;
+    enum brock_status r = store_exec(s, st, "recording a model call", e);
+    if (r != BROCK_OK)
+        return r;
+    if (id_out)
+        *id_out = sqlite3_last_insert_rowid(s->db);
 
     if (row->session_id && *row->session_id && row->cost_usd > 0) {
         st = store_prep(s, ST_LEDGER_SESSION_COST, "UPDATE sessions SET cost_usd = cost_usd + ?2 WHERE id = ?1", e);
-        if (!st) {
-            r = BROCK_ERR_IO;
-            goto fail;
-        }
+        if (!st)
+            return BROCK_ERR_IO;
         sqlite3_bind_text(st, 1, row->session_id, -1, SQLITE_STATIC);
         sqlite3_bind_double(st, 2, row->cost_usd);
         if ((r = store_exec(s, st, "adding to the session's cost", e)) != BROCK_OK)
-            goto fail;
+            return r;
+    }
+    return BROCK_OK;
+}
+
+/* Inside a transaction: add the deltas to the daily rollup. */
+static enum brock_status rollup_write(struct store *s, const struct rollup *u, struct brock_err *e)
+{
+    sqlite3_stmt *st = store_prep(s, ST_LEDGER_ROLLUP,
+                                  "INSERT INTO ledger_day(day, project, user, model, calls, input_tokens, output_tokens,"
+                                  " cache_read_tokens, cache_write_tokens, cost_usd, cache_hits, errors, latency_ms)"
+                                  " VALUES(?1, ?2, ?3, ?4, ?13, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                                  " ON CONFLICT(day, project, user, model) DO UPDATE SET calls = calls + excluded.calls,"
+                                  " input_tokens = input_tokens + excluded.input_tokens,"
+                                  " output_tokens = output_tokens + excluded.output_tokens,"
+                                  " cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,"
+                                  " cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,"
+                                  " cost_usd = cost_usd + excluded.cost_usd, cache_hits = cache_hits + excluded.cache_hits,"
+                                  " errors = errors + excluded.errors, latency_ms = latency_ms + excluded.latency_ms",
+                                  e);
+    if (!st)
+        return BROCK_ERR_IO;
+    sqlite3_bind_int64(st, 1, u->day);
+    sqlite3_bind_text(st, 2, u->project, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, u->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, u->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, u->input_tokens);
+    sqlite3_bind_int64(st, 6, u->output_tokens);
+    sqlite3_bind_int64(st, 7, u->cache_read_tokens);
+    sqlite3_bind_int64(st, 8, u->cache_write_tokens);
+    sqlite3_bind_double(st, 9, u->cost_usd);
+    sqlite3_bind_int64(st, 10, u->cache_hits);
+    sqlite3_bind_int64(st, 11, u->errors);
+    sqlite3_bind_double(st, 12, u->latency_ms);
+    sqlite3_bind_int64(st, 13, u->calls);
+    return store_exec(s, st, "updating the daily usage", e);
+}
+
+enum brock_status store_ledger_insert(struct store *s, const struct store_ledger_row *row, int64_t *id_out,
+                                      struct brock_err *e)
+{
+    enum brock_status r = check_row(row, e);
+    if (r != BROCK_OK)
+        return r;
+    int64_t t = row->time_ms ? row->time_ms : store_now(s);
+    if ((r = store_tx_begin(s, "recording a model call", e)) != BROCK_OK)
+        return r;
+    int64_t id = 0;
+    struct rollup u;
+    rollup_start(&u, day_of(t), row);
+    rollup_add(&u, row);
+    if ((r = insert_row(s, row, t, &id, e)) != BROCK_OK || (r = rollup_write(s, &u, e)) != BROCK_OK) {
+        store_tx_rollback(s);
+        return r;
     }
     if ((r = store_tx_commit(s, "recording a model call", e)) != BROCK_OK)
         return r;
     if (id_out)
         *id_out = id;
     return BROCK_OK;
-fail:
+}
+
+enum brock_status store_ledger_insert_many(struct store *s, const struct store_ledger_row *rows, size_t n,
+                                           struct brock_err *e)
+{
+    if (n == 0)
+        return BROCK_OK;
+    if (n > STORE_LEDGER_MANY_MAX)
+        return err_set(e, BROCK_ERR_USAGE, "store: %zu ledger rows at once (at most %zu)", n, STORE_LEDGER_MANY_MAX);
+    for (size_t i = 0; i < n; i++) {
+        enum brock_status r = check_row(&rows[i], e);
+        if (r != BROCK_OK)
+            return err_prefix(e, "ledger row %zu of %zu", i + 1, n);
+    }
+    int64_t now = store_now(s);
+    enum brock_status r = store_tx_begin(s, "recording model calls", e);
+    if (r != BROCK_OK)
+        return r;
+    /* one rollup update per (day, project, user, model): usually one per group */
+    struct rollup *u = xmalloc(n * sizeof *u);
+    size_t nu = 0;
+    for (size_t i = 0; i < n && r == BROCK_OK; i++) {
+        const struct store_ledger_row *row = &rows[i];
+        int64_t t = row->time_ms ? row->time_ms : now, day = day_of(t);
+        size_t k = 0;
+        while (k < nu && !rollup_matches(&u[k], day, row))
+            k++;
+        if (k == nu)
+            rollup_start(&u[nu++], day, row);
+        rollup_add(&u[k], row);
+        r = insert_row(s, row, t, NULL, e);
+    }
+    for (size_t k = 0; k < nu && r == BROCK_OK; k++)
+        r = rollup_write(s, &u[k], e);
+    free(u);
+    if (r == BROCK_OK)
+        return store_tx_commit(s, "recording model calls", e);
     store_tx_rollback(s);
     return r;
 }

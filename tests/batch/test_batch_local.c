@@ -56,6 +56,9 @@ struct fixture {
     size_t progress_calls;
     size_t cancel_after; /* set *cancel once done >= this (0 = never) */
     volatile sig_atomic_t cancel;
+    struct store *watch;  /* a second handle: checks the books at every progress call */
+    size_t watch_checks;
+    bool books_behind;    /* the books showed fewer calls than the output has records */
 };
 
 static void on_warning(void *ctx, const char *msg)
@@ -65,10 +68,22 @@ static void on_warning(void *ctx, const char *msg)
     buf_addc(&f->warnings, '\n');
 }
 
+static int64_t committed_calls(struct store *s);
+static size_t output_lines(const char *path);
+
 static void on_progress(void *ctx, const struct batch_progress *p)
 {
     struct fixture *f = ctx;
     f->progress_calls++;
+    if (f->watch) {
+        /* what another process sees: the committed rows, against what the
+         * output already holds (read in this order: rows can only grow) */
+        int64_t rows = committed_calls(f->watch);
+        size_t lines = output_lines(f->out);
+        if (rows < (int64_t)lines)
+            f->books_behind = true;
+        f->watch_checks++;
+    }
     if (f->cancel_after && p->done >= f->cancel_after)
         f->cancel = 1;
 }
@@ -209,6 +224,44 @@ static int64_t ledger_calls(struct fixture *f, double *cost)
         *cost = u.total.cost_usd;
     store_usage_free(&u);
     return calls;
+}
+
+/* Ledger rows committed, as another handle sees them. */
+static int64_t committed_calls(struct store *s)
+{
+    struct store_usage u = {0};
+    struct brock_err e = {0};
+    if (store_ledger_usage(s, STORE_BY_MODEL, NULL, &u, &e) != BROCK_OK)
+        fail_msg("ledger: %s", e.msg);
+    int64_t calls = u.total.calls;
+    store_usage_free(&u);
+    return calls;
+}
+
+/* Complete lines in a file (0 when it does not exist). */
+static size_t output_lines(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    size_t n = 0;
+    int c;
+    while ((c = getc(fp)) != EOF)
+        n += c == '\n';
+    fclose(fp);
+    return n;
+}
+
+static struct store *second_handle(struct fixture *f)
+{
+    char sdir[600];
+    snprintf(sdir, sizeof sdir, "%s/store", f->dir);
+    struct store_options so = {.dir = sdir};
+    struct store *s = NULL;
+    struct brock_err e = {0};
+    if (store_open(&so, &s, &e) != BROCK_OK)
+        fail_msg("store_open: %s", e.msg);
+    return s;
 }
 
 /* Requests the emulator answered 200 (its log keeps the last 1000). */
@@ -690,6 +743,138 @@ static void test_budget_stops_the_run(void **state)
     fixture_down(&f);
 }
 
+/* The ledger rows go in groups, and the books are never behind the output:
+ * at every moment another process sees at least one committed row per record
+ * in the output (rows are committed before records are written), and a
+ * normal run ends with exactly one committed row per record. */
+static void test_ledger_groups_never_lag_the_output(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, true);
+    write_records(&f, 2000);
+    /* retries and slow answers put records out of order */
+    add_faults(&f, "[{\"type\": \"throttling\", \"count\": -1, \"probability\": 0.1},"
+                   " {\"type\": \"slow\", \"count\": -1, \"probability\": 0.05, \"delay_ms\": 30}]");
+    f.watch = second_handle(&f);
+    struct batch_options o;
+    options(&f, &o);
+    o.progress_interval_ms = 1;
+    struct batch_summary sum;
+    struct brock_err e = {0};
+    if (batch_run_local(&o, &sum, &e) != BROCK_OK)
+        fail_msg("batch_run_local: %s", e.msg);
+    assert_int_equal(sum.ok, 2000);
+    if (f.watch_checks < 20)
+        fail_msg("only %zu progress calls checked the books", f.watch_checks);
+    assert_false(f.books_behind);
+    /* exactly one row per record, committed (another handle sees them) */
+    assert_int_equal(committed_calls(f.watch), 2000);
+    json_t *arr = read_output(f.out);
+    check_records(arr, 2000);
+    json_decref(arr);
+    store_close(f.watch);
+    fixture_down(&f);
+}
+
+/* Interrupted (Ctrl-C, SIGTERM): every answer received is committed before
+ * the run returns, for records written and for those finished behind a
+ * record still in flight; the books are never behind the output on the way. */
+static void test_interrupted_run_commits_its_rows(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, true);
+    write_records(&f, 1000);
+    add_faults(&f, "{\"type\": \"slow\", \"count\": -1, \"probability\": 0.05, \"delay_ms\": 40}");
+    f.watch = second_handle(&f);
+    struct batch_options o;
+    options(&f, &o);
+    o.progress_interval_ms = 1;
+    f.cancel_after = 300;
+    struct batch_summary sum;
+    struct brock_err e = {0};
+    assert_int_equal(batch_run_local(&o, &sum, &e), BROCK_ERR_INTERRUPTED);
+    assert_false(f.books_behind);
+    size_t written = output_lines(f.out);
+    assert_true(written >= 300 && written < 1000);
+    int64_t rows = committed_calls(f.watch), answers = (int64_t)ok_answers(&f);
+    /* the emulator may have answered requests the run abandoned in flight */
+    if (rows > answers || rows < answers - o.concurrency || rows < (int64_t)written)
+        fail_msg("%lld rows, %lld answers, %zu written", (long long)rows, (long long)answers, written);
+    store_close(f.watch);
+    fixture_down(&f);
+}
+
+/* batch_books: rows wait in memory (another handle sees none) until
+ * BATCH_BOOKS_ROWS of them are there or batch_books_commit; without a store
+ * nothing happens; a row the store refuses is reported, the others kept. */
+static void test_books_group_rows(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, false);
+    struct store *other = second_handle(&f);
+    struct batch_options o;
+    options(&f, &o);
+    struct batch_books b;
+    batch_books_init(&b, &o);
+    char rid[32];
+    struct store_ledger_row row = {.user = "u", .project = "/test/project", .model = HAIKU_US, .status = "ok",
+                                   .request_id = rid, .cost_usd = 0.5, .routing = "test"};
+    assert_int_equal(batch_books_due(&b), -1);
+    for (int i = 0; i < BATCH_BOOKS_ROWS - 1; i++) {
+        snprintf(rid, sizeof rid, "req-%d", i); /* the caller's strings change: copies are kept */
+        batch_books_add(&b, &row);
+    }
+    assert_true(batch_books_due(&b) > 0);
+    assert_int_equal(committed_calls(other), 0);
+    batch_books_add(&b, &row); /* the group is full: committed */
+    assert_int_equal(committed_calls(other), BATCH_BOOKS_ROWS);
+    assert_int_equal(batch_books_due(&b), -1);
+    batch_books_add(&b, &row);
+    batch_books_add(&b, &row);
+    assert_int_equal(committed_calls(other), BATCH_BOOKS_ROWS);
+    batch_books_commit(&b);
+    batch_books_commit(&b); /* nothing waiting: nothing */
+    assert_int_equal(committed_calls(other), BATCH_BOOKS_ROWS + 2);
+    /* the request ids are the ones given, row by row */
+    struct buf j = BUF_INIT(1 << 24);
+    struct brock_err e = {0};
+    assert_int_equal(store_ledger_export_json(other, NULL, &j, &e), BROCK_OK);
+    assert_non_null(strstr(buf_cstr(&j), "\"request_id\":\"req-0\""));
+    assert_non_null(strstr(buf_cstr(&j), "\"request_id\":\"req-62\""));
+    buf_free(&j);
+    /* a refused row (a field over the store's cap) is reported; the rest goes in */
+    char *big = xmalloc(STORE_TEXT_MAX + 2);
+    memset(big, 'x', STORE_TEXT_MAX + 1);
+    big[STORE_TEXT_MAX + 1] = '\0';
+    batch_books_add(&b, &row);
+    struct store_ledger_row bad = row;
+    bad.request_id = big;
+    batch_books_add(&b, &bad);
+    bad = row;
+    bad.cost_usd = -1; /* refused by the store's checks at the commit */
+    batch_books_add(&b, &bad);
+    batch_books_add(&b, &row);
+    batch_books_commit(&b);
+    free(big);
+    assert_int_equal(committed_calls(other), BATCH_BOOKS_ROWS + 4);
+    assert_int_equal(b.lost, 2);
+    assert_non_null(strstr(buf_cstr(&f.warnings), "usage ledger: store: ledger request id is longer"));
+    assert_non_null(strstr(buf_cstr(&f.warnings), "usage ledger: store: ledger cost"));
+    batch_books_free(&b);
+    /* no store: nothing */
+    o.store = NULL;
+    batch_books_init(&b, &o);
+    batch_books_add(&b, &row);
+    assert_int_equal(batch_books_due(&b), -1);
+    batch_books_commit(&b);
+    batch_books_free(&b);
+    store_close(other);
+    fixture_down(&f);
+}
+
 int main(void)
 {
     test_init();
@@ -707,6 +892,9 @@ int main(void)
         cmocka_unit_test(test_record_errors_do_not_stop_the_batch),
         cmocka_unit_test(test_text_format_and_prompt_files),
         cmocka_unit_test(test_budget_stops_the_run),
+        cmocka_unit_test(test_ledger_groups_never_lag_the_output),
+        cmocka_unit_test(test_interrupted_run_commits_its_rows),
+        cmocka_unit_test(test_books_group_rows),
     };
     int rc = cmocka_run_group_tests_name("batch_local", tests, NULL, NULL);
     http_global_cleanup();

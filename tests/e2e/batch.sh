@@ -3,7 +3,8 @@
 # own process, configured the AWS SDK way (AWS_ENDPOINT_URL, keys in the
 # environment): 1,000 records under 30 % throttling and 5xx faults; the same
 # run killed with SIGKILL midway and run again (no duplicates, nothing
-# missing, in order); malformed lines reported by line number; --format text;
+# missing, in order); the usage ledger after a normal run, a SIGKILL and a
+# SIGTERM (never behind the output); malformed lines reported by line number; --format text;
 # --prompt-file; and --engine bedrock: a job round trip, `status`, `list`,
 # `fetch`, a stopped job and a failed job.
 top=${BROCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -102,6 +103,64 @@ grep -q "done before" resumed.err && ok "the summary says what was done before" 
 rc=$?
 [ "$rc" -eq 2 ] && grep -q -- "--restart" other.err && ok "other options on a used output: refused (exit 2), --restart named" \
   || not_ok "checkpoint mismatch" "exit $rc: $(cat other.err)"
+
+# ---- the usage ledger: grouped rows, a kill, SIGTERM ---------------------------------------
+# Ledger rows are committed in groups, always before their records reach the
+# output: after a SIGKILL the books hold at least a row per record written
+# and never more than the calls answered; the resumed run adds a row per call
+# it makes; a normal run has exactly one row per record.
+calls() { BROCK_DATA_DIR=$1 "$BROCK" usage --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["calls"])'; }
+answered() { curl -s "$EMU_URL/_emulator/requests" | python3 -c '
+import json, sys; print(sum(1 for r in json.load(sys.stdin)["requests"] if r.get("status") == 200))'; }
+BROCK_DATA_DIR=$E2E_TMP/books1 "$BROCK" batch in.jsonl -o books1.jsonl --model haiku --concurrency 16 2>books1.err
+rows=$(calls "$E2E_TMP/books1")
+[ "$rows" = 1000 ] && ok "a normal run: exactly one ledger row per record" || not_ok "ledger rows of a normal run" "$rows rows"
+curl -s -X DELETE "$EMU_URL/_emulator/requests" >/dev/null
+# slow answers now and then put records out of order
+curl -s "$EMU_URL/_emulator/faults" -d '{"type": "slow", "count": -1, "probability": 0.05, "delay_ms": 40}' >/dev/null
+BROCK_DATA_DIR=$E2E_TMP/books2 "$BROCK" batch in.jsonl -o books2.jsonl --model haiku --concurrency 8 2>books2.err &
+pid=$!
+for _ in $(seq 1 400); do
+  n=$(cat books2.jsonl 2>/dev/null | wc -l)
+  [ "$n" -ge 300 ] && break
+  sleep 0.01
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+written=$(wc -l <books2.jsonl)
+rows=$(calls "$E2E_TMP/books2")
+first=$(answered)
+if [ "$written" -ge 300 ] && [ "$written" -lt 1000 ] && [ "$rows" -ge "$written" ] && [ "$rows" -le "$first" ]; then
+  ok "SIGKILL: the ledger holds a row per record written ($rows rows, $written records, $first answers)"
+else not_ok "the ledger after SIGKILL" "$rows rows, $written records written, $first calls answered"; fi
+curl -s -X DELETE "$EMU_URL/_emulator/requests" >/dev/null
+BROCK_DATA_DIR=$E2E_TMP/books2 "$BROCK" batch in.jsonl -o books2.jsonl --model haiku --concurrency 8 2>books2b.err
+rc=$?
+second=$(answered)
+total=$(calls "$E2E_TMP/books2")
+if [ "$rc" -eq 0 ] && check_output books2.jsonl 1000 2>err.txt && [ "$total" -eq $((rows + second)) ] && [ "$total" -ge 1000 ]; then
+  ok "resumed: the output is whole and the ledger gained a row per call ($rows + $second = $total)"
+else not_ok "resume after SIGKILL: rows and output" "exit $rc, $rows + $second != $total rows; $(cat err.txt books2b.err | tail -3)"; fi
+curl -s -X DELETE "$EMU_URL/_emulator/requests" >/dev/null
+BROCK_DATA_DIR=$E2E_TMP/books3 "$BROCK" batch in.jsonl -o books3.jsonl --model haiku --concurrency 8 2>books3.err &
+pid=$!
+for _ in $(seq 1 400); do
+  n=$(cat books3.jsonl 2>/dev/null | wc -l)
+  [ "$n" -ge 200 ] && break
+  sleep 0.01
+done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+written=$(wc -l <books3.jsonl)
+rows=$(calls "$E2E_TMP/books3")
+asked=$(answered)
+# (the emulator may have answered some of the 8 requests in flight, which brock abandoned)
+if [ "$rc" -eq 130 ] && [ "$written" -lt 1000 ] && [ "$rows" -ge "$written" ] && [ "$rows" -le "$asked" ] &&
+   [ "$rows" -ge $((asked - 8)) ]; then
+  ok "SIGTERM stops like Ctrl-C (exit 130): every call it got an answer to is in the ledger ($rows rows, $written written)"
+else not_ok "SIGTERM" "exit $rc, $rows rows, $asked answered, $written written; $(tail -2 books3.err)"; fi
+curl -s -X DELETE "$EMU_URL/_emulator/faults" >/dev/null
 
 # ---- Ctrl-C: exit 130, what is done is kept, the same command finishes ---------------------
 "$BROCK" batch in.jsonl -o int.jsonl --model haiku --concurrency 4 2>int.err &

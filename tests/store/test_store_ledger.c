@@ -134,7 +134,9 @@ static uint64_t rng(uint64_t *s)
     return *s;
 }
 
-static void fill_random(struct store *s, struct ref_row *rows, int64_t base)
+/* NROWS random rows from base on (the same every time): the reference
+ * values in rows, the ledger rows in lr. */
+static void random_rows(struct ref_row *rows, struct store_ledger_row *lrs, int64_t base)
 {
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
     for (int i = 0; i < NROWS; i++) {
@@ -151,7 +153,7 @@ static void fill_random(struct store *s, struct ref_row *rows, int64_t base)
         r->lat = (double)(rng(&seed) % 20000) / 4.0;
         r->ok = rng(&seed) % 5 != 0;
         r->hit = rng(&seed) % 7 == 0;
-        struct store_ledger_row lr = {
+        lrs[i] = (struct store_ledger_row){
             .time_ms = r->t, .project = k_projects[r->p], .user = k_users[r->u], .model = k_models[r->m],
             .profile = "us.anthropic.x", .region = "us-west-2", .api = "messages",
             .usage = {.input_tokens = r->in, .output_tokens = r->out, .cache_read_tokens = r->cr,
@@ -162,10 +164,19 @@ static void fill_random(struct store *s, struct ref_row *rows, int64_t base)
         };
         if (r->hit)
             r->cost = 0;
+    }
+}
+
+static void fill_random(struct store *s, struct ref_row *rows, int64_t base)
+{
+    struct store_ledger_row *lrs = xcalloc(NROWS, sizeof *lrs);
+    random_rows(rows, lrs, base);
+    for (int i = 0; i < NROWS; i++) {
         struct brock_err e = {0};
-        if (store_ledger_insert(s, &lr, NULL, &e) != BROCK_OK)
+        if (store_ledger_insert(s, &lrs[i], NULL, &e) != BROCK_OK)
             fail_msg("insert %d: %s", i, e.msg);
     }
+    free(lrs);
 }
 
 static bool matches(const struct ref_row *r, int64_t since, int p, int u)
@@ -464,6 +475,115 @@ static void test_store_ledger_batch(void **state)
     store_close(other);
 }
 
+static void usage_equal(struct store *a, struct store *b)
+{
+    for (int by = STORE_BY_DAY; by <= STORE_BY_USER; by++) {
+        struct store_usage ua, ub;
+        struct brock_err e = {0};
+        assert_int_equal(store_ledger_usage(a, (enum store_group)by, NULL, &ua, &e), BROCK_OK);
+        assert_int_equal(store_ledger_usage(b, (enum store_group)by, NULL, &ub, &e), BROCK_OK);
+        assert_int_equal(ua.n, ub.n);
+        for (size_t k = 0; k <= ua.n; k++) {
+            const struct store_usage_row *x = k < ua.n ? &ua.rows[k] : &ua.total, *y = k < ua.n ? &ub.rows[k] : &ub.total;
+            if (k < ua.n)
+                assert_string_equal(x->key, y->key);
+            assert_int_equal(x->calls, y->calls);
+            assert_int_equal(x->input_tokens, y->input_tokens);
+            assert_int_equal(x->output_tokens, y->output_tokens);
+            assert_int_equal(x->cache_read_tokens, y->cache_read_tokens);
+            assert_int_equal(x->cache_write_tokens, y->cache_write_tokens);
+            assert_int_equal(x->cache_hits, y->cache_hits);
+            assert_int_equal(x->errors, y->errors);
+            assert_true(x->cost_usd == y->cost_usd);
+            assert_true(fabs(x->latency_ms_mean - y->latency_ms_mean) < 1e-9);
+        }
+        store_usage_free(&ua);
+        store_usage_free(&ub);
+    }
+}
+
+/* store_ledger_insert_many: the same ledger and rollup as one insert per row
+ * (groups of every size, rows of many days and keys mixed in a group); all
+ * or nothing; inside a batch like any write. */
+static void test_store_ledger_insert_many(void **state)
+{
+    struct fixture *f = *state;
+    struct ref_row *rows = xcalloc(NROWS, sizeof *rows);
+    struct store_ledger_row *lrs = xcalloc(NROWS, sizeof *lrs);
+    const int64_t base = 1735689600000LL - 10 * DAY;
+    random_rows(rows, lrs, base);
+    char *dir2 = test_tmpdir();
+    struct store *many = NULL;
+    struct store_options o2 = {.dir = dir2};
+    struct brock_err e = {0};
+    assert_int_equal(store_open(&o2, &many, &e), BROCK_OK);
+    for (int i = 0; i < NROWS; i++)
+        assert_int_equal(store_ledger_insert(f->s, &lrs[i], NULL, &e), BROCK_OK);
+    static const size_t sizes[] = {1, 2, 7, 64, 3, 200, 1, 128};
+    size_t at = 0;
+    for (size_t k = 0; at < NROWS; k++) {
+        size_t n = sizes[k % BROCK_ARRAY_LEN(sizes)];
+        if (n > NROWS - at)
+            n = NROWS - at;
+        if (store_ledger_insert_many(many, lrs + at, n, &e) != BROCK_OK)
+            fail_msg("insert_many at %zu (%zu): %s", at, n, e.msg);
+        at += n;
+    }
+    usage_equal(f->s, many);
+    /* the raw rows too, in the same order */
+    struct buf ja = BUF_INIT(1 << 24), jb = BUF_INIT(1 << 24);
+    assert_int_equal(store_ledger_export_json(f->s, NULL, &ja, &e), BROCK_OK);
+    assert_int_equal(store_ledger_export_json(many, NULL, &jb, &e), BROCK_OK);
+    assert_int_equal(ja.len, jb.len);
+    assert_memory_equal(ja.ptr, jb.ptr, ja.len);
+    buf_free(&ja);
+    buf_free(&jb);
+    /* budgets read the rollup: the same figures */
+    for (int k = 0; k < 40; k++) {
+        int64_t now = base + k * DAY + 3600 * 1000;
+        double d1, m1, d2, m2;
+        assert_int_equal(store_ledger_budget(f->s, now, "alpha", NULL, &d1, &m1, &e), BROCK_OK);
+        assert_int_equal(store_ledger_budget(many, now, "alpha", NULL, &d2, &m2, &e), BROCK_OK);
+        assert_true(d1 == d2 && m1 == m2);
+    }
+
+    /* all or nothing: a refused row fails the group before anything is written */
+    double before, after;
+    assert_int_equal(store_ledger_spend(many, NULL, &before, &e), BROCK_OK);
+    struct store_ledger_row group[3] = {lrs[0], lrs[1], lrs[2]};
+    group[0].cost_usd = group[1].cost_usd = group[2].cost_usd = 1;
+    group[2].usage.input_tokens = -5;
+    assert_int_equal(store_ledger_insert_many(many, group, 3, &e), BROCK_ERR_USAGE);
+    assert_non_null(strstr(e.msg, "ledger row 3 of 3"));
+    assert_int_equal(store_ledger_spend(many, NULL, &after, &e), BROCK_OK);
+    assert_true(after == before);
+    assert_int_equal(store_ledger_insert_many(many, group, 0, &e), BROCK_OK);
+    assert_int_equal(store_ledger_insert_many(many, group, STORE_LEDGER_MANY_MAX + 1, &e), BROCK_ERR_USAGE);
+
+    /* inside a batch: a write like the others, visible to another handle at the commit */
+    struct store *other = NULL;
+    assert_int_equal(store_open(&o2, &other, &e), BROCK_OK);
+    group[2].usage.input_tokens = 5;
+    group[0].time_ms = group[1].time_ms = group[2].time_ms = 0; /* now */
+    assert_int_equal(store_batch_begin(many, &e), BROCK_OK);
+    assert_int_equal(store_ledger_insert_many(many, group, 3, &e), BROCK_OK);
+    assert_int_equal(store_ledger_spend(other, NULL, &after, &e), BROCK_OK);
+    assert_true(after == before);
+    assert_int_equal(store_batch_commit(many, &e), BROCK_OK);
+    assert_int_equal(store_ledger_spend(other, NULL, &after, &e), BROCK_OK);
+    assert_true(after == before + 3);
+    double today, month;
+    int64_t t0 = time_now_ms();
+    assert_int_equal(store_ledger_budget(other, 0, NULL, NULL, &today, &month, &e), BROCK_OK);
+    if (store_utc_day_start(t0) == store_utc_day_start(time_now_ms()))
+        assert_true(today == 3);
+    store_close(other);
+    store_close(many);
+    free(dir2);
+    free(lrs);
+    free(rows);
+}
+
 int main(void)
 {
     test_init();
@@ -474,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_ledger_export_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ledger_bad_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_ledger_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_ledger_insert_many, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_ledger", tests, NULL, NULL);
 }
