@@ -9,8 +9,8 @@
  * oldest has waited BATCH_BOOKS_MS, whichever comes first, and always
  * before the caller writes output records or reads the ledger (budget
  * checks), and at the end of a run (Ctrl-C and SIGTERM included). No
- * database lock is held between commits. A row's time is its group's
- * commit (at most BATCH_BOOKS_MS late).
+ * database lock is held between commits. A row keeps the time it was
+ * added (the answer's), not its group's commit.
  *
  * Crash semantics (docs/batch.md, "Stopping and resuming"): the engines add
  * a record's row before the record counts as finished, and commit before
@@ -107,6 +107,8 @@ void batch_books_add(struct batch_books *b, const struct store_ledger_row *row)
         batch_books_commit(b);
     struct batch_books_row *p = &b->rows[b->n];
     p->row = r;
+    if (!p->row.time_ms)
+        p->row.time_ms = store_clock_ms(b->store);
     for (int i = 0; i < NSTR; i++) {
         const char *v = *field(&p->row, i);
         p->off[i] = v ? b->arena.len : SIZE_MAX;

@@ -633,6 +633,11 @@ void store_close(struct store *s)
     free(s);
 }
 
+int64_t store_clock_ms(const struct store *s)
+{
+    return store_now(s);
+}
+
 const char *store_path(const struct store *s)
 {
     return s->path;

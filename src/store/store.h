@@ -123,6 +123,8 @@ void store_batch_rollback(struct store *s);
 /* The directory store_open would use with dir == NULL, malloc'd into *out. */
 enum brock_status store_default_dir(char **out, struct brock_err *e) BROCK_WUR;
 /* The database path and its directory (borrowed, valid until store_close). */
+/* Now by the store's clock (the options' clock, else real time), in ms. */
+int64_t store_clock_ms(const struct store *s);
 const char *store_path(const struct store *s);
 const char *store_dir(const struct store *s);
 
