@@ -15,3 +15,4 @@ echo "### Cost layer per request"; "$build/bench/bench_cost"; echo
 echo "### brock batch beside the AWS SDK for JavaScript"; "$top/bench/batch.sh" "$build"; echo
 echo "### A ten-turn tool session (Claude Code too when CLAUDE_CODE=1 and npm can install it)"
 CLAUDE_CODE=${CLAUDE_CODE:-0} "$top/bench/agent.sh" "$build"; echo
+echo "### brock serve (the gateway) beside the emulator directly, under wrk"; "$top/bench/gateway.sh" "$build"; echo

@@ -9,9 +9,11 @@
  *      translation per model, then its output translated again
  *   9, 10  an answer body (Messages / Converse): usage and stop facts
  *   11, 12  an upstream event stream (invoke-stream / converse-stream) fed in
- *      pieces as the worker does: frames decoded, usage read per event
+ *      pieces as the worker does: frames decoded, usage read per event; and
+ *      the same bytes as one decoded event
  * Broken invariants trap: errors name the input and never quote a token,
- * translation keeps a JSON object and is idempotent, counts stay sane. */
+ * translation keeps a JSON object and is idempotent, counts stay sane, and
+ * the scanner's answers (translation, usage) are the jansson path's. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +21,10 @@
 
 #include "../src/aws/eventstream.h"
 #include "../src/server/gateway.h"
+#include "../src/server/gateway_int.h"
 #include "../src/util/alloc.h"
+#include "../src/util/buf.h"
+#include "../src/util/codec.h"
 
 #define CHECK(x)              \
     do {                      \
@@ -88,13 +93,37 @@ static void fuzz_route(const char *p, size_t n)
     free(s);
 }
 
+static bool same_usage(const struct gateway_usage *a, const struct gateway_usage *b)
+{
+    return a->input == b->input && a->output == b->output && a->cache_read == b->cache_read &&
+           a->cache_write == b->cache_write && a->tool_use == b->tool_use && a->complete == b->complete &&
+           !strcmp(a->stop_reason, b->stop_reason);
+}
+
+/* Both outputs NULL, or the same JSON. */
+static bool same_json(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (!a || !b)
+        return !a && !b;
+    json_t *x = json_loadb(a, an, 0, NULL), *y = json_loadb(b, bn, 0, NULL);
+    bool same = x && y && json_equal(x, y);
+    json_decref(x);
+    json_decref(y);
+    return same;
+}
+
 static void fuzz_translate(enum gateway_op op, const char *model, const char *p, size_t n)
 {
-    char *out = NULL;
-    size_t len = 0;
-    struct gateway_body_info info;
+    char *out = NULL, *slow = NULL;
+    size_t len = 0, slen = 0;
+    struct gateway_body_info info, si;
     gateway_translate(op, model, p, n, &out, &len, &info);
     CHECK(strlen(info.changes) < sizeof info.changes);
+    gw_translate_json(op, model, p, n, &slow, &slen, &si);
+    CHECK(info.parsed == si.parsed && info.deterministic == si.deterministic && info.tool_results == si.tool_results);
+    CHECK(!strcmp(info.session, si.session) && !strcmp(info.changes, si.changes));
+    CHECK(same_json(out, len, slow, slen));
+    free(slow);
     if (!out)
         return;
     CHECK(info.parsed && info.changes[0]);
@@ -114,7 +143,7 @@ static void fuzz_translate(enum gateway_op op, const char *model, const char *p,
 static void fuzz_stream(enum gateway_op op, const uint8_t *p, size_t n)
 {
     struct es_decoder *d = es_decoder_new();
-    struct gateway_usage u = {0};
+    struct gateway_usage u = {0}, ju = {0};
     struct brock_err e = {0};
     size_t at = 0;
     bool failed = false;
@@ -134,13 +163,37 @@ static void fuzz_stream(enum gateway_op op, const uint8_t *p, size_t n)
             if (!got)
                 break;
             struct es_str et = es_message_event_type(&m);
-            if (et.p)
+            if (et.p) {
                 gateway_usage_from_event(op, et.p, et.len, m.payload, m.payload_len, &u);
+                gw_usage_from_event_json(op, et.p, et.len, m.payload, m.payload_len, &ju);
+            }
         }
         at += piece;
     }
     CHECK(strlen(u.stop_reason) < sizeof u.stop_reason);
+    CHECK(same_usage(&u, &ju));
     es_decoder_free(d);
+}
+
+/* The same bytes as one event's decoded payload, read by both paths. */
+static void fuzz_event(enum gateway_op op, const uint8_t *p, size_t n)
+{
+    struct gateway_usage u = {0}, ju = {0};
+    if (op == GATEWAY_OP_INVOKE_STREAM) {
+        struct buf b64 = BUF_INIT(4 * n + 64), payload = BUF_INIT(4 * n + 128);
+        (void)base64_encode(&b64, p, n);
+        (void)buf_addf(&payload, "{\"bytes\":\"%s\",\"p\":\"abcd\"}", buf_cstr(&b64));
+        gateway_usage_from_event(op, "chunk", 5, (const uint8_t *)payload.ptr, payload.len, &u);
+        gw_usage_from_event_json(op, "chunk", 5, (const uint8_t *)payload.ptr, payload.len, &ju);
+        buf_free(&b64);
+        buf_free(&payload);
+    } else if (n) {
+        static const char *const types[] = {"metadata", "messageStop", "contentBlockStart", "messageStart"};
+        const char *et = types[p[0] % 4];
+        gateway_usage_from_event(op, et, strlen(et), p + 1, n - 1, &u);
+        gw_usage_from_event_json(op, et, strlen(et), p + 1, n - 1, &ju);
+    }
+    CHECK(same_usage(&u, &ju));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -165,13 +218,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 9:
     case 10: {
-        struct gateway_usage u = {0};
-        gateway_usage_from_answer(data[0] % 13 == 9 ? GATEWAY_OP_INVOKE : GATEWAY_OP_CONVERSE, p, n, &u);
+        struct gateway_usage u = {0}, ju = {0};
+        enum gateway_op op = data[0] % 13 == 9 ? GATEWAY_OP_INVOKE : GATEWAY_OP_CONVERSE;
+        gateway_usage_from_answer(op, p, n, &u);
         CHECK(strlen(u.stop_reason) < sizeof u.stop_reason);
+        gw_usage_from_answer_json(op, p, n, &ju);
+        CHECK(same_usage(&u, &ju));
         break;
     }
     default:
         fuzz_stream(data[0] % 13 == 11 ? GATEWAY_OP_INVOKE_STREAM : GATEWAY_OP_CONVERSE_STREAM, data + 1, n);
+        fuzz_event(data[0] % 13 == 11 ? GATEWAY_OP_INVOKE_STREAM : GATEWAY_OP_CONVERSE_STREAM, data + 1, n);
         break;
     }
     return 0;

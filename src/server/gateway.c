@@ -85,6 +85,7 @@ static struct gw_job *job_new(struct gateway *g, struct httpd_req *req, struct h
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
     buf_init(&j->out, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 1024);
+    buf_init(&j->spare, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 1024);
     buf_init(&j->body, GATEWAY_MAX_ANSWER);
     buf_init(&j->tee, GATEWAY_CACHE_ENTRY_MAX);
     http_headers_init(&j->rh);
@@ -108,6 +109,7 @@ static void job_free(struct gw_job *j)
         j->lnext->lprev = j->lprev;
     httpd_timer_cancel(j->qtimer);
     buf_free(&j->out);
+    buf_free(&j->spare);
     buf_free(&j->body);
     buf_free(&j->tee);
     http_headers_cleanup(&j->rh);
@@ -419,8 +421,11 @@ static void process(struct gateway *g, struct gw_job *j)
         start_head = true;
     }
     if (!blocked && j->out.len) {
-        frames = j->out; /* take the pending frames; the worker starts a new buffer */
-        buf_init(&j->out, frames.max);
+        /* take the pending frames; the worker goes on in the spare buffer,
+         * which keeps its memory from the last round */
+        frames = j->out;
+        j->out = j->spare;
+        buf_init(&j->spare, frames.max);
         pthread_cond_broadcast(&j->cv);
     }
     done = j->done;
@@ -434,7 +439,11 @@ static void process(struct gateway *g, struct gw_job *j)
     }
     if (frames.len && j->stream_started && !j->gone)
         (void)httpd_stream_write(j->resp, frames.ptr, frames.len);
-    buf_free(&frames);
+    buf_reset(&frames);
+    if (!j->spare.ptr)
+        j->spare = frames;
+    else
+        buf_free(&frames);
 
     if (blocked || (j->stream_started && !j->gone && httpd_resp_buffered(j->resp) > GW_RESP_HIGH)) {
         j->draining_wait = true;
@@ -903,7 +912,6 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
 
     pthread_mutex_init(&g->notify_mu, NULL);
     pthread_mutex_init(&g->work_mu, NULL);
-    pthread_cond_init(&g->work_cv, NULL);
     pthread_mutex_init(&g->sess_mu, NULL);
     pthread_mutex_init(&g->spend_mu, NULL);
     g->signer = sigv4_signer_new();
@@ -1061,7 +1069,6 @@ void gateway_free(struct gateway *g)
     free((char *)g->o.upstream.http.user_agent_extra);
     pthread_mutex_destroy(&g->notify_mu);
     pthread_mutex_destroy(&g->work_mu);
-    pthread_cond_destroy(&g->work_cv);
     pthread_mutex_destroy(&g->sess_mu);
     pthread_mutex_destroy(&g->spend_mu);
     free(g);

@@ -145,10 +145,11 @@ struct gateway_body_info {
  * keys Bedrock refuses in a Messages body (`model`, `stream`) are dropped,
  * a missing anthropic_version is added, fields the model cannot take
  * (output_config, context_management, adaptive thinking) are dropped or
- * translated. When something changed, *out gets the new body (compact JSON,
- * malloc'd) and info->changes says what; otherwise *out is NULL and the
- * original bytes go upstream untouched. A body that is not JSON is left
- * alone (Bedrock will say what is wrong with it). Never fails. */
+ * translated. When something changed, *out gets the new body (malloc'd JSON;
+ * the members it did not change keep their bytes) and info->changes says
+ * what; otherwise *out is NULL and the original bytes go upstream untouched.
+ * A body that is not JSON is left alone (Bedrock will say what is wrong with
+ * it). Never fails. */
 void gateway_translate(enum gateway_op op, const char *model_id, const char *body, size_t len, char **out,
                        size_t *out_len, struct gateway_body_info *info);
 

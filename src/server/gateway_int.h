@@ -9,6 +9,7 @@
 #define BROCK_SERVER_GATEWAY_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -22,6 +23,8 @@
 #define GW_RESP_HIGH ((size_t)1024 * 1024) /* httpd-buffered bytes above which the loop stops moving frames */
 #define GW_RESP_LOW ((size_t)256 * 1024)
 #define GW_WORKER_STACK ((size_t)512 * 1024)
+#define GW_WORKER_IDLE_MS 60000 /* an idle worker past this leaves the pool ... */
+#define GW_WORKERS_KEPT 4       /* ... while more than this many are left */
 #define GW_CACHE_BUCKETS 65536
 
 struct gw_client;  /* a key's runtime state (admission, spend) */
@@ -65,6 +68,7 @@ struct gw_job {
     uint8_t cache_key[SHA256_LEN];
     bool stream_started;    /* httpd_stream_start was called */
     bool draining_wait;     /* waiting for httpd_resp_on_drain */
+    struct buf spare;       /* frames buffer to swap with `out` (keeps its memory) */
 
     /* [mu] */
     pthread_mutex_t mu;
@@ -102,10 +106,14 @@ struct gw_job {
 struct gw_worker {
     struct gateway *g;
     pthread_t th;
+    sem_t wake;                   /* posted when a job is handed over (or to stop) */
+    bool idle;                    /* on g->idle [work_mu] */
+    struct gw_worker *idle_next;  /* on g->idle [work_mu] */
+    struct gw_worker *retired_next; /* on g->retired [work_mu] */
     volatile sig_atomic_t cancel; /* the http layer watches it (set under the job's mu) */
     struct aws_client *clients[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     struct es_decoder *dec;
-    struct gw_job *job;
+    struct gw_job *job;           /* handed over or running [work_mu; the worker reads it after wake] */
 };
 
 struct gw_client {
@@ -151,10 +159,11 @@ struct gateway {
     int efd;
     struct event *notify_ev;
 
-    /* workers */
+    /* workers [work_mu] */
     pthread_mutex_t work_mu;
-    pthread_cond_t work_cv;
-    struct gw_job *ready_head, *ready_tail;
+    struct gw_job *ready_head, *ready_tail; /* jobs no worker was free for */
+    struct gw_worker *idle;         /* sleeping workers, last idle on top */
+    struct gw_worker *retired;      /* left the pool, to be joined */
     struct gw_worker **workers;
     size_t n_workers, n_idle;
     bool workers_stop;
@@ -182,6 +191,7 @@ struct gateway {
 /* gateway_upstream.c */
 void gw_dispatch(struct gateway *g, struct gw_job *j);  /* loop: hand to a worker */
 void gw_workers_stop(struct gateway *g);               /* join every worker */
+extern int gw_worker_idle_ms;                          /* GW_WORKER_IDLE_MS; tests shorten it */
 void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: wake the loop for j */
 void gw_job_cancel(struct gw_job *j);                  /* loop: stop its upstream call */
 void gw_sessions_free(struct gateway *g);
@@ -204,5 +214,14 @@ void gw_cache_put(struct gw_cache *c, struct gw_entry *e); /* takes it */
 void gw_entry_free(struct gw_entry *e);
 
 int64_t gw_now_ms(const struct gateway *g);
+
+/* gateway_body.c: gateway_translate and gateway_usage_from_answer through
+ * jansson only (what the scanner gives up on; tests and the fuzz target
+ * compare the two paths). */
+void gw_translate_json(enum gateway_op op, const char *model_id, const char *body, size_t len, char **out,
+                       size_t *out_len, struct gateway_body_info *info);
+void gw_usage_from_answer_json(enum gateway_op op, const char *body, size_t len, struct gateway_usage *u);
+void gw_usage_from_event_json(enum gateway_op op, const char *event_type, size_t et_len, const uint8_t *payload,
+                              size_t len, struct gateway_usage *u);
 
 #endif

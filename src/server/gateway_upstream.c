@@ -239,7 +239,9 @@ static enum brock_status push_frame(struct call *c, const void *p, size_t n)
     pthread_mutex_unlock(&j->mu);
     if (was_empty)
         gw_notify(j->g, j);
-    if (j->cache_candidate && !j->tee_over && buf_add(&j->tee, p, n) != BROCK_OK)
+    /* a copy for the cache only of what finish() may cache */
+    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && !j->tee_over &&
+        buf_add(&j->tee, p, n) != BROCK_OK)
         j->tee_over = true;
     return BROCK_OK;
 }
@@ -478,10 +480,11 @@ static void run_job(struct gw_worker *w, struct gw_job *j)
     struct gateway *g = w->g;
     pthread_mutex_lock(&j->mu);
     j->worker = w;
-    w->cancel = j->cancel;
+    bool cancelled = j->cancel;
+    w->cancel = cancelled;
     pthread_mutex_unlock(&j->mu);
 
-    if (j->cancel) {
+    if (cancelled) {
         j->local_error = true;
         j->status = 503;
         snprintf(j->err_code, sizeof j->err_code, "interrupted");
@@ -540,31 +543,133 @@ static void run_job(struct gw_worker *w, struct gw_job *j)
     notify_done(g, j, w);
 }
 
+int gw_worker_idle_ms = GW_WORKER_IDLE_MS;
+
+/* Called with work_mu held by a worker idle past gw_worker_idle_ms and still
+ * on the idle stack: it leaves the pool. Workers retired earlier are joined
+ * (they have left or are about to), this one waits on g->retired for the
+ * next to retire or for gw_workers_stop. */
+static struct gw_worker *retire_locked(struct gateway *g, struct gw_worker *w)
+{
+    struct gw_worker **pp = &g->idle;
+    while (*pp != w)
+        pp = &(*pp)->idle_next;
+    *pp = w->idle_next;
+    w->idle_next = NULL;
+    w->idle = false;
+    g->n_idle--;
+    for (size_t i = 0; i < g->n_workers; i++)
+        if (g->workers[i] == w) {
+            g->workers[i] = g->workers[--g->n_workers];
+            break;
+        }
+    atomic_store(&g->st_workers, g->n_workers);
+    struct gw_worker *old = g->retired;
+    w->retired_next = NULL;
+    g->retired = w;
+    return old;
+}
+
+static void join_retired(struct gw_worker *list)
+{
+    while (list) {
+        struct gw_worker *w = list;
+        list = w->retired_next;
+        pthread_join(w->th, NULL);
+        sem_destroy(&w->wake);
+        free(w);
+    }
+}
+
+/* sem_timedwait takes CLOCK_REALTIME: a clock step only moves when an idle
+ * worker retires. */
+static void idle_deadline(struct timespec *at, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, at);
+    at->tv_sec += ms / 1000;
+    at->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (at->tv_nsec >= 1000000000L) {
+        at->tv_sec++;
+        at->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Sleep on the idle stack until handed a job or told to stop (true), or
+ * until idle too long (false, work_mu held, the worker retired). */
+static bool idle_wait(struct gateway *g, struct gw_worker *w, struct gw_worker **retired)
+{
+    struct timespec at;
+    idle_deadline(&at, gw_worker_idle_ms);
+    for (;;) {
+        if (sem_timedwait(&w->wake, &at) == 0)
+            return true;
+        if (errno == EINTR)
+            continue;
+        pthread_mutex_lock(&g->work_mu);
+        if (!w->idle) {
+            /* taken off the stack (a job, or the stop) as the time ran out: its post is on the way */
+            pthread_mutex_unlock(&g->work_mu);
+            while (sem_wait(&w->wake) != 0 && errno == EINTR)
+                ;
+            return true;
+        }
+        if (g->n_workers > GW_WORKERS_KEPT) {
+            *retired = retire_locked(g, w);
+            return false;
+        }
+        pthread_mutex_unlock(&g->work_mu);
+        idle_deadline(&at, gw_worker_idle_ms);
+    }
+}
+
+/* A worker runs what it is handed (w->job, set by gw_dispatch under work_mu
+ * before it posts w->wake) and then whatever waits on the ready list; then
+ * it goes back on the idle stack and sleeps on its own semaphore. Handing a
+ * job to a sleeping worker directly costs one futex wake-up and no lock on
+ * the worker's side; a shared condition variable made every woken worker
+ * fight the loop and the other workers for work_mu first. A worker idle for
+ * gw_worker_idle_ms leaves (GW_WORKERS_KEPT stay): a peak of 500 streams
+ * does not keep 500 threads and their connections for good. */
 static void *worker_main(void *arg)
 {
     struct gw_worker *w = arg;
     struct gateway *g = w->g;
+    struct gw_worker *retired = NULL;
     w->dec = es_decoder_new();
     pthread_mutex_lock(&g->work_mu);
     for (;;) {
-        g->n_idle++;
-        while (!g->ready_head && !g->workers_stop)
-            pthread_cond_wait(&g->work_cv, &g->work_mu);
-        g->n_idle--;
-        if (!g->ready_head)
+        if (g->ready_head) {
+            struct gw_job *j = g->ready_head;
+            g->ready_head = j->qnext;
+            if (!g->ready_head)
+                g->ready_tail = NULL;
+            j->qnext = NULL;
+            w->job = j;
+            pthread_mutex_unlock(&g->work_mu);
+            run_job(w, j);
+            pthread_mutex_lock(&g->work_mu);
+            w->job = NULL;
+            continue;
+        }
+        if (g->workers_stop)
             break;
-        struct gw_job *j = g->ready_head;
-        g->ready_head = j->qnext;
-        if (!g->ready_head)
-            g->ready_tail = NULL;
-        j->qnext = NULL;
-        w->job = j;
+        /* idle: most recently used on top, so the fewest threads stay warm
+         * and the ones below are those that retire */
+        w->idle_next = g->idle;
+        w->idle = true;
+        g->idle = w;
+        g->n_idle++;
         pthread_mutex_unlock(&g->work_mu);
-        run_job(w, j);
+        if (!idle_wait(g, w, &retired))
+            break; /* retired (work_mu held) */
+        struct gw_job *j = w->job; /* handed over by gw_dispatch, or NULL: stop */
+        if (j)
+            run_job(w, j);
         pthread_mutex_lock(&g->work_mu);
         w->job = NULL;
     }
     pthread_mutex_unlock(&g->work_mu);
+    join_retired(retired);
     for (size_t i = 0; i < BROCK_ARRAY_LEN(w->clients); i++)
         aws_client_free(w->clients[i]);
     es_decoder_free(w->dec);
@@ -583,33 +688,42 @@ void gw_dispatch(struct gateway *g, struct gw_job *j)
         notify_done(g, j, NULL);
         return;
     }
-    j->qnext = NULL;
-    size_t ready = 1;
-    if (g->ready_tail) {
-        g->ready_tail->qnext = j;
-        for (struct gw_job *x = g->ready_head; x != j; x = x->qnext)
-            ready++;
-    } else {
-        g->ready_head = j;
+    struct gw_worker *idle = g->idle;
+    if (idle) {
+        g->idle = idle->idle_next;
+        idle->idle_next = NULL;
+        idle->idle = false;
+        g->n_idle--;
+        idle->job = j;
+        pthread_mutex_unlock(&g->work_mu);
+        sem_post(&idle->wake);
+        return;
     }
+    /* every worker is busy: the job waits for the first one free, and a new
+     * worker starts while there are fewer than max_upstream */
+    j->qnext = NULL;
+    if (g->ready_tail)
+        g->ready_tail->qnext = j;
+    else
+        g->ready_head = j;
     g->ready_tail = j;
-    if (ready > g->n_idle && g->n_workers < g->max_upstream) {
+    if (g->n_workers < g->max_upstream) {
         struct gw_worker *w = xcalloc(1, sizeof *w);
         w->g = g;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setstacksize(&attr, GW_WORKER_STACK);
-        if (pthread_create(&w->th, &attr, worker_main, w) == 0) {
+        if (sem_init(&w->wake, 0, 0) == 0 && pthread_create(&w->th, &attr, worker_main, w) == 0) {
             g->workers = xrealloc(g->workers, (g->n_workers + 1) * sizeof *g->workers);
             g->workers[g->n_workers++] = w;
             atomic_store(&g->st_workers, g->n_workers);
         } else {
+            sem_destroy(&w->wake);
             free(w);
             log_warn("gateway: could not start a worker thread (%zu running)", g->n_workers);
         }
         pthread_attr_destroy(&attr);
     }
-    pthread_cond_signal(&g->work_cv);
     pthread_mutex_unlock(&g->work_mu);
 }
 
@@ -622,7 +736,14 @@ void gw_workers_stop(struct gateway *g)
     for (size_t i = 0; i < g->n_workers; i++)
         if (g->workers[i]->job)
             gw_job_cancel(g->workers[i]->job);
-    pthread_cond_broadcast(&g->work_cv);
+    while (g->idle) { /* wake the sleepers with no job: they see the stop */
+        struct gw_worker *w = g->idle;
+        g->idle = w->idle_next;
+        w->idle_next = NULL;
+        w->idle = false;
+        g->n_idle--;
+        sem_post(&w->wake);
+    }
     pthread_mutex_unlock(&g->work_mu);
     while (left) {
         struct gw_job *j = left;
@@ -634,8 +755,15 @@ void gw_workers_stop(struct gateway *g)
     }
     for (size_t i = 0; i < g->n_workers; i++) {
         pthread_join(g->workers[i]->th, NULL);
+        sem_destroy(&g->workers[i]->wake);
         free(g->workers[i]);
     }
+    /* no worker retires after the stop: the list is final */
+    pthread_mutex_lock(&g->work_mu);
+    struct gw_worker *retired = g->retired;
+    g->retired = NULL;
+    pthread_mutex_unlock(&g->work_mu);
+    join_retired(retired);
     free(g->workers);
     g->workers = NULL;
     g->n_workers = 0;

@@ -32,6 +32,7 @@
 #include "../../src/aws/sigv4.h"
 #include "../../src/server/emulator.h"
 #include "../../src/server/gateway.h"
+#include "../../src/server/gateway_int.h"
 #include "../../src/store/store.h"
 #include "../../src/util/alloc.h"
 #include "../../src/util/buf.h"
@@ -288,6 +289,168 @@ static void test_translate(void **state)
                         "be brief");
     assert_true(info.deterministic);
     json_decref(v);
+}
+
+/* The scanner (gateway_translate, gateway_usage_from_answer) and the jansson
+ * path (gw_*_json) agree on every body: the same facts, the same notes, the
+ * same JSON out; what the scanner is unsure of it leaves to jansson. */
+static void same_translation(enum gateway_op op, const char *model, const char *body, size_t n)
+{
+    char *a = NULL, *b = NULL;
+    size_t an = 0, bn = 0;
+    struct gateway_body_info ia, ib;
+    gateway_translate(op, model, body, n, &a, &an, &ia);
+    gw_translate_json(op, model, body, n, &b, &bn, &ib);
+    if (ia.parsed != ib.parsed || ia.deterministic != ib.deterministic || ia.tool_results != ib.tool_results ||
+        strcmp(ia.session, ib.session) || strcmp(ia.changes, ib.changes) || !a != !b)
+        fail_msg("translation differs for %s: %.200s", gateway_op_name(op), body);
+    if (a) {
+        json_t *x = json_loadb(a, an, 0, NULL), *y = json_loadb(b, bn, 0, NULL);
+        if (!x || !y || !json_equal(x, y))
+            fail_msg("translated bodies differ for %.200s:\n%.300s\n%.300s", body, a, b);
+        json_decref(x);
+        json_decref(y);
+    }
+    free(a);
+    free(b);
+}
+
+static void test_translate_scanner(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":32000,"
+        "\"anthropic_beta\":[\"claude-code-20250219\",\"interleaved-thinking-2025-05-14\",\"context-1m-2025-08-07\"],"
+        "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":4000},\"output_config\":{\"effort\":\"high\"},"
+        "\"context_management\":{\"edits\":[]},\"metadata\":{\"user_id\":\"user_abc_session_1\"},"
+        "\"system\":[{\"type\":\"text\",\"text\":\"You are Claude Code.\"}],"
+        "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a \\\"quoted\\\" \\u00e9 line\\n\"}]}]}",
+        "{\"model\":\"claude\",\"stream\":true,\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+        " { \"anthropic_version\" : \"v\" , \"temperature\" : 0.0 , \"messages\" : [ ] } \n",
+        "{\"anthropic_version\":\"v\",\"temperature\":-0,\"thinking\":{\"type\":\"disabled\"},\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"temperature\":0,\"thinking\":null,\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"temperature\":1e-400,\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"temperature\":1e400,\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"max_tokens\":123456789012345678901234,\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"tool_result\",\"tool_use_id\":\"t\"}]}]}",
+        "{\"anthropic_version\":\"v\",\"temperature\":0,\"messages\":[{\"role\":\"user\",\"content\":"
+        "[{\"type\":\"tool\\u005fresult\"}]}]}",
+        "{\"anthropic_version\":\"v\",\"messages\":[{\"role\":\"user\",\"content\":[{\"toolResult\":{}}]},5]}",
+        "{\"anthropic_version\":\"v\",\"messages\":[{\"role\":\"system\",\"content\":\"rules\"},"
+        "{\"role\":\"user\",\"content\":\"x\"}]}",
+        "{\"anthropic_version\":\"v\",\"metadata\":{\"user_id\":42,\"session\":\"s1\"},\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"metadata\":{\"user_id\":\"a\\\"b\"},\"messages\":[]}",
+        "{\"mo\\u0064el\":\"x\",\"messages\":[]}",
+        "{\"model\":\"x\",\"model\":\"y\",\"messages\":[]}",
+        "{\"anthropic_beta\":[\"claude-code-20250219\"],\"messages\":[]}",
+        "{\"anthropic_beta\":[\"claude-code-20250219\",5],\"anthropic_version\":\"v\"}",
+        "{\"anthropic_beta\":\"claude-code-20250219\",\"anthropic_version\":\"v\"}",
+        "{\"thinking\":{\"type\":\"adaptive\"},\"max_tokens\":8000,\"anthropic_version\":\"v\",\"messages\":[]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],\"inferenceConfig\":{\"temperature\":0},"
+        "\"requestMetadata\":{\"session\":\"abc\"},\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\"}}}",
+        "{\"messages\":[],\"additionalModelRequestFields\":{\"anthropic_beta\":[\"claude-code-20250219\"]}}",
+        "{\"anthropic_version\":\"v\",\"messages\":[]} x",
+        "{\"anthropic_version\":\"v\",\"messages\":[],}",
+        "{\"a\":01,\"model\":1}",
+        "{\"a\":\"\\u0000\",\"model\":1}",
+        "{\"a\":\"\\ud800\",\"model\":1}",
+        "{\"a\":\"\\ud83d\\ude00\",\"model\":1}",
+        "{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\",\"model\":1}",
+        "{\"a\":\"\xc0\xaf\",\"model\":1}",
+        "{\"a\":\"\xed\xa0\x80\",\"model\":1}",
+        "{\"a\":\"tab\there\",\"model\":1}",
+        "[1]",
+        "",
+        "{}",
+    };
+    static const enum gateway_op ops[] = {GATEWAY_OP_INVOKE, GATEWAY_OP_INVOKE_STREAM, GATEWAY_OP_CONVERSE,
+                                          GATEWAY_OP_COUNT_TOKENS};
+    static const char *const models[] = {SONNET, HAIKU3, "global.anthropic.claude-opus-4-6-v1", "unknown"};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(bodies); i++)
+        for (size_t o = 0; o < BROCK_ARRAY_LEN(ops); o++)
+            for (size_t m = 0; m < BROCK_ARRAY_LEN(models); m++)
+                same_translation(ops[o], models[m], bodies[i], strlen(bodies[i]));
+    /* deep nesting: the scanner leaves it to jansson */
+    struct buf deep = BUF_INIT(BUF_MAX_SMALL);
+    buf_addstr(&deep, "{\"model\":1,\"a\":");
+    for (int i = 0; i < 1000; i++)
+        buf_addc(&deep, '[');
+    for (int i = 0; i < 1000; i++)
+        buf_addc(&deep, ']');
+    buf_addc(&deep, '}');
+    same_translation(GATEWAY_OP_INVOKE, SONNET, deep.ptr, deep.len);
+    buf_free(&deep);
+    /* the Claude Code body keeps every member it does not change, byte for byte */
+    char *out = NULL;
+    size_t n = 0;
+    struct gateway_body_info info;
+    gateway_translate(GATEWAY_OP_INVOKE, SONNET, bodies[0], strlen(bodies[0]), &out, &n, &info);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"anthropic_beta\":[\"interleaved-thinking-2025-05-14\",\"context-1m-2025-08-07\"]"));
+    assert_non_null(strstr(out, "\"text\":\"a \\\"quoted\\\" \\u00e9 line\\n\""));
+    assert_null(strstr(out, "output_config"));
+    free(out);
+
+    static const char *const answers[] = {
+        "{\"content\":[{\"type\":\"text\",\"text\":\"x\"}],\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":42,"
+        "\"output_tokens\":7,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":5}}",
+        "{\"content\":[{\"type\":\"server_tool_use\"}],\"stop_reason\":null,\"usage\":{\"input_tokens\":1.5}}",
+        "{\"usage\":{\"input_tokens\":1,\"input_tokens\":2}}",
+        "{\"stop_reason\":\"a\\\"b\",\"usage\":5}",
+        "{\"output\":{\"message\":{\"content\":[{\"toolUse\":{}}]}},\"stopReason\":\"tool_use\","
+        "\"usage\":{\"inputTokens\":3,\"outputTokens\":4}}",
+        "{\"content\":[]} trailing",
+        "not json",
+    };
+    static const char *const events[] = {
+        "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":11,\"output_tokens\":1}}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}",
+        "{\"usage\":{\"output_tokens\":2.5},\"type\":\"message_delta\"}",
+        "{\"type\":\"content_block_start\",\"content_block\":{\"type\":\"tool_use\",\"input\":{}}}",
+        "{\"type\":\"message_stop\",\"amazon-bedrock-invocationMetrics\":{\"inputTokenCount\":7,\"outputTokenCount\":15}}",
+        "{\"type\":\"message_stop\",\"type\":\"x\"}",
+        "{\"usage\":{\"inputTokens\":3,\"outputTokens\":4},\"stopReason\":\"end_turn\",\"start\":{\"toolUse\":{}}}",
+        "not json",
+    };
+    static const char *const conv_types[] = {"metadata", "messageStop", "contentBlockStart"};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(events); i++) {
+        struct buf b64 = BUF_INIT(4096), payload = BUF_INIT(8192);
+        assert_int_equal(base64_encode(&b64, events[i], strlen(events[i])), BROCK_OK);
+        buf_addf(&payload, "{\"bytes\":\"%s\",\"p\":\"abc\"}", buf_cstr(&b64));
+        for (size_t t = 0; t <= BROCK_ARRAY_LEN(conv_types); t++) {
+            struct gateway_usage a = {0}, b = {0};
+            if (t == BROCK_ARRAY_LEN(conv_types)) {
+                gateway_usage_from_event(GATEWAY_OP_INVOKE_STREAM, "chunk", 5, (const uint8_t *)payload.ptr,
+                                         payload.len, &a);
+                gw_usage_from_event_json(GATEWAY_OP_INVOKE_STREAM, "chunk", 5, (const uint8_t *)payload.ptr,
+                                         payload.len, &b);
+            } else {
+                const char *et = conv_types[t];
+                gateway_usage_from_event(GATEWAY_OP_CONVERSE_STREAM, et, strlen(et), (const uint8_t *)events[i],
+                                         strlen(events[i]), &a);
+                gw_usage_from_event_json(GATEWAY_OP_CONVERSE_STREAM, et, strlen(et), (const uint8_t *)events[i],
+                                         strlen(events[i]), &b);
+            }
+            if (a.input != b.input || a.output != b.output || a.cache_read != b.cache_read ||
+                a.cache_write != b.cache_write || strcmp(a.stop_reason, b.stop_reason) || a.tool_use != b.tool_use ||
+                a.complete != b.complete)
+                fail_msg("event usage differs for %s", events[i]);
+        }
+        buf_free(&b64);
+        buf_free(&payload);
+    }
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(answers); i++)
+        for (int c = 0; c < 2; c++) {
+            enum gateway_op op = c ? GATEWAY_OP_CONVERSE : GATEWAY_OP_INVOKE;
+            struct gateway_usage a = {0}, b = {0};
+            gateway_usage_from_answer(op, answers[i], strlen(answers[i]), &a);
+            gw_usage_from_answer_json(op, answers[i], strlen(answers[i]), &b);
+            if (a.input != b.input || a.output != b.output || a.cache_read != b.cache_read ||
+                a.cache_write != b.cache_write || strcmp(a.stop_reason, b.stop_reason) || a.tool_use != b.tool_use ||
+                a.complete != b.complete)
+                fail_msg("usage differs for %s", answers[i]);
+        }
 }
 
 static void test_usage(void **state)
@@ -1108,16 +1271,19 @@ static void test_admission_fair(void **state)
     struct fx f;
     fx_up(&f, &fo);
     struct bg_req a[4], b;
+    char body_a[1024], body_b[1024]; /* invoke_body's buffer is shared: copies for the threads */
+    snprintf(body_a, sizeof body_a, "%s", invoke_body("slow stream A", false));
+    snprintf(body_b, sizeof body_b, "%s", invoke_body("slow stream B", false));
     for (int i = 0; i < 4; i++) {
         a[i] = (struct bg_req){.f = &f,
                                .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                                     .body = invoke_body("slow stream A", false), .bearer = TOK_ALICE}};
+                                     .body = body_a, .bearer = TOK_ALICE}};
         pthread_create(&a[i].th, NULL, bg_run, &a[i]);
     }
     usleep(100000);
     b = (struct bg_req){.f = &f,
                         .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                              .body = invoke_body("slow stream B", false), .bearer = TOK_BOB}};
+                              .body = body_b, .bearer = TOK_BOB}};
     pthread_create(&b.th, NULL, bg_run, &b);
     for (int i = 0; i < 4; i++)
         pthread_join(a[i].th, NULL);
@@ -1133,6 +1299,46 @@ static void test_admission_fair(void **state)
     assert_true(later >= 2); /* bob finished before most of alice's burst */
     fx_down(&f);
     free(f.dir);
+}
+
+/* Workers idle past gw_worker_idle_ms leave the pool (GW_WORKERS_KEPT
+ * stay), and the pool grows again when calls come. */
+static void test_workers_retire(void **state)
+{
+    (void)state;
+    int saved = gw_worker_idle_ms;
+    gw_worker_idle_ms = 300;
+    struct fx_opts fo = {.no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    enum { N = 8 };
+    struct bg_req a[N];
+    char body[1024];
+    snprintf(body, sizeof body, "%s", invoke_body("slow stream R", false));
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            a[i] = (struct bg_req){.f = &f,
+                                   .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                                         .body = body, .bearer = TOK_ALICE}};
+            pthread_create(&a[i].th, NULL, bg_run, &a[i]);
+        }
+        for (int i = 0; i < N; i++) {
+            pthread_join(a[i].th, NULL);
+            assert_int_equal(a[i].r.status, 200);
+            resp_free(&a[i].r);
+        }
+        struct gateway_stats st;
+        gateway_stats(f.gw, &st);
+        assert_true(st.workers >= N);
+        for (int i = 0; i < 100 && st.workers > GW_WORKERS_KEPT; i++) {
+            usleep(50000);
+            gateway_stats(f.gw, &st);
+        }
+        assert_int_equal(st.workers, GW_WORKERS_KEPT);
+    }
+    fx_down(&f);
+    free(f.dir);
+    gw_worker_idle_ms = saved;
 }
 
 static void test_graceful_stop(void **state)
@@ -1193,6 +1399,7 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_route),
         cmocka_unit_test(test_translate),
+        cmocka_unit_test(test_translate_scanner),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_passthrough),
@@ -1205,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_stream_cuts),
         cmocka_unit_test(test_client_gone),
         cmocka_unit_test(test_admission_fair),
+        cmocka_unit_test(test_workers_retire),
         cmocka_unit_test(test_graceful_stop),
     };
     int rc = cmocka_run_group_tests_name("gateway", tests, NULL, NULL);

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# bench/gateway.sh [BUILD_DIR] - what `brock serve` adds, with `brock emulate`
+# (another process) as its upstream, on loopback. Load: wrk (Debian's `wrk`)
+# with bench/gateway.lua (the POST, its headers and body; one JSON line of
+# results).
+#
+# For InvokeModel (non-streamed) and InvokeModelWithResponseStream at 1, 50
+# and 500 concurrent keep-alive connections, the same wrk load goes straight
+# to the emulator and through the gateway, interleaved ROUNDS times; the
+# tables give the medians over the rounds, the added latency is gateway minus
+# direct (p50 and p99 of the medians). These closed loops saturate the
+# machine from 50 connections on (wrk, the emulator and the gateway share its
+# cores), so there the difference is mostly queueing; a second table runs 50
+# connections that each wait a random 0..2 x PACED_MS ms between answers
+# (wrk's delay() hook), a bounded rate that leaves CPU idle, and shows the
+# added latency per request without the queue. Then cached answers per
+# second (a deterministic request answered from the gateway's memory tier)
+# and the gateway's RSS while 500 streams are open (the emulator holds them:
+# a scenario delays the events; /_gateway/health says when all are open).
+# The gateway's CPU per request (its utime + stime over the run / requests)
+# is the figure the machine's other load moves least.
+#
+# Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
+# -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
+# answers/s, <= 100 MB at 500 streams.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+brock=$build/brock
+lua=$top/bench/gateway.lua
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+PACED_MS=${PACED_MS:-20}
+[ -x "$brock" ] || { echo "build first: make (needs $brock)"; exit 1; }
+command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
+command -v curl >/dev/null || { echo "needs curl"; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-gw.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_REGION=us-west-2 AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
+
+emu_key=ABSKbench-emulator-0123456789abcdef
+gw_key=bench-gateway-key-0123456789abcdef
+printf '{"keys": [{"ApiKey": "%s", "Arn": "arn:aws:iam::123456789012:user/bench"}]}\n' "$emu_key" >"$tmp/emu-keys.json"
+cat >"$tmp/scenario.json" <<'JSON'
+{"rules": [{"match": {"contains": "hold this stream open"},
+            "response": {"text": "a b c d e f g h i j", "event_delay_ms": 3000}}]}
+JSON
+
+wait_url() { # file pid -> prints the URL from "listening on URL"
+  for _ in $(seq 1 200); do
+    u=$(sed -n '1s/^listening on //p' "$1" 2>/dev/null)
+    [ -n "$u" ] && { echo "$u"; return 0; }
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "server did not start: $(cat "$1".err 2>/dev/null)" >&2
+  return 1
+}
+"$brock" emulate --port 0 --keys "$tmp/emu-keys.json" --scenario "$tmp/scenario.json" >"$tmp/emu" 2>"$tmp/emu.err" &
+pids+=($!)
+emu=$(wait_url "$tmp/emu" "${pids[-1]}")
+"$brock" serve --port 0 --endpoint-url "$emu" --key "$gw_key=bench/gateway" >"$tmp/gw" 2>"$tmp/gw.err" &
+gw_pid=$!
+pids+=("$gw_pid")
+gw=$(wait_url "$tmp/gw" "$gw_pid")
+case "$emu$gw" in *127.0.0.1*127.0.0.1*) ;; *) echo "not on loopback: $emu $gw" >&2; exit 1 ;; esac
+
+model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
+body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark this please"}]}'
+cached='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"temperature":0,"messages":[{"role":"user","content":"a cached answer"}]}'
+hold='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hold this stream open"}]}'
+
+run() { # url token op body conns [seconds [delay_ms]] -> one JSON line
+  local t=$(( $5 > 1 ? 2 : 1 ))
+  GW_TOKEN=$2 GW_BODY=$4 GW_DELAY_MS=${7:-0} \
+    timeout $(( ${6:-$DURATION} + 30 )) wrk -s "$lua" --latency -t "$t" -c "$5" -d "${6:-$DURATION}s" --timeout 10s \
+    "$1/model/$model/$3" >"$tmp/wrk.out" 2>&1 || :
+  sed -n 's/^json //p' "$tmp/wrk.out" | grep . || { echo "wrk failed: $(tail -3 "$tmp/wrk.out")" >&2; echo '{}'; }
+}
+field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+hz=$(getconf CLK_TCK)
+run_gw() { # like run, through the gateway, adding "cpu_us": the gateway's CPU per request
+  local t0 t1 out
+  t0=$(cpu_ticks "$gw_pid")
+  out=$(run "$gw" "$gw_key" "$@")
+  t1=$(cpu_ticks "$gw_pid")
+  local us
+  us=$(echo "$out" | field requests | awk -v d=$((t1 - t0)) -v hz="$hz" '{printf "%.1f", $1 ? d * 1e6 / hz / $1 : 0}')
+  echo "${out%\}}, \"cpu_us\": ${us:-0}}"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+sum() { awk '{s+=$1} END {print s+0}'; }
+
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+health() { curl -s --max-time 2 "$gw/_gateway/health" || :; }
+hold_rss() { # label
+  local before during threads hold_pid streaming=0
+  before=$(rss "$gw_pid")
+  GW_TOKEN=$gw_key GW_BODY=$hold timeout 60 wrk -s "$lua" -t 2 -c 500 -d 8s --timeout 30s \
+    "$gw/model/$model/invoke-with-response-stream" >"$tmp/hold" 2>&1 &
+  hold_pid=$!
+  for _ in $(seq 1 60); do
+    streaming=$(health | field streaming)
+    [ "${streaming:-0}" -ge 500 ] && break
+    sleep 0.1
+  done
+  sleep 1
+  during=$(rss "$gw_pid")
+  threads=$(awk '/Threads/ {print $2}' "/proc/$gw_pid/status")
+  streaming=$(health | field streaming)
+  wait "$hold_pid" || :
+  echo "RSS with 500 open streams ($1): $((during / 1024)) MiB ($during KiB; $((before / 1024)) MiB before;" \
+    "$threads threads; ${streaming:-?} streams open at the reading)"
+  sleep 1 # the gateway cancels the 500 upstream calls wrk left
+}
+
+table() { # paced_ms conns... (reads op from the caller)
+  local delay=$1 c
+  shift
+  for c in "$@"; do
+    : >"$tmp/d"; : >"$tmp/g"
+    for _ in $(seq 1 "$ROUNDS"); do
+      run "$emu" "$emu_key" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/d"
+      run_gw "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/g"
+    done
+    d50=$(field p50_ms <"$tmp/d" | median); d99=$(field p99_ms <"$tmp/d" | median)
+    g50=$(field p50_ms <"$tmp/g" | median); g99=$(field p99_ms <"$tmp/g" | median)
+    drps=$(field rps <"$tmp/d" | median); grps=$(field rps <"$tmp/g" | median)
+    cpu=$(field cpu_us <"$tmp/g" | median)
+    errs=$(cat "$tmp/d" "$tmp/g" | field errors | sum)
+    printf '| %s | %d | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.0f | %.0f | %.0f |%s\n' "$op" "$c" "$d50" "$d99" \
+      "$g50" "$g99" "$(echo "$g50 - $d50" | bc -l)" "$(echo "$g99 - $d99" | bc -l)" "$drps" "$grps" "$cpu" \
+      "$([ "$errs" = 0 ] || echo " $errs errors")"
+  done
+}
+
+echo "gateway benchmark: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ); ROUNDS=$ROUNDS, ${DURATION} s per run"
+echo
+hold_rss "a fresh gateway"
+echo
+echo "Closed loop (each connection sends again as soon as its answer is complete):"
+echo
+header() {
+  echo "| call | connections | direct p50 / p99 (ms) | via gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct req/s | gateway req/s | gateway CPU µs/req |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+}
+header
+for op in invoke invoke-with-response-stream; do table 0 1 50 500; done
+echo
+echo "Paced (50 connections, each waits 0..$((2 * PACED_MS)) ms, mean $PACED_MS ms, after an answer: at most $((50 * 1000 / PACED_MS)) req/s offered):"
+echo
+header
+for op in invoke invoke-with-response-stream; do table "$PACED_MS" 50; done
+
+echo
+run "$gw" "$gw_key" invoke "$cached" 1 1 >/dev/null # fill the cache
+: >"$tmp/c"
+for _ in $(seq 1 "$ROUNDS"); do run_gw invoke "$cached" 50 >>"$tmp/c"; done
+echo "cached answers (50 connections, memory tier): $(field rps <"$tmp/c" | median) answers/s," \
+  "p50 $(field p50_ms <"$tmp/c" | median) ms, p99 $(field p99_ms <"$tmp/c" | median) ms," \
+  "gateway CPU $(field cpu_us <"$tmp/c" | median) µs/answer, $(field errors <"$tmp/c" | sum) errors"
+echo
+hold_rss "after the load above"
