@@ -249,6 +249,33 @@ static void queue_timeout(void *arg)
     job_free(j);
 }
 
+/* Answer from a cache entry (the memory tier or the store), as Bedrock sent
+ * it first, and book the hit. */
+static void replay(struct gateway *g, struct gw_job *j, const struct gw_entry *e, const char *how)
+{
+    if (j->gone) {
+        httpd_resp_abort(j->resp);
+    } else {
+        (void)httpd_resp_set_status(j->resp, 200);
+        (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
+        if (e->stream) {
+            (void)httpd_resp_add_header(j->resp, "Content-Type", "application/vnd.amazon.eventstream");
+            if (e->bedrock_ctype[0])
+                (void)httpd_resp_add_header(j->resp, "X-Amzn-Bedrock-Content-Type", e->bedrock_ctype);
+            (void)httpd_stream_start(j->resp);
+            (void)httpd_stream_write(j->resp, e->body, e->len);
+            (void)httpd_stream_end(j->resp);
+        } else {
+            (void)httpd_resp_add_header(j->resp, "Content-Type", e->ctype);
+            (void)httpd_resp_send(j->resp, e->body, e->len);
+        }
+    }
+    atomic_fetch_add(&g->st_cache_hits, 1);
+    snprintf(j->profile, sizeof j->profile, "%s", e->model);
+    snprintf(j->region, sizeof j->region, "%s", e->region);
+    record(j, "ok", NULL, true, e->cost_usd, how);
+}
+
 /* ---- writing what the worker brought ------------------------------------------- */
 
 static void process(struct gateway *g, struct gw_job *j);
@@ -290,27 +317,7 @@ static void finish(struct gateway *g, struct gw_job *j)
         /* persistent-cache hit found by the worker: replay it like a memory hit */
         struct gw_entry *e = j->entry;
         j->entry = NULL;
-        if (!j->gone) {
-            (void)httpd_resp_set_status(j->resp, 200);
-            (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
-            if (e->stream) {
-                (void)httpd_resp_add_header(j->resp, "Content-Type", "application/vnd.amazon.eventstream");
-                if (e->bedrock_ctype[0])
-                    (void)httpd_resp_add_header(j->resp, "X-Amzn-Bedrock-Content-Type", e->bedrock_ctype);
-                (void)httpd_stream_start(j->resp);
-                (void)httpd_stream_write(j->resp, e->body, e->len);
-                (void)httpd_stream_end(j->resp);
-            } else {
-                (void)httpd_resp_add_header(j->resp, "Content-Type", e->ctype);
-                (void)httpd_resp_send(j->resp, e->body, e->len);
-            }
-        } else {
-            httpd_resp_abort(j->resp);
-        }
-        atomic_fetch_add(&g->st_cache_hits, 1);
-        snprintf(j->profile, sizeof j->profile, "%s", e->model);
-        snprintf(j->region, sizeof j->region, "%s", e->region);
-        record(j, "ok", NULL, true, e->cost_usd, "cache hit (store)");
+        replay(g, j, e, "cache hit (store)");
         if (g->cache)
             gw_cache_put(g->cache, e);
         else
@@ -694,27 +701,6 @@ static void cache_key(const struct gw_job *j, const char *body, size_t n, uint8_
     sha256_free(&c);
 }
 
-static void replay(struct gateway *g, struct gw_job *j, const struct gw_entry *e)
-{
-    (void)httpd_resp_set_status(j->resp, 200);
-    (void)httpd_resp_add_header(j->resp, "x-amzn-RequestId", j->id);
-    if (e->stream) {
-        (void)httpd_resp_add_header(j->resp, "Content-Type", "application/vnd.amazon.eventstream");
-        if (e->bedrock_ctype[0])
-            (void)httpd_resp_add_header(j->resp, "X-Amzn-Bedrock-Content-Type", e->bedrock_ctype);
-        (void)httpd_stream_start(j->resp);
-        (void)httpd_stream_write(j->resp, e->body, e->len);
-        (void)httpd_stream_end(j->resp);
-    } else {
-        (void)httpd_resp_add_header(j->resp, "Content-Type", e->ctype);
-        (void)httpd_resp_send(j->resp, e->body, e->len);
-    }
-    atomic_fetch_add(&g->st_cache_hits, 1);
-    snprintf(j->profile, sizeof j->profile, "%s", e->model);
-    snprintf(j->region, sizeof j->region, "%s", e->region);
-    record(j, "ok", NULL, true, e->cost_usd, "cache hit");
-}
-
 /* ---- the handler ------------------------------------------------------------------ */
 
 static void health(struct gateway *g, struct httpd_resp *resp)
@@ -795,7 +781,7 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
         j->cache_candidate = true;
         const struct gw_entry *e = gw_cache_get(g->cache, j->cache_key, gw_now_ms(g));
         if (e) {
-            replay(g, j, e);
+            replay(g, j, e, "cache hit");
             job_free(j);
             return;
         }

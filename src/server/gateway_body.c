@@ -1466,57 +1466,36 @@ static void copy_stop(struct gateway_usage *u, struct span v)
 }
 
 /* An object's member `name` as a plain string (NULL span otherwise). */
+static bool rd_plain_string_cb(struct js *s, int depth, void *out)
+{
+    return js_plain_string_or_other(s, depth, out);
+}
+
 static bool rd_string_member(struct js *s, int depth, const char *name, struct span *out)
 {
     out->p = NULL;
     out->n = 0;
-    if (js_peek(s) != '{')
-        return js_skip(s, depth);
-    s->p++;
-    bool first = true, kesc, seen = false;
-    struct span k;
-    int r;
-    while ((r = js_member(s, &first, &k, &kesc)) == 1) {
-        if (kesc)
-            return false;
-        bool ok;
-        if (span_is(k, name)) {
-            ok = !seen && js_plain_string_or_other(s, depth + 1, out);
-            seen = true;
-        } else {
-            ok = js_skip(s, depth + 1);
-        }
-        if (!ok)
-            return false;
-    }
-    return r == 0;
+    return rd_path(s, depth, name, rd_plain_string_cb, out);
 }
 
 /* An object's member `name` as counts. */
+struct counts_arg {
+    const char *const *names;
+    struct counts *c;
+};
+
+static bool rd_counts_cb(struct js *s, int depth, void *arg)
+{
+    struct counts_arg *a = arg;
+    return rd_counts4(s, depth, a->names, a->c);
+}
+
 static bool rd_counts_member(struct js *s, int depth, const char *name, const char *const names[4],
                              struct counts *c)
 {
     memset(c, 0, sizeof *c);
-    if (js_peek(s) != '{')
-        return js_skip(s, depth);
-    s->p++;
-    bool first = true, kesc, seen = false;
-    struct span k;
-    int r;
-    while ((r = js_member(s, &first, &k, &kesc)) == 1) {
-        if (kesc)
-            return false;
-        bool ok;
-        if (span_is(k, name)) {
-            ok = !seen && rd_counts4(s, depth + 1, names, c);
-            seen = true;
-        } else {
-            ok = js_skip(s, depth + 1);
-        }
-        if (!ok)
-            return false;
-    }
-    return r == 0;
+    struct counts_arg a = {names, c};
+    return rd_path(s, depth, name, rd_counts_cb, &a);
 }
 
 static const char *const msg_counts[4] = {"input_tokens", "output_tokens", "cache_read_input_tokens",
