@@ -119,7 +119,7 @@ cc_line=
 if [ "${CLAUDE_CODE:-1}" = 1 ]; then
   cc=${CLAUDE_CODE_DIR:-$tmp/claude-code} # CLAUDE_CODE_DIR: an earlier `npm install --prefix DIR`
   if [ ! -x "$cc/node_modules/.bin/claude" ] &&
-     ! npm install --silent --no-audit --no-fund --prefix "$cc" @anthropic-ai/claude-code >"$tmp/npm.log" 2>&1; then
+     ! npm install --silent --no-audit --no-fund --prefix "$cc" "@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION:-2.1.197}" >"$tmp/npm.log" 2>&1; then
     cc_line="Claude Code: npm install failed: $(tail -n 3 "$tmp/npm.log" | tr '\n' ' ')"
   else
     ccbin=$cc/node_modules/.bin/claude

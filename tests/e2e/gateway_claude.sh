@@ -6,7 +6,8 @@
 #   AWS_BEARER_TOKEN_BEDROCK=<gateway key> claude -p ...
 #
 # Claude Code is installed once into $BROCK_BUILD/claude-code (npm; it is
-# large, so not in tests/js/package.json). When npm cannot install it the
+# large, so not in tests/js/package.json), at the version this was last
+# checked with (CLAUDE_CODE_VERSION overrides; "latest" for the newest). When npm cannot install it the
 # script skips with the reason. Checked: Claude Code's answer, what it sent
 # (the emulator's request log: the inference-profile listing on the runtime
 # URL, one-token probes, the streamed turn with its Bedrock body), and the
@@ -18,13 +19,14 @@ if [ ! -x "$BROCK" ]; then
   exit 0
 fi
 build=${BROCK_BUILD:-$(dirname "$BROCK")}
-cache=$(cd "$build" && pwd)/claude-code
+cc_version=${CLAUDE_CODE_VERSION:-2.1.197}
+cache=$(cd "$build" && pwd)/claude-code-$cc_version
 claude=$cache/node_modules/.bin/claude
 if [ ! -x "$claude" ]; then
   mkdir -p "$cache"
   if ! command -v npm >/dev/null ||
      ! timeout 600 npm install --prefix "$cache" --no-audit --no-fund --loglevel=error \
-       @anthropic-ai/claude-code >"$E2E_TMP/npm.log" 2>&1 || [ ! -x "$claude" ]; then
+       "@anthropic-ai/claude-code@$cc_version" >"$E2E_TMP/npm.log" 2>&1 || [ ! -x "$claude" ]; then
     echo "1..0 # SKIP npm could not install @anthropic-ai/claude-code: $(tail -n 1 "$E2E_TMP/npm.log" 2>/dev/null)"
     exit 0
   fi
