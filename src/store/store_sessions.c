@@ -654,22 +654,25 @@ void store_session_list_free(struct store_session_list *l)
     memset(l, 0, sizeof *l);
 }
 
-enum brock_status store_session_tool_calls(struct store *s, const char *id, struct store_tool_call_list *out,
-                                           struct brock_err *e)
+/* The rows of one per-session table, in insertion order: `sql` binds the
+ * session id as ?1; fill() turns a row into the element at `item`. The
+ * session must exist (BROCK_ERR_NOT_FOUND otherwise). On error the rows read
+ * so far stay in *items / *n for the caller's list_free. */
+typedef void session_row_fn(sqlite3_stmt *st, void *item);
+
+static enum brock_status session_rows(struct store *s, const char *id, const char *what, enum store_stmt_id stmt,
+                                      const char *sql, size_t elem, void **items, size_t *n, session_row_fn *fill,
+                                      struct brock_err *e)
 {
-    memset(out, 0, sizeof *out);
     if (!id || !store_valid_session_id(id))
         return bad_id(id, e);
     struct store_session_info info = {0};
-    enum brock_status r = read_begin(s, "reading tool calls", e);
+    enum brock_status r = read_begin(s, what, e);
     if (r != BROCK_OK)
         return r;
     if ((r = get_info(s, id, &info, e)) != BROCK_OK)
         goto done;
-    sqlite3_stmt *st = store_prep(s, ST_TOOL_LOAD,
-                                  "SELECT id, tool_use_id, name, input, result, result_bytes, is_error,"
-                                  " duration_ms, time_ms FROM tool_calls WHERE session_id = ?1 ORDER BY id",
-                                  e);
+    sqlite3_stmt *st = store_prep(s, stmt, sql, e);
     if (!st) {
         r = BROCK_ERR_IO;
         goto done;
@@ -678,27 +681,46 @@ enum brock_status store_session_tool_calls(struct store *s, const char *id, stru
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
+        if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            out->items = xrealloc(out->items, cap * sizeof *out->items);
+            *items = xrealloc(*items, cap * elem);
         }
-        struct store_tool_call_row *t = &out->items[out->n++];
-        t->id = sqlite3_column_int64(st, 0);
-        t->tool_use_id = store_col_dup(st, 1, NULL);
-        t->name = store_col_dup(st, 2, NULL);
-        t->input_json = store_col_dup(st, 3, NULL);
-        t->result = store_col_dup(st, 4, &t->result_len);
-        t->result_full = sqlite3_column_int64(st, 5);
-        t->is_error = sqlite3_column_int(st, 6) != 0;
-        t->duration_ms = sqlite3_column_int64(st, 7);
-        t->time_ms = sqlite3_column_int64(st, 8);
+        fill(st, (char *)*items + (*n)++ * elem);
     }
     if (rc != SQLITE_DONE)
-        r = store_dberr(s, e, rc, "reading tool calls");
+        r = store_dberr(s, e, rc, what);
     store_done(st);
 done:
     read_end(s);
     store_session_info_cleanup(&info);
+    return r;
+}
+
+static void tool_call_row(sqlite3_stmt *st, void *item)
+{
+    struct store_tool_call_row *t = item;
+    t->id = sqlite3_column_int64(st, 0);
+    t->tool_use_id = store_col_dup(st, 1, NULL);
+    t->name = store_col_dup(st, 2, NULL);
+    t->input_json = store_col_dup(st, 3, NULL);
+    t->result = store_col_dup(st, 4, &t->result_len);
+    t->result_full = sqlite3_column_int64(st, 5);
+    t->is_error = sqlite3_column_int(st, 6) != 0;
+    t->duration_ms = sqlite3_column_int64(st, 7);
+    t->time_ms = sqlite3_column_int64(st, 8);
+}
+
+enum brock_status store_session_tool_calls(struct store *s, const char *id, struct store_tool_call_list *out,
+                                           struct brock_err *e)
+{
+    memset(out, 0, sizeof *out);
+    void *items = NULL;
+    enum brock_status r =
+        session_rows(s, id, "reading tool calls", ST_TOOL_LOAD,
+                     "SELECT id, tool_use_id, name, input, result, result_bytes, is_error,"
+                     " duration_ms, time_ms FROM tool_calls WHERE session_id = ?1 ORDER BY id",
+                     sizeof *out->items, &items, &out->n, tool_call_row, e);
+    out->items = items;
     if (r != BROCK_OK)
         store_tool_call_list_free(out);
     return r;
@@ -718,49 +740,29 @@ void store_tool_call_list_free(struct store_tool_call_list *l)
     memset(l, 0, sizeof *l);
 }
 
+static void permission_row(sqlite3_stmt *st, void *item)
+{
+    struct store_permission_row *p = item;
+    p->id = sqlite3_column_int64(st, 0);
+    p->tool = store_col_dup(st, 1, NULL);
+    p->subject = store_col_dup(st, 2, NULL);
+    p->decision = store_col_dup(st, 3, NULL);
+    p->rule = store_col_dup(st, 4, NULL);
+    p->source = store_col_dup(st, 5, NULL);
+    p->time_ms = sqlite3_column_int64(st, 6);
+}
+
 enum brock_status store_session_permissions(struct store *s, const char *id, struct store_permission_list *out,
                                             struct brock_err *e)
 {
     memset(out, 0, sizeof *out);
-    if (!id || !store_valid_session_id(id))
-        return bad_id(id, e);
-    struct store_session_info info = {0};
-    enum brock_status r = read_begin(s, "reading permission decisions", e);
-    if (r != BROCK_OK)
-        return r;
-    if ((r = get_info(s, id, &info, e)) != BROCK_OK)
-        goto done;
-    sqlite3_stmt *st = store_prep(s, ST_PERM_LOAD,
-                                  "SELECT id, tool, subject, decision, rule, source, time_ms FROM permissions"
-                                  " WHERE session_id = ?1 ORDER BY id",
-                                  e);
-    if (!st) {
-        r = BROCK_ERR_IO;
-        goto done;
-    }
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            out->items = xrealloc(out->items, cap * sizeof *out->items);
-        }
-        struct store_permission_row *p = &out->items[out->n++];
-        p->id = sqlite3_column_int64(st, 0);
-        p->tool = store_col_dup(st, 1, NULL);
-        p->subject = store_col_dup(st, 2, NULL);
-        p->decision = store_col_dup(st, 3, NULL);
-        p->rule = store_col_dup(st, 4, NULL);
-        p->source = store_col_dup(st, 5, NULL);
-        p->time_ms = sqlite3_column_int64(st, 6);
-    }
-    if (rc != SQLITE_DONE)
-        r = store_dberr(s, e, rc, "reading permission decisions");
-    store_done(st);
-done:
-    read_end(s);
-    store_session_info_cleanup(&info);
+    void *items = NULL;
+    enum brock_status r =
+        session_rows(s, id, "reading permission decisions", ST_PERM_LOAD,
+                     "SELECT id, tool, subject, decision, rule, source, time_ms FROM permissions"
+                     " WHERE session_id = ?1 ORDER BY id",
+                     sizeof *out->items, &items, &out->n, permission_row, e);
+    out->items = items;
     if (r != BROCK_OK)
         store_permission_list_free(out);
     return r;
