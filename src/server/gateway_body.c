@@ -721,11 +721,9 @@ static bool rd_temperature(struct js *s, int depth, bool *zero)
     return true;
 }
 
-/* thinking: its "type" when it is an object with a string type. */
-static bool rd_thinking(struct js *s, int depth, struct span *type)
+/* An object with one member of interest, `name`, read by `fn`. */
+static bool rd_path(struct js *s, int depth, const char *name, bool (*fn)(struct js *, int, void *), void *arg)
 {
-    type->p = NULL;
-    type->n = 0;
     if (js_peek(s) != '{')
         return js_skip(s, depth);
     s->p++;
@@ -736,8 +734,8 @@ static bool rd_thinking(struct js *s, int depth, struct span *type)
         if (kesc)
             return false;
         bool ok;
-        if (span_is(k, "type")) {
-            ok = !seen && js_plain_string_or_other(s, depth + 1, type);
+        if (span_is(k, name)) {
+            ok = !seen && fn(s, depth + 1, arg);
             seen = true;
         } else {
             ok = js_skip(s, depth + 1);
@@ -748,30 +746,35 @@ static bool rd_thinking(struct js *s, int depth, struct span *type)
     return r == 0;
 }
 
+/* An object's member `name` as a plain string (NULL span otherwise). */
+static bool rd_plain_string_cb(struct js *s, int depth, void *out)
+{
+    return js_plain_string_or_other(s, depth, out);
+}
+
+static bool rd_string_member(struct js *s, int depth, const char *name, struct span *out)
+{
+    out->p = NULL;
+    out->n = 0;
+    return rd_path(s, depth, name, rd_plain_string_cb, out);
+}
+
+/* thinking: its "type" when it is an object with a string type. */
+static bool rd_thinking(struct js *s, int depth, struct span *type)
+{
+    return rd_string_member(s, depth, "type", type);
+}
+
 /* Converse's inferenceConfig: the temperature. */
+static bool rd_temperature_cb(struct js *s, int depth, void *zero)
+{
+    return rd_temperature(s, depth, zero);
+}
+
 static bool rd_inference(struct js *s, int depth, bool *zero)
 {
     *zero = false;
-    if (js_peek(s) != '{')
-        return js_skip(s, depth);
-    s->p++;
-    bool first = true, kesc, seen = false;
-    struct span k;
-    int r;
-    while ((r = js_member(s, &first, &k, &kesc)) == 1) {
-        if (kesc)
-            return false;
-        bool ok;
-        if (span_is(k, "temperature")) {
-            ok = !seen && rd_temperature(s, depth + 1, zero);
-            seen = true;
-        } else {
-            ok = js_skip(s, depth + 1);
-        }
-        if (!ok)
-            return false;
-    }
-    return r == 0;
+    return rd_path(s, depth, "temperature", rd_temperature_cb, zero);
 }
 
 /* Converse's additionalModelRequestFields: thinking, and whether it carries
@@ -1082,31 +1085,6 @@ static bool rd_blocks(struct js *s, int depth, bool converse, bool *tool)
             return false;
         if (span_is(type, "tool_use") || span_is(type, "server_tool_use"))
             *tool = true;
-    }
-    return r == 0;
-}
-
-/* An object with one member of interest, `name`, read by `fn`. */
-static bool rd_path(struct js *s, int depth, const char *name, bool (*fn)(struct js *, int, void *), void *arg)
-{
-    if (js_peek(s) != '{')
-        return js_skip(s, depth);
-    s->p++;
-    bool first = true, kesc, seen = false;
-    struct span k;
-    int r;
-    while ((r = js_member(s, &first, &k, &kesc)) == 1) {
-        if (kesc)
-            return false;
-        bool ok;
-        if (span_is(k, name)) {
-            ok = !seen && fn(s, depth + 1, arg);
-            seen = true;
-        } else {
-            ok = js_skip(s, depth + 1);
-        }
-        if (!ok)
-            return false;
     }
     return r == 0;
 }
@@ -1463,19 +1441,6 @@ static void copy_stop(struct gateway_usage *u, struct span v)
     size_t n = v.n < sizeof u->stop_reason - 1 ? v.n : sizeof u->stop_reason - 1;
     memcpy(u->stop_reason, v.p, n);
     u->stop_reason[n] = '\0';
-}
-
-/* An object's member `name` as a plain string (NULL span otherwise). */
-static bool rd_plain_string_cb(struct js *s, int depth, void *out)
-{
-    return js_plain_string_or_other(s, depth, out);
-}
-
-static bool rd_string_member(struct js *s, int depth, const char *name, struct span *out)
-{
-    out->p = NULL;
-    out->n = 0;
-    return rd_path(s, depth, name, rd_plain_string_cb, out);
 }
 
 /* An object's member `name` as counts. */
