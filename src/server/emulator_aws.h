@@ -238,5 +238,9 @@ long emu_utf8_len(const char *s, size_t n);
 void emu_coral_msg(char *out, size_t n, const char *value, const char *field, const char *constraint);
 /* 12-digit account id out of an IAM/STS ARN, else EMULATOR_ACCOUNT. */
 void emu_account_of(const char *arn, char out[16]);
+/* Binary search of n items kept sorted by name (strcmp): the index of `name`
+ * with *found, else where it would be inserted. name_at(ctx, i) names item i. */
+size_t emu_sorted_pos(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+                      const char *name, bool *found);
 
 #endif

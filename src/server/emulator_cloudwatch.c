@@ -1964,23 +1964,14 @@ static void op_get_metric_data(struct cwin *in, struct emu_cw *cw, const json_t 
 /* ------------------------------------------------------------------ */
 /* alarms                                                               */
 
+static const char *alarm_name_at(const void *cw, size_t i)
+{
+    return ((const struct emu_cw *)cw)->alarms[i]->name;
+}
+
 static size_t alarm_pos(const struct emu_cw *cw, const char *name, bool *found)
 {
-    size_t lo = 0, hi = cw->na;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(cw->alarms[mid]->name, name);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return emu_sorted_pos(cw->na, alarm_name_at, cw, name, found);
 }
 
 static bool check_actions(struct cwin *in, const json_t *o, const char *key, json_t *norm)
@@ -2582,23 +2573,14 @@ static void check_dashboard(const char *body, json_t *msgs)
     json_decref(root);
 }
 
+static const char *dash_name_at(const void *cw, size_t i)
+{
+    return ((const struct emu_cw *)cw)->dash[i]->name;
+}
+
 static size_t dash_pos(const struct emu_cw *cw, const char *name, bool *found)
 {
-    size_t lo = 0, hi = cw->nd;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(cw->dash[mid]->name, name);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return emu_sorted_pos(cw->nd, dash_name_at, cw, name, found);
 }
 
 static bool dashboard_name_ok(struct cwin *in, const char *name, const char *path)

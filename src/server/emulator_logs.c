@@ -111,6 +111,26 @@ void emu_coral_msg(char *out, size_t n, const char *value, const char *field, co
                  constraint);
 }
 
+size_t emu_sorted_pos(size_t n, const char *(*name_at)(const void *ctx, size_t i), const void *ctx,
+                      const char *name, bool *found)
+{
+    size_t lo = 0, hi = n;
+    *found = false;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(name_at(ctx, mid), name);
+        if (!c) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void emu_account_of(const char *arn, char out[16])
 {
     snprintf(out, 16, "%s", EMULATOR_ACCOUNT);
@@ -522,42 +542,24 @@ void emu_logs_free(struct emu_logs *l)
     free(l);
 }
 
+static const char *group_name_at(const void *l, size_t i)
+{
+    return ((const struct emu_logs *)l)->g[i]->name;
+}
+
 static size_t group_pos(const struct emu_logs *l, const char *name, bool *found)
 {
-    size_t lo = 0, hi = l->n;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(l->g[mid]->name, name);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return emu_sorted_pos(l->n, group_name_at, l, name, found);
+}
+
+static const char *stream_name_at(const void *g, size_t i)
+{
+    return ((const struct lgroup *)g)->s[i]->name;
 }
 
 static size_t stream_pos(const struct lgroup *g, const char *name, bool *found)
 {
-    size_t lo = 0, hi = g->n;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(g->s[mid]->name, name);
-        if (!c) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return emu_sorted_pos(g->n, stream_name_at, g, name, found);
 }
 
 static struct lgroup *group_get(const struct emu_logs *l, const char *name)
