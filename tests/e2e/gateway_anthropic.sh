@@ -19,7 +19,7 @@ unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK AWS_ENDPOINT_URL BROCK_LOG_GROUP
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
-akid=AKIAGATEWAYANTHROP01
+akid=BRGWANTHROPICSDK0001
 secret=anthropicSdkGatewaySecret0123456789abcdef
 printf '{"keys": [{"access_key_id": "%s", "secret_access_key": "%s", "user": "ann", "project": "sdk"}]}\n' \
   "$akid" "$secret" >"$E2E_TMP/keys.json"

@@ -28,7 +28,7 @@ start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
 
 tok=gw-alice-Secret-0123456789abcdef
 budget_tok=gw-dave-Secret-0123456789abcdefgh
-akid=AKIAGATEWAYE2E00001
+akid=BRGWGATEWAYE2E00001
 secret=gatewayE2eSecret/0123456789ABCDEFabcdef
 cat >"$E2E_TMP/keys.json" <<JSON
 {"keys": [

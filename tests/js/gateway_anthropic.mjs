@@ -52,7 +52,7 @@ try {
   ok(false, 'messages.stream()', `${e.status} ${e.message}`);
 }
 try {
-  await client('AKIAWRONGWRONGWRONG1', 'x'.repeat(40)).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
+  await client('BRGWWRONGWRONGWRONG1', 'x'.repeat(40)).messages.create({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] });
   ok(false, 'an unknown access key is refused');
 } catch (e) {
   ok(e.status === 403, `an unknown access key is refused with 403 (${e.status})`, e.message);

@@ -50,7 +50,7 @@
 #define TOK_ALICE "tok-alice-SECRET-0123456789abcdef"
 #define TOK_BOB "tok-bob-SECRET-0123456789abcdefgh"
 #define TOK_CAROL "tok-carol-SECRET-0123456789abcdef"
-#define GW_AKID "AKIAGATEWAYISSUED0001"
+#define GW_AKID "BRGWGATEWAYISSUED0001"
 #define GW_SECRET "gatewayIssuedSecret/0123456789ABCDEFabcdef"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
