@@ -124,6 +124,7 @@ enum brock_status aws_client_endpoint(struct aws_client *c, enum endpoint_servic
 struct body_tap {
     http_body_fn *fn;
     http_head_fn *head;
+    bool (*hold)(void *ctx);
     void *ctx;
     uint64_t delivered;
 };
@@ -139,6 +140,12 @@ static enum brock_status tap_head(void *ctx, const struct http_response *r)
 {
     struct body_tap *t = ctx;
     return t->head ? t->head(t->ctx, r) : BROCK_OK;
+}
+
+static bool tap_hold(void *ctx)
+{
+    struct body_tap *t = ctx;
+    return t->hold(t->ctx);
 }
 
 static bool is_bedrock(enum endpoint_service svc)
@@ -272,6 +279,116 @@ static bool sleep_cancellable(struct aws_client *c, int64_t ms)
     return !(c->cancel && *c->cancel);
 }
 
+/* What the attempts of one call share. */
+struct attempt_state {
+    struct retry_token tok;
+    bool refreshed, skew_fixed;
+};
+
+/* The endpoint and the URL of a request. */
+static enum brock_status call_url(struct aws_client *c, const struct aws_request *req, struct aws_response *out,
+                                  const struct endpoint **ep, struct buf *url, struct brock_err *e)
+{
+    enum brock_status st = aws_client_endpoint(c, req->service, ep, e);
+    if (st != BROCK_OK)
+        return st;
+    snprintf(out->endpoint_url, sizeof out->endpoint_url, "%s", (*ep)->url);
+    snprintf(out->endpoint_source, sizeof out->endpoint_source, "%s", (*ep)->source);
+    endpoint_build_url(*ep, req->path, url);
+    if (req->query && *req->query) {
+        buf_addc(url, '?');
+        buf_addstr(url, req->query);
+    }
+    if (buf_status(url) != BROCK_OK)
+        return err_set(e, BROCK_ERR_TOO_LARGE, "request URL too long");
+    return BROCK_OK;
+}
+
+static struct http_request attempt_request(const struct aws_request *req, const struct buf *url,
+                                           const struct http_headers *h, struct body_tap *tap)
+{
+    return (struct http_request){
+        .method = req->method ? req->method : "GET",
+        .url = buf_cstr(url),
+        .headers = h,
+        .body = req->body,
+        .body_len = req->body_len,
+        .total_timeout_ms = req->total_timeout_ms,
+        .idle_timeout_ms = req->idle_timeout_ms,
+        .max_body = req->max_body,
+        .on_body = req->on_body ? tap_body : NULL,
+        .on_head = req->on_body || req->on_head ? tap_head : NULL,
+        .hold = req->hold ? tap_hold : NULL,
+        .ctx = tap,
+    };
+}
+
+/* After one attempt: true to send again, after *delay ms (0: at once). *st
+ * and e become the call's outcome when it stops here. */
+static bool after_attempt(struct aws_client *c, const struct aws_request *req, const struct endpoint *ep,
+                          struct aws_response *out, const struct body_tap *tap, struct attempt_state *as,
+                          enum brock_status *st, struct brock_err *e, int64_t *delay)
+{
+    const char *method = req->method ? req->method : "GET";
+    *delay = 0;
+    const char *rid = http_headers_get(&out->http.headers, "x-amzn-RequestId");
+    if (!rid)
+        rid = http_headers_get(&out->http.headers, "x-amz-request-id");
+    snprintf(out->request_id, sizeof out->request_id, "%s", rid ? rid : "");
+
+    struct retry_class cls = {0};
+    if (*st == BROCK_OK && out->http.status >= 200 && out->http.status < 300) {
+        if (c->retry)
+            retry_on_success(c->retry, &as->tok);
+        log_info("%s %s -> %ld in %.0f ms (%s%s%s, attempt %d)", method, ep->url, out->http.status,
+                 out->http.t.total_ms, out->http.tls_version[0] ? out->http.tls_version : "plain http",
+                 out->request_id[0] ? ", request id " : "", out->request_id, out->attempts);
+        return false;
+    }
+    if (*st == BROCK_OK) {
+        /* An AWS error answer. */
+        *st = awserr_from_response(req->protocol, &out->http, e);
+        log_info("%s %s -> %ld %s (request id %s, attempt %d)", method, ep->url, out->http.status,
+                 e->aws_code[0] ? e->aws_code : "", out->request_id[0] ? out->request_id : "none", out->attempts);
+        retry_classify((int)out->http.status, e->aws_code[0] ? e->aws_code : NULL, false, false, &cls);
+        if (cls.refresh_credentials && !as->refreshed && c->creds.invalidate && !strcmp(out->auth, "sigv4")) {
+            as->refreshed = true;
+            out->credentials_refreshed = true;
+            log_info("credentials rejected (%s); refreshing them and retrying once", e->aws_code);
+            c->creds.invalidate(c->creds.ctx);
+            return true;
+        }
+        int64_t server_ms;
+        if (!as->skew_fixed && is_skew_error(e) && http_response_date_ms(&out->http, &server_ms)) {
+            as->skew_fixed = true;
+            out->skew_corrected = true;
+            c->skew_ms = server_ms - clock_now_ms(c->clock);
+            log_info("clock skew of %lld ms against the server; signing again with its time", (long long)c->skew_ms);
+            return true;
+        }
+    } else if (*st == BROCK_ERR_NETWORK && tap->delivered == 0) {
+        bool timeout = strstr(e->msg, "timed out") || strstr(e->msg, "timeout");
+        retry_classify(0, NULL, true, timeout, &cls);
+        log_info("%s %s failed: %s (attempt %d)", method, ep->url, e->msg, out->attempts);
+    } else {
+        return false; /* interrupted, a callback's own error, config, or a stream cut after output */
+    }
+    if (tap->delivered > 0)
+        return false; /* never repeat output already handed over */
+    if (!c->retry)
+        return false;
+    int64_t after = retry_parse_retry_after(http_headers_get(&out->http.headers, "x-amz-retry-after"));
+    enum retry_decision d = retry_decide(c->retry, &as->tok, &cls, after, delay);
+    if (d != RETRY_AGAIN) {
+        if (out->attempts > 1 && d != RETRY_STOP_NOT_RETRYABLE)
+            err_prefix(e, "giving up after %d attempts (%s)", out->attempts, retry_decision_name(d));
+        return false;
+    }
+    log_info("retrying in %lld ms (%s, attempt %d)", (long long)*delay,
+             e->aws_code[0] ? e->aws_code : brock_status_name(*st), out->attempts + 1);
+    return true;
+}
+
 enum brock_status aws_client_send(struct aws_client *c, const struct aws_request *req,
                                   struct aws_response *out, struct brock_err *e)
 {
@@ -280,29 +397,15 @@ enum brock_status aws_client_send(struct aws_client *c, const struct aws_request
         e = &local;
     const struct endpoint *ep;
     int64_t t0 = time_mono_ns();
-    enum brock_status st = aws_client_endpoint(c, req->service, &ep, e);
-    if (st != BROCK_OK)
-        return st;
-    snprintf(out->endpoint_url, sizeof out->endpoint_url, "%s", ep->url);
-    snprintf(out->endpoint_source, sizeof out->endpoint_source, "%s", ep->source);
-
     struct buf url = BUF_INIT(ENDPOINT_URL_MAX + SIGV4_MAX_PATH + SIGV4_MAX_QUERY);
-    endpoint_build_url(ep, req->path, &url);
-    if (req->query && *req->query) {
-        buf_addc(&url, '?');
-        buf_addstr(&url, req->query);
-    }
-    if (buf_status(&url) != BROCK_OK) {
+    enum brock_status st = call_url(c, req, out, &ep, &url, e);
+    if (st != BROCK_OK) {
         buf_free(&url);
-        return err_set(e, BROCK_ERR_TOO_LARGE, "request URL too long");
+        return st;
     }
-
     struct http_headers h = HTTP_HEADERS_INIT;
-    struct body_tap tap = {req->on_body, req->on_head, req->ctx, 0};
-    struct retry_token tok = RETRY_TOKEN_INIT;
-    bool refreshed = false, skew_fixed = false;
-    const char *method = req->method ? req->method : "GET";
-
+    struct body_tap tap = {req->on_body, req->on_head, NULL, req->ctx, 0};
+    struct attempt_state as = {.tok = RETRY_TOKEN_INIT};
     for (;;) {
         if (c->retry)
             retry_acquire_send_token(c->retry);
@@ -311,79 +414,12 @@ enum brock_status aws_client_send(struct aws_client *c, const struct aws_request
         st = prepare(c, req, ep, &h, &out->auth, e);
         if (st != BROCK_OK)
             break;
-        struct http_request hr = {
-            .method = method,
-            .url = buf_cstr(&url),
-            .headers = &h,
-            .body = req->body,
-            .body_len = req->body_len,
-            .total_timeout_ms = req->total_timeout_ms,
-            .idle_timeout_ms = req->idle_timeout_ms,
-            .max_body = req->max_body,
-            .on_body = req->on_body ? tap_body : NULL,
-            .on_head = req->on_body || req->on_head ? tap_head : NULL,
-            .ctx = &tap,
-        };
+        struct http_request hr = attempt_request(req, &url, &h, &tap);
         st = http_send(c->http, &hr, &out->http, e);
-        const char *rid = http_headers_get(&out->http.headers, "x-amzn-RequestId");
-        if (!rid)
-            rid = http_headers_get(&out->http.headers, "x-amz-request-id");
-        snprintf(out->request_id, sizeof out->request_id, "%s", rid ? rid : "");
-
-        struct retry_class cls = {0};
-        if (st == BROCK_OK && out->http.status >= 200 && out->http.status < 300) {
-            if (c->retry)
-                retry_on_success(c->retry, &tok);
-            log_info("%s %s -> %ld in %.0f ms (%s%s%s, attempt %d)", method, ep->url, out->http.status,
-                     out->http.t.total_ms, out->http.tls_version[0] ? out->http.tls_version : "plain http",
-                     out->request_id[0] ? ", request id " : "", out->request_id, out->attempts);
+        int64_t delay;
+        if (!after_attempt(c, req, ep, out, &tap, &as, &st, e, &delay))
             break;
-        }
-        if (st == BROCK_OK) {
-            /* An AWS error answer. */
-            st = awserr_from_response(req->protocol, &out->http, e);
-            log_info("%s %s -> %ld %s (request id %s, attempt %d)", method, ep->url, out->http.status,
-                     e->aws_code[0] ? e->aws_code : "", out->request_id[0] ? out->request_id : "none",
-                     out->attempts);
-            retry_classify((int)out->http.status, e->aws_code[0] ? e->aws_code : NULL, false, false, &cls);
-            if (cls.refresh_credentials && !refreshed && c->creds.invalidate && !strcmp(out->auth, "sigv4")) {
-                refreshed = true;
-                out->credentials_refreshed = true;
-                log_info("credentials rejected (%s); refreshing them and retrying once", e->aws_code);
-                c->creds.invalidate(c->creds.ctx);
-                continue;
-            }
-            int64_t server_ms;
-            if (!skew_fixed && is_skew_error(e) && http_response_date_ms(&out->http, &server_ms)) {
-                skew_fixed = true;
-                out->skew_corrected = true;
-                c->skew_ms = server_ms - clock_now_ms(c->clock);
-                log_info("clock skew of %lld ms against the server; signing again with its time",
-                         (long long)c->skew_ms);
-                continue;
-            }
-        } else if (st == BROCK_ERR_NETWORK && tap.delivered == 0) {
-            bool timeout = strstr(e->msg, "timed out") || strstr(e->msg, "timeout");
-            retry_classify(0, NULL, true, timeout, &cls);
-            log_info("%s %s failed: %s (attempt %d)", method, ep->url, e->msg, out->attempts);
-        } else {
-            break; /* interrupted, a callback's own error, config, or a stream cut after output */
-        }
-        if (tap.delivered > 0)
-            break; /* never repeat output already handed over */
-        if (!c->retry)
-            break;
-        int64_t after = retry_parse_retry_after(http_headers_get(&out->http.headers, "x-amz-retry-after"));
-        int64_t delay = 0;
-        enum retry_decision d = retry_decide(c->retry, &tok, &cls, after, &delay);
-        if (d != RETRY_AGAIN) {
-            if (out->attempts > 1 && d != RETRY_STOP_NOT_RETRYABLE)
-                err_prefix(e, "giving up after %d attempts (%s)", out->attempts, retry_decision_name(d));
-            break;
-        }
-        log_info("retrying in %lld ms (%s, attempt %d)", (long long)delay,
-                 e->aws_code[0] ? e->aws_code : brock_status_name(st), out->attempts + 1);
-        if (!sleep_cancellable(c, delay)) {
+        if (delay > 0 && !sleep_cancellable(c, delay)) {
             st = err_set(e, BROCK_ERR_INTERRUPTED, "interrupted while waiting to retry");
             break;
         }
@@ -392,4 +428,146 @@ enum brock_status aws_client_send(struct aws_client *c, const struct aws_request
     http_headers_cleanup(&h);
     buf_free(&url);
     return st;
+}
+
+/* ---- the same on an event loop ------------------------------------------------ */
+
+struct aws_call {
+    struct aws_client *c;
+    struct http_multi *m;
+    struct aws_request req; /* copied; what it points to is the caller's */
+    struct aws_response *out;
+    const struct endpoint *ep;
+    struct buf url;
+    struct http_headers h;
+    struct body_tap tap;
+    struct attempt_state as;
+    struct http_xfer *x;      /* the attempt running, or NULL */
+    struct http_later *later; /* the wait before the next attempt, or NULL */
+    int token_waits;
+    bool aborted;
+    int64_t t0;
+    aws_done_fn *done;
+    void *ctx;
+};
+
+static void call_end(struct aws_call *k, enum brock_status st, const struct brock_err *e)
+{
+    k->out->latency_ms = (double)(time_mono_ns() - k->t0) / 1e6;
+    http_headers_cleanup(&k->h);
+    buf_free(&k->url);
+    aws_done_fn *done = k->done;
+    void *ctx = k->ctx;
+    free(k);
+    done(ctx, st, e);
+}
+
+static void call_attempt(void *arg);
+
+static void call_attempt_done(void *ctx, enum brock_status st, const struct brock_err *he)
+{
+    struct aws_call *k = ctx;
+    struct brock_err e = *he;
+    k->x = NULL;
+    int64_t delay = 0;
+    if (!k->aborted && after_attempt(k->c, &k->req, k->ep, k->out, &k->tap, &k->as, &st, &e, &delay)) {
+        if (delay > 0)
+            k->later = http_multi_later(k->m, (long)delay, call_attempt, k);
+        else
+            call_attempt(k);
+        return;
+    }
+    if (k->aborted && st == BROCK_OK && !(k->out->http.status >= 200 && k->out->http.status < 300))
+        st = err_set(&e, BROCK_ERR_INTERRUPTED, "interrupted");
+    call_end(k, st, &e);
+}
+
+static void call_attempt(void *arg)
+{
+    struct aws_call *k = arg;
+    struct brock_err e = {0};
+    k->later = NULL;
+    if (k->aborted) {
+        (void)err_set(&e, BROCK_ERR_INTERRUPTED, "interrupted while waiting to retry");
+        call_end(k, e.status, &e);
+        return;
+    }
+    int64_t wait = k->c->retry ? retry_send_token_wait(k->c->retry, k->token_waits) : 0;
+    if (wait > 0) {
+        k->token_waits++;
+        k->later = http_multi_later(k->m, (long)wait, call_attempt, k);
+        return;
+    }
+    k->token_waits = 0;
+    k->out->attempts++;
+    enum brock_status st = prepare(k->c, &k->req, k->ep, &k->h, &k->out->auth, &e);
+    if (st == BROCK_OK) {
+        struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
+        st = http_multi_start(k->m, &hr, &k->out->http, call_attempt_done, k, &k->x, &e);
+    }
+    if (st != BROCK_OK)
+        call_end(k, st, &e);
+}
+
+enum brock_status aws_client_start(struct aws_client *c, struct http_multi *m, const struct aws_request *req,
+                                   struct aws_response *out, aws_done_fn *done, void *ctx, struct aws_call **callp,
+                                   struct brock_err *e)
+{
+    struct aws_call *k = xcalloc(1, sizeof *k);
+    k->c = c;
+    k->m = m;
+    k->req = *req;
+    k->out = out;
+    k->done = done;
+    k->ctx = ctx;
+    k->t0 = time_mono_ns();
+    k->tap = (struct body_tap){req->on_body, req->on_head, req->hold, req->ctx, 0};
+    k->as = (struct attempt_state){.tok = RETRY_TOKEN_INIT};
+    buf_init(&k->url, ENDPOINT_URL_MAX + SIGV4_MAX_PATH + SIGV4_MAX_QUERY);
+    http_headers_init(&k->h);
+    enum brock_status st = call_url(c, req, out, &k->ep, &k->url, e);
+    int64_t wait = st == BROCK_OK && c->retry ? retry_send_token_wait(c->retry, 0) : 0;
+    if (wait > 0) {
+        k->token_waits = 1;
+        k->later = http_multi_later(m, (long)wait, call_attempt, k);
+        if (callp)
+            *callp = k;
+        return BROCK_OK;
+    }
+    if (st == BROCK_OK) {
+        k->out->attempts++;
+        st = prepare(c, &k->req, k->ep, &k->h, &out->auth, e);
+    }
+    if (st == BROCK_OK) {
+        struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
+        st = http_multi_start(m, &hr, &out->http, call_attempt_done, k, &k->x, e);
+    }
+    if (st != BROCK_OK) {
+        http_headers_cleanup(&k->h);
+        buf_free(&k->url);
+        free(k);
+        return st;
+    }
+    if (callp)
+        *callp = k;
+    return BROCK_OK;
+}
+
+void aws_call_abort(struct aws_call *k)
+{
+    if (k->aborted)
+        return;
+    k->aborted = true;
+    if (k->x) {
+        http_xfer_abort(k->x);
+    } else if (k->later) {
+        http_later_cancel(k->m, k->later);
+        k->later = http_multi_later(k->m, 0, call_attempt, k); /* ends it, from the loop */
+    }
+}
+
+void aws_call_resume(struct aws_call *k)
+{
+    if (k->x)
+        http_xfer_resume(k->x);
 }

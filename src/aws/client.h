@@ -93,6 +93,7 @@ struct aws_request {
     http_body_fn *on_body;
     http_head_fn *on_head;
     void *ctx;
+    bool (*hold)(void *ctx); /* aws_client_start only: see http_request.hold */
     size_t max_body;       /* cap for a collected body; 0 = http default */
     long total_timeout_ms; /* per attempt; 0 = client default */
     long idle_timeout_ms;
@@ -118,6 +119,25 @@ void aws_response_free(struct aws_response *r);
  * BROCK_ERR_THROTTLED means still throttled after every retry. */
 enum brock_status aws_client_send(struct aws_client *c, const struct aws_request *req,
                                   struct aws_response *out, struct brock_err *e) BROCK_WUR;
+
+/* The same call on a multi run by an event loop (http.h, http_multi_set_io):
+ * the attempts, retries (their waits are timers of the multi, never sleeps)
+ * and the answer are aws_client_send's, then done(ctx, status, err) runs from
+ * the loop with `out` filled. `req` is copied; what it points to (path,
+ * query, headers, body, ctx) and `out` are borrowed until done. On an error
+ * before anything was sent it returns it and done is not called. The client
+ * is used from the loop's thread only while calls run. Getting credentials
+ * may block (a refresh of expired ones). */
+struct aws_call;
+typedef void aws_done_fn(void *ctx, enum brock_status st, const struct brock_err *e);
+enum brock_status aws_client_start(struct aws_client *c, struct http_multi *m, const struct aws_request *req,
+                                   struct aws_response *out, aws_done_fn *done, void *ctx, struct aws_call **call,
+                                   struct brock_err *e) BROCK_WUR;
+/* Stop it: done runs soon with BROCK_ERR_INTERRUPTED (or what had already
+ * arrived), never from inside this call. */
+void aws_call_abort(struct aws_call *call);
+/* A transfer held by req->hold goes on. */
+void aws_call_resume(struct aws_call *call);
 
 /* The endpoint a service resolves to for this client (resolving it now if
  * needed). Borrowed; valid for the client's life. */

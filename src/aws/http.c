@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -571,6 +572,7 @@ struct xfer {
     bool head_done;      /* final headers complete (on_head called) */
     bool deliver;        /* stream this body to on_body */
     bool tls_checked;
+    bool paused;         /* held by req->hold (CURL_WRITEFUNC_PAUSE) */
     struct brock_err err; /* why we stopped the transfer, when we did */
     bool failed;
 };
@@ -721,6 +723,10 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
         return CURL_WRITEFUNC_ERROR;
     if (!x->head_done && !finish_head(x))
         return CURL_WRITEFUNC_ERROR;
+    if (x->deliver && x->req->hold && x->req->hold(x->req->ctx)) {
+        x->paused = true; /* libcurl keeps the piece and hands it over again */
+        return CURL_WRITEFUNC_PAUSE;
+    }
     x->resp->body_bytes += n;
     if (x->deliver) {
         enum brock_status st = x->req->on_body(x->req->ctx, p, n);
@@ -1224,7 +1230,15 @@ struct mxfer {
     char errbuf[CURL_ERROR_SIZE];
     http_done_fn *done;
     void *ctx;
+    struct http_multi *m;
     struct mxfer *prev, *next; /* the running list */
+};
+
+struct http_later {
+    int64_t at_ms;
+    void (*fn)(void *arg);
+    void *arg;
+    struct http_later *next; /* sorted by at_ms */
 };
 
 struct http_multi {
@@ -1237,6 +1251,15 @@ struct http_multi {
     size_t n_pool, cap_pool;
     struct mxfer *running;
     size_t n_running;
+    /* run by an outside loop (http_multi_set_io) */
+    struct http_multi_io io;
+    bool evented;
+    int64_t curl_at_ms;     /* when libcurl wants its timeout, -1 = never */
+    int64_t idle_at_ms;     /* the nearest idle deadline seen by the last sweep */
+    bool sweep_now;         /* an abort waits for the sweep */
+    int64_t armed_at_ms;    /* the timer as last set, -1 = none */
+    struct http_later *laters;
+    struct http_later *due; /* the laters http_multi_on_timer is running */
 };
 
 struct http_multi *http_multi_new(const struct http_options *opts, long max_connections)
@@ -1271,6 +1294,7 @@ struct http_multi *http_multi_new(const struct http_options *opts, long max_conn
         curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_connections);
         curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, max_connections);
     }
+    m->curl_at_ms = m->idle_at_ms = m->armed_at_ms = -1;
     return m;
 }
 
@@ -1316,13 +1340,31 @@ void http_multi_free(struct http_multi *m)
         curl_easy_cleanup(m->pool[i]);
     free(m->pool);
     curl_multi_cleanup(m->multi);
+    while (m->laters) {
+        struct http_later *t = m->laters;
+        m->laters = t->next;
+        free(t);
+    }
+    while (m->due) {
+        struct http_later *t = m->due;
+        m->due = t->next;
+        free(t);
+    }
     free(m->ca_bundle);
     free(m->user_agent);
     free(m);
 }
 
+static void rearm(struct http_multi *m);
+
 enum brock_status http_multi_add(struct http_multi *m, const struct http_request *req, struct http_response *resp,
                                  http_done_fn *done, void *ctx, struct brock_err *e)
+{
+    return http_multi_start(m, req, resp, done, ctx, NULL, e);
+}
+
+enum brock_status http_multi_start(struct http_multi *m, const struct http_request *req, struct http_response *resp,
+                                   http_done_fn *done, void *ctx, struct http_xfer **out, struct brock_err *e)
 {
     size_t max_body = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
     response_reset(resp, max_body);
@@ -1340,6 +1382,7 @@ enum brock_status http_multi_add(struct http_multi *m, const struct http_request
     mx->req.method = mx->method;
     mx->done = done;
     mx->ctx = ctx;
+    mx->m = m;
     struct xfer *x = &mx->x;
     x->req = &mx->req;
     x->resp = resp;
@@ -1369,7 +1412,12 @@ enum brock_status http_multi_add(struct http_multi *m, const struct http_request
     mx->hl = build_header_list(req->headers, has_body);
     configure_easy(h, x, method, has_body, mx->hl, mx->errbuf, m->user_agent, m->ca_bundle);
     curl_easy_setopt(h, CURLOPT_PRIVATE, mx);
-    curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L); /* wait for an HTTP/2 connection to multiplex on */
+    /* Wait for an HTTP/2 connection to multiplex on: https only, where ALPN
+     * says at the handshake whether it is one. Plain http is HTTP/1.1 here,
+     * and libcurl would learn that only from the first response's headers,
+     * holding every other request to the host until that answer starts. */
+    if (mx->ui.https)
+        curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
     x->start_ms = x->last_activity_ms = time_mono_ms();
     if (curl_multi_add_handle(m->multi, h) != CURLM_OK) {
         st = err_set(e, BROCK_ERR_INTERNAL, "libcurl refused the request to %s", mx->ui.where);
@@ -1388,6 +1436,13 @@ enum brock_status http_multi_add(struct http_multi *m, const struct http_request
         m->running->prev = mx;
     m->running = mx;
     m->n_running++;
+    if (x->idle_ms > 0 && (m->idle_at_ms < 0 || x->start_ms + x->idle_ms < m->idle_at_ms)) {
+        m->idle_at_ms = x->start_ms + x->idle_ms;
+        if (m->evented)
+            rearm(m);
+    }
+    if (out)
+        *out = (struct http_xfer *)mx;
     return BROCK_OK;
 }
 
@@ -1435,7 +1490,7 @@ static size_t multi_sweep(struct http_multi *m, int64_t now, long *wait_ms)
         struct xfer *x = &mx->x;
         if (cancelled(x))
             xfer_fail(x, BROCK_ERR_INTERRUPTED, "request to %s interrupted", mx->ui.where);
-        if (!x->failed && x->idle_ms > 0) {
+        if (!x->failed && x->idle_ms > 0 && !x->paused) {
             int64_t idle = now - x->last_activity_ms;
             if (idle >= x->idle_ms) {
                 if (x->resp->status == 0 && !x->head_done)
@@ -1479,4 +1534,169 @@ enum brock_status http_multi_run(struct http_multi *m, long timeout_ms, struct b
         if (mc != CURLM_OK)
             return err_set(e, BROCK_ERR_INTERNAL, "libcurl poll error: %s", curl_multi_strerror(mc));
     }
+}
+
+/* ---- a multi run by an outside loop -------------------------------------------- */
+
+static int64_t min_at(int64_t a, int64_t b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
+
+/* Ask the loop for one timer at the nearest of libcurl's timeout, the first
+ * later, the nearest idle deadline and an abort waiting for the sweep. */
+static void rearm(struct http_multi *m)
+{
+    int64_t at = min_at(m->curl_at_ms, m->laters ? m->laters->at_ms : -1);
+    if (m->n_running)
+        at = min_at(at, m->idle_at_ms);
+    int64_t now = time_mono_ms();
+    if (m->sweep_now)
+        at = now;
+    if (at == m->armed_at_ms && at >= 0 && at > now)
+        return; /* already set for then */
+    m->armed_at_ms = at;
+    m->io.timer(m->io.ctx, at < 0 ? -1 : at <= now ? 0 : (long)(at - now));
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct http_multi *m = userp;
+    int w = what == CURL_POLL_REMOVE ? 0
+            : (what == CURL_POLL_IN ? HTTP_IO_IN : what == CURL_POLL_OUT ? HTTP_IO_OUT : HTTP_IO_IN | HTTP_IO_OUT);
+    void *slot = m->io.watch(m->io.ctx, (int)fd, w, socketp);
+    if (w)
+        curl_multi_assign(m->multi, fd, slot);
+    return 0;
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct http_multi *m = userp;
+    m->curl_at_ms = timeout_ms < 0 ? -1 : time_mono_ms() + timeout_ms;
+    rearm(m);
+    return 0;
+}
+
+void http_multi_set_io(struct http_multi *m, const struct http_multi_io *io)
+{
+    m->io = *io;
+    m->evented = true;
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+}
+
+void http_multi_on_socket(struct http_multi *m, int fd, int what)
+{
+    int running = 0;
+    int ev = (what & HTTP_IO_IN ? CURL_CSELECT_IN : 0) | (what & HTTP_IO_OUT ? CURL_CSELECT_OUT : 0);
+    CURLMcode mc = curl_multi_socket_action(m->multi, fd, ev, &running);
+    if (mc != CURLM_OK)
+        log_warn("http: libcurl socket action: %s", curl_multi_strerror(mc));
+    multi_collect(m);
+    rearm(m);
+}
+
+void http_multi_on_timer(struct http_multi *m)
+{
+    int64_t now = time_mono_ms();
+    m->armed_at_ms = -1;
+    if (m->curl_at_ms >= 0 && m->curl_at_ms <= now) {
+        int running = 0;
+        m->curl_at_ms = -1;
+        CURLMcode mc = curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (mc != CURLM_OK)
+            log_warn("http: libcurl timeout action: %s", curl_multi_strerror(mc));
+        multi_collect(m);
+    }
+    if (m->sweep_now || (m->idle_at_ms >= 0 && m->idle_at_ms <= now)) {
+        m->sweep_now = false;
+        long wait = LONG_MAX;
+        multi_sweep(m, now, &wait);
+        m->idle_at_ms = wait == LONG_MAX ? -1 : now + wait;
+    }
+    /* the laters due now; one added by fn is for a later round. They wait
+     * in m->due, where http_later_cancel() finds them too: a later may
+     * cancel another one due in the same round. */
+    struct http_later **tail = &m->due;
+    while (*tail)
+        tail = &(*tail)->next;
+    while (m->laters && m->laters->at_ms <= now) {
+        *tail = m->laters;
+        m->laters = m->laters->next;
+        tail = &(*tail)->next;
+        *tail = NULL;
+    }
+    while (m->due) {
+        struct http_later *t = m->due;
+        m->due = t->next;
+        t->fn(t->arg);
+        free(t);
+    }
+    rearm(m);
+}
+
+void http_xfer_abort(struct http_xfer *h)
+{
+    struct mxfer *mx = (struct mxfer *)h;
+    xfer_fail(&mx->x, BROCK_ERR_INTERRUPTED, "request to %s interrupted", mx->ui.where);
+    mx->m->sweep_now = true;
+    rearm(mx->m);
+}
+
+void http_xfer_resume(struct http_xfer *h)
+{
+    struct mxfer *mx = (struct mxfer *)h;
+    if (!mx->x.paused || mx->x.failed)
+        return;
+    mx->x.paused = false;
+    int64_t now = time_mono_ms();
+    mx->x.last_activity_ms = now;
+    /* The sweeps while it was held left it out of the idle deadline (maybe
+     * none is set any more): count it in again from now. */
+    struct http_multi *m = mx->m;
+    if (mx->x.idle_ms > 0 && (m->idle_at_ms < 0 || now + mx->x.idle_ms < m->idle_at_ms)) {
+        m->idle_at_ms = now + mx->x.idle_ms;
+        rearm(m);
+    }
+    /* libcurl may hand the held piece over from in here: the callbacks run
+     * as they would from the loop */
+    curl_easy_pause(mx->x.easy, CURLPAUSE_CONT);
+}
+
+struct http_later *http_multi_later(struct http_multi *m, long ms, void (*fn)(void *arg), void *arg)
+{
+    struct http_later *t = xcalloc(1, sizeof *t);
+    t->at_ms = time_mono_ms() + (ms > 0 ? ms : 0);
+    t->fn = fn;
+    t->arg = arg;
+    struct http_later **pp = &m->laters;
+    while (*pp && (*pp)->at_ms <= t->at_ms)
+        pp = &(*pp)->next;
+    t->next = *pp;
+    *pp = t;
+    rearm(m);
+    return t;
+}
+
+void http_later_cancel(struct http_multi *m, struct http_later *t)
+{
+    if (!t)
+        return;
+    for (struct http_later **pp = &m->laters; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            free(t);
+            return;
+        }
+    for (struct http_later **pp = &m->due; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            free(t);
+            return;
+        }
 }

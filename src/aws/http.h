@@ -171,6 +171,11 @@ struct http_request {
     http_head_fn *on_head;  /* may be NULL */
     void *ctx;              /* passed to on_body and on_head */
     bool allow_link_local;  /* permit plain http to the IMDS/ECS addresses */
+    /* Multis run by an outside loop only (http_multi_set_io): asked before
+     * each piece of a streamed 2xx body; true holds the transfer, the piece
+     * not taken, until http_xfer_resume() (back-pressure from a slow reader).
+     * A held transfer is not timed out as idle. NULL = never hold. */
+    bool (*hold)(void *ctx);
     volatile sig_atomic_t *cancel; /* NULL = the client's */
 };
 
@@ -251,6 +256,53 @@ enum brock_status http_multi_add(struct http_multi *m, const struct http_request
 enum brock_status http_multi_run(struct http_multi *m, long timeout_ms, struct brock_err *e);
 /* Transfers started and not yet done. */
 size_t http_multi_running(const struct http_multi *m);
+
+/* ---- a multi run by the caller's event loop --------------------------------
+ *
+ * http_multi_set_io() hands a multi to an outside event loop (the gateway's
+ * libevent base) instead of http_multi_run(): the loop watches the sockets
+ * and the one timer the multi asks for and reports them back with
+ * http_multi_on_socket() and http_multi_on_timer(); `done` callbacks, and the
+ * functions given to http_multi_later(), run from inside those two calls,
+ * never from inside http_multi_start(), http_xfer_abort() or
+ * http_xfer_resume(). Set it before the first request. on_body and on_head
+ * run inside libcurl: they must not call into the multi. */
+
+#define HTTP_IO_IN 1
+#define HTTP_IO_OUT 2
+
+struct http_multi_io {
+    /* Watch fd for HTTP_IO_IN | HTTP_IO_OUT, or stop watching it (what 0).
+     * `slot` is what the last call for this fd returned (NULL the first
+     * time); return the slot to keep (NULL when what is 0). */
+    void *(*watch)(void *ctx, int fd, int what, void *slot);
+    /* Call http_multi_on_timer() once after ms (0: as soon as the loop can),
+     * replacing the timer set before; -1: no timer. */
+    void (*timer)(void *ctx, long ms);
+    void *ctx;
+};
+
+void http_multi_set_io(struct http_multi *m, const struct http_multi_io *io);
+/* fd is ready for `what` (HTTP_IO_IN | HTTP_IO_OUT). */
+void http_multi_on_socket(struct http_multi *m, int fd, int what);
+void http_multi_on_timer(struct http_multi *m);
+
+/* One running transfer, valid until its `done` callback has run. */
+struct http_xfer;
+
+/* http_multi_add that also gives the transfer (for abort and resume). */
+enum brock_status http_multi_start(struct http_multi *m, const struct http_request *req, struct http_response *resp,
+                                   http_done_fn *done, void *ctx, struct http_xfer **out, struct brock_err *e);
+/* End it with BROCK_ERR_INTERRUPTED through its `done` callback, soon. */
+void http_xfer_abort(struct http_xfer *x);
+/* Let a transfer held by its request's `hold` go on. */
+void http_xfer_resume(struct http_xfer *x);
+
+/* Run fn(arg) once, after ms, from the loop (a multi run by an outside loop
+ * only). The handle is valid until fn runs or it is cancelled. */
+struct http_later;
+struct http_later *http_multi_later(struct http_multi *m, long ms, void (*fn)(void *arg), void *arg);
+void http_later_cancel(struct http_multi *m, struct http_later *t); /* NULL is fine */
 
 /* The response's Date header as ms since the epoch (for clock-skew
  * correction, wire reference 2.2). False if absent or unparsable. */

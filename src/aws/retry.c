@@ -408,25 +408,33 @@ void retry_policy_free(struct retry_policy *p)
     free(p);
 }
 
-void retry_acquire_send_token(struct retry_policy *p)
+int64_t retry_send_token_wait(struct retry_policy *p, int waits)
 {
     if (p->cfg.mode != RETRY_MODE_ADAPTIVE)
-        return;
+        return 0;
+    int64_t ms = 0;
     pthread_mutex_lock(&p->mu);
     struct limiter *l = &p->lim;
-    for (int waits = 0; l->enabled; waits++) {
+    if (l->enabled) {
         bucket_refill(l, now_s(p));
         /* tolerate rounding: a wait of ceil(ms) may leave 0.999999... */
         if (l->capacity >= 1 - 1e-9 || waits >= LIMITER_MAX_WAITS) {
             l->capacity -= 1;
-            break;
+        } else {
+            ms = (int64_t)ceil((1 - l->capacity) / l->fill_rate * 1000.0);
+            if (ms < 1)
+                ms = 1;
         }
-        int64_t ms = (int64_t)ceil((1 - l->capacity) / l->fill_rate * 1000.0);
-        pthread_mutex_unlock(&p->mu);
-        clock_sleep_ms(p->cfg.clock, ms > 0 ? ms : 1);
-        pthread_mutex_lock(&p->mu);
     }
     pthread_mutex_unlock(&p->mu);
+    return ms;
+}
+
+void retry_acquire_send_token(struct retry_policy *p)
+{
+    int64_t ms;
+    for (int waits = 0; (ms = retry_send_token_wait(p, waits)) > 0; waits++)
+        clock_sleep_ms(p->cfg.clock, ms);
 }
 
 static double unit_random(const struct retry_policy *p)

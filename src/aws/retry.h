@@ -153,6 +153,10 @@ void retry_policy_free(struct retry_policy *p);
  * token from the rate limiter, sleeping through the policy's clock until one
  * is available. Otherwise returns at once. */
 void retry_acquire_send_token(struct retry_policy *p);
+/* The same without sleeping, for callers on an event loop: 0 when the token
+ * was taken, else the ms to wait before asking again (`waits`: how many
+ * times this send has waited so far; past a bound the token is taken). */
+int64_t retry_send_token_wait(struct retry_policy *p, int waits);
 
 /* After a failed attempt: count it, feed the limiter, and decide. On
  * RETRY_AGAIN *delay_ms is the backoff to wait (never negative) and the
