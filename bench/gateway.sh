@@ -11,9 +11,10 @@
 # direct (p50 and p99 of the medians). These closed loops saturate the
 # machine from 50 connections on (wrk, the emulator and the gateway share its
 # cores), so there the difference is mostly queueing; a second table runs 50
-# connections that each wait a random 0..2 x PACED_MS ms between answers
-# (wrk's delay() hook), a bounded rate that leaves CPU idle, and shows the
-# added latency per request without the queue. Then cached answers per
+# and 500 connections that each wait a random time between answers (wrk's
+# delay() hook; mean connections / PACED_RATE s, so about PACED_RATE req/s
+# in all), a bounded rate that leaves CPU idle, and shows the added latency
+# per request without the queue. Then cached answers per
 # second (a deterministic request answered from the gateway's memory tier)
 # and the gateway's RSS while 500 streams are open (the emulator holds them:
 # a scenario delays the events; /_gateway/health says when all are open).
@@ -30,7 +31,7 @@ brock=$build/brock
 lua=$top/bench/gateway.lua
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
-PACED_MS=${PACED_MS:-20}
+PACED_RATE=${PACED_RATE:-2000}
 [ -x "$brock" ] || { echo "build first: make (needs $brock)"; exit 1; }
 command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
 command -v curl >/dev/null || { echo "needs curl"; exit 1; }
@@ -155,10 +156,12 @@ header() {
 header
 for op in invoke invoke-with-response-stream; do table 0 1 50 500; done
 echo
-echo "Paced (50 connections, each waits 0..$((2 * PACED_MS)) ms, mean $PACED_MS ms, after an answer: at most $((50 * 1000 / PACED_MS)) req/s offered):"
+echo "Paced (each connection waits a random 0..2 x connections / $PACED_RATE s after an answer: about $PACED_RATE req/s offered in all):"
 echo
 header
-for op in invoke invoke-with-response-stream; do table "$PACED_MS" 50; done
+for op in invoke invoke-with-response-stream; do
+  for c in 50 500; do table $((c * 1000 / PACED_RATE)) "$c"; done
+done
 
 echo
 run "$gw" "$gw_key" invoke "$cached" 1 1 >/dev/null # fill the cache

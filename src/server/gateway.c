@@ -1,6 +1,6 @@
 /* gateway.c - `brock serve` on the loop thread: lifecycle, routing, client
  * authentication, budgets, cache hits, admission control and writing what
- * the workers bring back (gateway.h; the design is in
+ * upstream brings back (gateway.h; the design is in
  * docs/internals/gateway.md). */
 #include <errno.h>
 #include <event2/event.h>
@@ -83,9 +83,12 @@ static struct gw_job *job_new(struct gateway *g, struct httpd_req *req, struct h
     j->resp = resp;
     j->t0_ns = time_mono_ns();
     pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->cv, NULL);
-    buf_init(&j->out, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 1024);
-    buf_init(&j->spare, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 1024);
+    /* room past the hold mark for one piece of a transfer (a frame the
+     * decoder completes plus libcurl's write size) and an exception frame */
+    buf_init(&j->out, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 256 * 1024);
+    buf_init(&j->spare, GATEWAY_STREAM_PENDING_MAX + ES_MAX_MESSAGE_LEN + 256 * 1024);
+    http_headers_init(&j->uh);
+    buf_init(&j->upath, SIGV4_MAX_PATH);
     buf_init(&j->body, GATEWAY_MAX_ANSWER);
     buf_init(&j->tee, GATEWAY_CACHE_ENTRY_MAX);
     http_headers_init(&j->rh);
@@ -114,8 +117,8 @@ static void job_free(struct gw_job *j)
     buf_free(&j->tee);
     http_headers_cleanup(&j->rh);
     gw_entry_free(j->entry);
+    gw_job_release(j);
     pthread_mutex_destroy(&j->mu);
-    pthread_cond_destroy(&j->cv);
     free(j);
 }
 
@@ -276,7 +279,7 @@ static void replay(struct gateway *g, struct gw_job *j, const struct gw_entry *e
     record(j, "ok", NULL, true, e->cost_usd, how);
 }
 
-/* ---- writing what the worker brought ------------------------------------------- */
+/* ---- writing what upstream brought ---------------------------------------------- */
 
 static void process(struct gateway *g, struct gw_job *j);
 
@@ -314,7 +317,7 @@ static void finish(struct gateway *g, struct gw_job *j)
         snprintf(routing + u, sizeof routing - u, "%smodel %.150s", u ? ", " : "", j->profile);
     }
     if (j->cache_hit && j->entry) {
-        /* persistent-cache hit found by the worker: replay it like a memory hit */
+        /* persistent-cache hit found by the lookup thread: replay it like a memory hit */
         struct gw_entry *e = j->entry;
         j->entry = NULL;
         replay(g, j, e, "cache hit (store)");
@@ -417,26 +420,28 @@ static void finish(struct gateway *g, struct gw_job *j)
 
 static void process(struct gateway *g, struct gw_job *j)
 {
+    pthread_mutex_lock(&j->mu);
+    bool looked_up = j->looked_up;
+    j->looked_up = false;
+    pthread_mutex_unlock(&j->mu);
+    if (looked_up)
+        gw_job_looked_up(j); /* a hit is done; a miss goes upstream */
     if (j->draining_wait)
         return;
-    bool start_head = false, done;
+    bool start_head = false;
     struct buf frames = BUF_INIT(j->out.max);
     bool blocked = j->stream_started && !j->gone && httpd_resp_buffered(j->resp) > GW_RESP_HIGH;
-    pthread_mutex_lock(&j->mu);
     if (j->head_ready) {
         j->head_ready = false;
         start_head = true;
     }
     if (!blocked && j->out.len) {
-        /* take the pending frames; the worker goes on in the spare buffer,
+        /* take the pending frames; the call goes on in the spare buffer,
          * which keeps its memory from the last round */
         frames = j->out;
         j->out = j->spare;
         buf_init(&j->spare, frames.max);
-        pthread_cond_broadcast(&j->cv);
     }
-    done = j->done;
-    pthread_mutex_unlock(&j->mu);
 
     if (start_head && !j->stream_started && !j->gone) {
         (void)httpd_resp_set_status(j->resp, 200);
@@ -451,13 +456,15 @@ static void process(struct gateway *g, struct gw_job *j)
         j->spare = frames;
     else
         buf_free(&frames);
+    if (!blocked)
+        gw_job_drained(j); /* may put frames in j->out again (and j on the notify list) */
 
     if (blocked || (j->stream_started && !j->gone && httpd_resp_buffered(j->resp) > GW_RESP_HIGH)) {
         j->draining_wait = true;
         httpd_resp_on_drain(j->resp, GW_RESP_LOW, on_drain, j);
         return;
     }
-    if (!done)
+    if (!j->done)
         return;
     pthread_mutex_lock(&g->notify_mu);
     bool listed = j->in_notify;
@@ -706,12 +713,12 @@ static void cache_key(const struct gw_job *j, const char *body, size_t n, uint8_
 static void health(struct gateway *g, struct httpd_resp *resp)
 {
     /* the live calls by state, for people watching a stuck one */
-    size_t live = 0, done = 0, streaming = 0, waiting_drain = 0, listed = 0;
+    size_t live = 0, done = 0, streaming = 0, waiting_drain = 0, listed = 0, upstream = 0, held = 0;
     for (struct gw_job *j = g->live; j; j = j->lnext) {
         live++;
-        pthread_mutex_lock(&j->mu);
+        upstream += j->call != NULL;
+        held += j->held;
         done += j->done;
-        pthread_mutex_unlock(&j->mu);
         streaming += j->stream_started;
         waiting_drain += j->draining_wait;
         pthread_mutex_lock(&g->notify_mu);
@@ -720,10 +727,9 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     }
     char b[512];
     snprintf(b, sizeof b,
-             "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"workers\":%llu,\"live\":%zu,\"done\":%zu,"
-             "\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu}",
-             g->inflight, g->queued, (unsigned long long)atomic_load(&g->st_workers), live, done, streaming,
-             waiting_drain, listed);
+             "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
+             "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu}",
+             g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed);
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 
@@ -897,7 +903,8 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     }
 
     pthread_mutex_init(&g->notify_mu, NULL);
-    pthread_mutex_init(&g->work_mu, NULL);
+    pthread_mutex_init(&g->lk_mu, NULL);
+    pthread_cond_init(&g->lk_cv, NULL);
     pthread_mutex_init(&g->sess_mu, NULL);
     pthread_mutex_init(&g->spend_mu, NULL);
     g->signer = sigv4_signer_new();
@@ -939,6 +946,8 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
         st = e ? e->status : BROCK_ERR_IO;
         goto fail;
     }
+    if ((st = gw_upstream_start(g, e)) != BROCK_OK)
+        goto fail;
     *out = g;
     return BROCK_OK;
 fail:
@@ -989,14 +998,13 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->cut_streams = atomic_load(&g->st_cut);
     out->client_gone = atomic_load(&g->st_gone);
     out->translated = atomic_load(&g->st_translated);
-    out->workers = atomic_load(&g->st_workers);
 }
 
 /* Jobs still alive after the loop ended (cut at the stop deadline, or never
- * finished): their workers are stopped; book what they did and free them. */
+ * finished): their calls are stopped; book what they did and free them. */
 static void reap(struct gateway *g)
 {
-    /* the workers are joined: nothing puts jobs back on the list now */
+    /* the lookup thread is joined: nothing puts jobs back on the list now */
     pthread_mutex_lock(&g->notify_mu);
     g->notify_head = NULL;
     pthread_mutex_unlock(&g->notify_mu);
@@ -1027,10 +1035,9 @@ void gateway_free(struct gateway *g)
         httpd_stop(g->httpd, 0);
         httpd_join(g->httpd);
     }
-    /* Cancel what still runs upstream, wait for the workers, book and free
-     * the jobs they leave behind, then the server (which releases the
-     * responses). */
-    gw_workers_stop(g);
+    /* Stop what still runs upstream and the lookup thread, book and free
+     * the jobs left, then the server (which releases the responses). */
+    gw_upstream_stop(g);
     reap(g);
     if (g->notify_ev)
         event_free(g->notify_ev);
@@ -1054,7 +1061,8 @@ void gateway_free(struct gateway *g)
     free((char *)g->o.upstream.http.ca_bundle);
     free((char *)g->o.upstream.http.user_agent_extra);
     pthread_mutex_destroy(&g->notify_mu);
-    pthread_mutex_destroy(&g->work_mu);
+    pthread_mutex_destroy(&g->lk_mu);
+    pthread_cond_destroy(&g->lk_cv);
     pthread_mutex_destroy(&g->sess_mu);
     pthread_mutex_destroy(&g->spend_mu);
     free(g);

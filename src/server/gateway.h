@@ -252,7 +252,7 @@ struct gateway_stats {
     uint64_t cut_streams;  /* upstream streams that ended early (exception frame sent) */
     uint64_t client_gone;  /* clients that left before their answer was complete */
     uint64_t translated;   /* bodies changed by gateway_translate */
-    uint64_t inflight, queued, workers;
+    uint64_t inflight, queued;
 };
 
 struct gateway;
@@ -273,7 +273,7 @@ enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e) B
  * grace_ms (< 0: GATEWAY_STOP_GRACE_MS), then cut the rest. Any thread,
  * async-signal-safe. */
 void gateway_stop(struct gateway *g, int grace_ms);
-/* Stop, wait for the loop, the workers and the books (every row written), free.
+/* Stop, wait for the loop, end the upstream calls, write the books (every row), free.
  * NULL is fine. */
 void gateway_free(struct gateway *g);
 void gateway_stats(struct gateway *g, struct gateway_stats *out);

@@ -35,7 +35,7 @@ struct rec {
 struct gw_books {
     struct gateway *g;
     struct store *store;  /* the books thread's */
-    struct store *lookup; /* workers' cache reads, under lookup_mu */
+    struct store *lookup; /* the lookup thread's cache reads, under lookup_mu */
     pthread_mutex_t lookup_mu;
     pthread_mutex_t mu;
     pthread_cond_t cv, space;
@@ -172,6 +172,11 @@ static void cache_store(struct gw_books *b, const struct gw_entry *e)
     if (ttl > 0 && store_cache_put(b->store, hex, s, NULL, e->model, ttl, &err) != BROCK_OK)
         log_info("gateway: response cache: %s", err.msg);
     free(s);
+}
+
+bool gw_books_can_lookup(const struct gateway *g)
+{
+    return g->books && g->books->lookup;
 }
 
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN])

@@ -1,18 +1,19 @@
 /* gateway_int.h - shared by the gateway's own files (src/server/gateway*.c).
  *
  * Ownership of a job: the loop creates it and is the only one to free it.
- * Once dispatched, a worker owns the result fields until it sets `done`
- * (under job->mu) and notifies the loop; after that the worker never touches
- * the job again. Fields marked [mu] are shared and read/written under job->mu;
- * [loop] only on the loop thread; [worker] only by the worker before done. */
+ * Everything about it happens on the loop thread (the upstream call too: an
+ * aws_call on the gateway's libcurl multi, driven by the same libevent base),
+ * except a persistent-cache lookup, which the lookup thread does: it fills
+ * `entry` and sets `looked_up` under job->mu, notifies the loop and never
+ * touches the job again. Fields marked [mu] are read/written under job->mu;
+ * [loop] only on the loop thread. */
 #ifndef BROCK_SERVER_GATEWAY_INT_H
 #define BROCK_SERVER_GATEWAY_INT_H
 
 #include <pthread.h>
-#include <semaphore.h>
-#include <signal.h>
 #include <stdatomic.h>
 
+#include "../aws/client.h"
 #include "../aws/crypto.h"
 #include "../aws/http.h"
 #include "../aws/sigv4.h"
@@ -22,13 +23,11 @@
 #define GW_MAX_MODEL_ID 2048
 #define GW_RESP_HIGH ((size_t)1024 * 1024) /* httpd-buffered bytes above which the loop stops moving frames */
 #define GW_RESP_LOW ((size_t)256 * 1024)
-#define GW_WORKER_STACK ((size_t)512 * 1024)
-#define GW_WORKER_IDLE_MS 60000 /* an idle worker past this leaves the pool ... */
-#define GW_WORKERS_KEPT 4       /* ... while more than this many are left */
 #define GW_CACHE_BUCKETS 65536
 
 struct gw_client;  /* a key's runtime state (admission, spend) */
-struct gw_worker;
+struct aws_call;
+struct es_decoder;
 struct gw_books;
 struct gw_cache;
 
@@ -69,19 +68,36 @@ struct gw_job {
     bool stream_started;    /* httpd_stream_start was called */
     bool draining_wait;     /* waiting for httpd_resp_on_drain */
     struct buf spare;       /* frames buffer to swap with `out` (keeps its memory) */
+    bool cancel;            /* the client left or the server stops: stop upstream */
+    bool done;              /* the upstream part is over: finish() may run */
+    bool head_ready;        /* a 2xx stream head is waiting to be sent */
+    struct buf out;         /* stream frames not yet handed to httpd */
+
+    /* [loop] the upstream call (gateway_upstream.c) */
+    struct aws_call *call;  /* running, or NULL */
+    struct aws_response ar;
+    struct http_headers uh; /* the upstream request's headers */
+    struct buf upath;
+    char *tbody;            /* the translated body, or NULL */
+    const char *ubody;      /* what goes upstream: tbody or the client's */
+    size_t ublen;
+    size_t target;          /* index in g->targets */
+    char skey[300];         /* sticky session key */
+    struct es_decoder *dec;
+    bool head_sent, saw_exception, decode_failed;
+    bool held;              /* the transfer is held (too many frames pending) */
+    bool lookup_wait;       /* with the lookup thread */
+    char decode_err[300];
+    uint64_t frames_bytes;
+    struct gw_job *lk_next; /* the lookup thread's queue [g->lk_mu] */
 
     /* [mu] */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct gw_worker *worker; /* running it now, or NULL */
-    bool cancel;            /* the client left or the server stops: stop upstream */
-    bool done;              /* the worker finished */
-    bool head_ready;        /* a 2xx stream head is waiting to be sent */
-    struct buf out;         /* stream frames not yet handed to httpd */
+    bool looked_up;         /* the lookup thread is done with it */
     bool in_notify;         /* on the gateway's notify list (under g->notify_mu) */
     struct gw_job *nnext;
 
-    /* [worker] results, read by the loop after done */
+    /* [loop] results of the upstream call */
     int status;             /* HTTP status to answer (0: no answer from upstream) */
     struct http_headers rh; /* response headers to copy */
     struct buf body;        /* non-streamed answer body */
@@ -101,19 +117,6 @@ struct gw_job {
     struct gw_entry *entry; /* a persistent-cache hit, or the answer to cache (loop inserts) */
     struct buf tee;         /* stream frames kept for the cache */
     bool tee_over;
-};
-
-struct gw_worker {
-    struct gateway *g;
-    pthread_t th;
-    sem_t wake;                   /* posted when a job is handed over (or to stop) */
-    bool idle;                    /* on g->idle [work_mu] */
-    struct gw_worker *idle_next;  /* on g->idle [work_mu] */
-    struct gw_worker *retired_next; /* on g->retired [work_mu] */
-    volatile sig_atomic_t cancel; /* the http layer watches it (set under the job's mu) */
-    struct aws_client *clients[GATEWAY_MAX_TARGETS + 1]; /* per region index */
-    struct es_decoder *dec;
-    struct gw_job *job;           /* handed over or running [work_mu; the worker reads it after wake] */
 };
 
 struct gw_client {
@@ -153,20 +156,24 @@ struct gateway {
     struct gw_client *rr;           /* round-robin ring cursor */
     struct gw_job *live;            /* every job not yet freed [loop] */
 
-    /* notify: workers -> loop */
+    /* notify: the lookup thread and the loop's own callbacks -> process() */
     pthread_mutex_t notify_mu;
     struct gw_job *notify_head;
     int efd;
     struct event *notify_ev;
 
-    /* workers [work_mu] */
-    pthread_mutex_t work_mu;
-    struct gw_job *ready_head, *ready_tail; /* jobs no worker was free for */
-    struct gw_worker *idle;         /* sleeping workers, last idle on top */
-    struct gw_worker *retired;      /* left the pool, to be joined */
-    struct gw_worker **workers;
-    size_t n_workers, n_idle;
-    bool workers_stop;
+    /* upstream [loop] */
+    struct http_multi *multi;
+    struct event *up_timer;
+    struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
+    bool up_stop;
+
+    /* the persistent-cache lookup thread [lk_mu] */
+    pthread_mutex_t lk_mu;
+    pthread_cond_t lk_cv;
+    struct gw_job *lk_head, *lk_tail;
+    pthread_t lk_thread;
+    bool lk_started, lk_stop;
 
     /* sticky sessions */
     pthread_mutex_t sess_mu;
@@ -185,15 +192,17 @@ struct gateway {
     bool threaded;
     _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
         st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated;
-    _Atomic uint64_t st_workers;
 };
 
-/* gateway_upstream.c */
-void gw_dispatch(struct gateway *g, struct gw_job *j);  /* loop: hand to a worker */
-void gw_workers_stop(struct gateway *g);               /* join every worker */
-extern int gw_worker_idle_ms;                          /* GW_WORKER_IDLE_MS; tests shorten it */
-void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: wake the loop for j */
-void gw_job_cancel(struct gw_job *j);                  /* loop: stop its upstream call */
+/* gateway_upstream.c, all on the loop unless said */
+enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* the multi on the loop's base */
+void gw_dispatch(struct gateway *g, struct gw_job *j);  /* translate, look up, call upstream */
+void gw_upstream_stop(struct gateway *g);              /* after the loop: end every call, join the lookup thread */
+void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: process(j) from the loop */
+void gw_job_cancel(struct gw_job *j);                  /* stop its upstream call */
+void gw_job_looked_up(struct gw_job *j);               /* the lookup thread answered: go on */
+void gw_job_drained(struct gw_job *j);                 /* frames were taken: a held call goes on */
+void gw_job_release(struct gw_job *j);                 /* free what the upstream part holds */
 void gw_sessions_free(struct gateway *g);
 enum brock_status gw_frame_exception(struct buf *out, const char *type, const char *msg);
 
@@ -202,8 +211,9 @@ struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e);
 void gw_books_stop(struct gw_books *b); /* writes everything queued, joins, frees */
 /* Queue one finished call (copied). */
 void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store);
-/* Worker: look the persistent cache up; a new entry or NULL. */
+/* The lookup thread: look the persistent cache up; a new entry or NULL. */
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
+bool gw_books_can_lookup(const struct gateway *g); /* a store is open for it */
 double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
 
 /* memory cache [loop] (gateway_books.c) */

@@ -1,8 +1,13 @@
-/* gateway_upstream.c - the gateway's worker threads: one upstream call each,
- * through aws_client (the gateway's own credentials, endpoint and retry
- * policy), with failover to the next target on throttling, sticky per client
- * session, and event streams handed to the loop frame by frame (gateway.h). */
+/* gateway_upstream.c - the gateway's upstream calls, on the loop thread:
+ * each an aws_call (client.h) on one libcurl multi that the gateway's
+ * libevent base drives, signed with the gateway's own credentials, with
+ * failover to the next target on throttling, sticky per client session, and
+ * event streams handed to the client frame by frame as they complete; a slow
+ * client holds its upstream transfer (back-pressure) instead of piling up
+ * frames. Persistent-cache lookups (a SQLite read that writes) go to the
+ * lookup thread. See docs/internals/gateway.md. */
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,48 +43,50 @@ static void push_locked(struct gateway *g, struct gw_job *j, bool *wake)
     }
 }
 
-static void wake(struct gateway *g)
-{
-    uint64_t one = 1;
-    if (write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_debug("gateway: eventfd write: %s", strerror(errno));
-}
-
+/* From another thread: the eventfd. */
 void gw_notify(struct gateway *g, struct gw_job *j)
 {
     bool w = false;
     pthread_mutex_lock(&g->notify_mu);
     push_locked(g, j, &w);
     pthread_mutex_unlock(&g->notify_mu);
-    if (w)
-        wake(g);
+    uint64_t one = 1;
+    if (w && write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_debug("gateway: eventfd write: %s", strerror(errno));
 }
 
-/* The worker is finished with j: after this it never touches it again. */
-static void notify_done(struct gateway *g, struct gw_job *j, struct gw_worker *w)
+/* From the loop (inside libcurl's callbacks, or the upstream call's end):
+ * process(j) runs once the current callback has returned, in this round of
+ * the loop, without a system call. */
+static void notify_loop(struct gateway *g, struct gw_job *j)
 {
-    bool wk = false;
+    bool w = false;
     pthread_mutex_lock(&g->notify_mu);
-    pthread_mutex_lock(&j->mu);
-    j->done = true;
-    j->worker = NULL;
-    if (w)
-        w->cancel = 0;
-    pthread_mutex_unlock(&j->mu);
-    push_locked(g, j, &wk);
+    push_locked(g, j, &w);
     pthread_mutex_unlock(&g->notify_mu);
-    if (wk)
-        wake(g);
+    if (w)
+        event_active(g->notify_ev, EV_READ, 0);
+}
+
+static void job_done(struct gw_job *j)
+{
+    j->done = true;
+    notify_loop(j->g, j);
+}
+
+static void local_error(struct gw_job *j, int status, const char *code, const char *msg)
+{
+    j->local_error = true;
+    j->status = status;
+    snprintf(j->err_code, sizeof j->err_code, "%s", code);
+    snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
 }
 
 void gw_job_cancel(struct gw_job *j)
 {
-    pthread_mutex_lock(&j->mu);
     j->cancel = true;
-    if (j->worker)
-        j->worker->cancel = 1;
-    pthread_cond_broadcast(&j->cv);
-    pthread_mutex_unlock(&j->mu);
+    if (j->call)
+        aws_call_abort(j->call);
 }
 
 enum brock_status gw_frame_exception(struct buf *out, const char *type, const char *msg)
@@ -176,16 +183,6 @@ void gw_sessions_free(struct gateway *g)
 
 /* ---- one upstream call --------------------------------------------------------------- */
 
-struct call {
-    struct gw_worker *w;
-    struct gw_job *j;
-    bool head_sent;
-    bool saw_exception;
-    bool decode_failed;
-    char decode_err[300];
-    uint64_t frames_bytes;
-};
-
 /* Response headers a Bedrock client reads; everything else (date, length,
  * connection, server) is the hop's own. */
 static bool keep_resp_header(const char *n)
@@ -205,94 +202,6 @@ static void copy_resp_headers(struct gw_job *j, const struct http_headers *from)
     }
 }
 
-static enum brock_status on_head(void *ctx, const struct http_response *r)
-{
-    struct call *c = ctx;
-    struct gw_job *j = c->j;
-    if (r->status < 200 || r->status >= 300 || c->head_sent)
-        return BROCK_OK;
-    copy_resp_headers(j, &r->headers);
-    c->head_sent = true;
-    j->stream = true;
-    j->status = (int)r->status;
-    pthread_mutex_lock(&j->mu);
-    j->head_ready = true;
-    pthread_mutex_unlock(&j->mu);
-    gw_notify(j->g, j);
-    return BROCK_OK;
-}
-
-/* Hand one frame to the loop, waiting while the client is behind. */
-static enum brock_status push_frame(struct call *c, const void *p, size_t n)
-{
-    struct gw_job *j = c->j;
-    bool was_empty;
-    pthread_mutex_lock(&j->mu);
-    while (j->out.len > GATEWAY_STREAM_PENDING_MAX && !j->cancel)
-        pthread_cond_wait(&j->cv, &j->mu);
-    if (j->cancel) {
-        pthread_mutex_unlock(&j->mu);
-        return BROCK_ERR_INTERRUPTED;
-    }
-    was_empty = j->out.len == 0;
-    buf_add(&j->out, p, n);
-    pthread_mutex_unlock(&j->mu);
-    if (was_empty)
-        gw_notify(j->g, j);
-    /* a copy for the cache only of what finish() may cache */
-    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && !j->tee_over &&
-        buf_add(&j->tee, p, n) != BROCK_OK)
-        j->tee_over = true;
-    return BROCK_OK;
-}
-
-static enum brock_status on_body(void *ctx, const char *p, size_t n)
-{
-    struct call *c = ctx;
-    struct gw_job *j = c->j;
-    if (c->w->cancel)
-        return BROCK_ERR_INTERRUPTED;
-    struct brock_err e = {0};
-    if (es_decoder_feed(c->w->dec, p, n, &e) != BROCK_OK) {
-        c->decode_failed = true;
-        snprintf(c->decode_err, sizeof c->decode_err, "%.290s", e.msg);
-        return BROCK_ERR_PARSE;
-    }
-    for (;;) {
-        struct es_message m;
-        bool got = false;
-        if (es_decoder_next(c->w->dec, &m, &got, &e) != BROCK_OK) {
-            c->decode_failed = true;
-            snprintf(c->decode_err, sizeof c->decode_err, "%.290s", e.msg);
-            return BROCK_ERR_PARSE;
-        }
-        if (!got)
-            break;
-        if (!c->frames_bytes)
-            j->ttft_ms = (double)(time_mono_ns() - j->t0_ns) / 1e6;
-        c->frames_bytes += m.total_len;
-        enum es_kind kind = es_message_kind(&m);
-        if (kind == ES_KIND_EXCEPTION || kind == ES_KIND_ERROR) {
-            c->saw_exception = true;
-            struct es_str code = kind == ES_KIND_EXCEPTION ? es_message_exception_type(&m) : es_message_error_code(&m);
-            if (code.p)
-                snprintf(j->err_code, sizeof j->err_code, "%.*s", (int)(code.len > 60 ? 60 : code.len), code.p);
-            snprintf(j->err_msg, sizeof j->err_msg, "upstream sent a %.60s event mid-stream", j->err_code);
-            if (code.p && code.len >= 10 && !strncasecmp(code.p, "throttling", 10))
-                j->throttles++;
-            j->cut = true; /* not a complete answer (the client got the frame as sent) */
-        } else {
-            struct es_str et = es_message_event_type(&m);
-            if (et.p)
-                gateway_usage_from_event(j->op, et.p, et.len, m.payload, m.payload_len, &j->usage);
-        }
-        enum brock_status st = push_frame(c, m.raw, m.total_len);
-        if (st != BROCK_OK)
-            return st;
-    }
-    return BROCK_OK;
-}
-
 /* The same model in another region: a geography profile is re-chosen for it. */
 static void model_for_region(const char *id, const char *region, char *out, size_t cap)
 {
@@ -304,23 +213,6 @@ static void model_for_region(const char *id, const char *region, char *out, size
     enum model_geo ng = catalog_geo_for_region(region);
     if (ng != GEO_GLOBAL && (m->geos & ng))
         snprintf(out, cap, "%s.%s", catalog_geo_prefix(ng), m->base_id);
-}
-
-static struct aws_client *client_for(struct gw_worker *w, const char *region)
-{
-    struct gateway *g = w->g;
-    size_t i = 0;
-    while (i < g->n_regions && strcmp(g->regions[i], region))
-        i++;
-    if (i == g->n_regions)
-        i = 0;
-    if (!w->clients[i]) {
-        struct aws_client_config cfg = g->o.upstream;
-        cfg.region = g->regions[i];
-        cfg.http.cancel = &w->cancel;
-        w->clients[i] = aws_client_new(&cfg);
-    }
-    return w->clients[i];
 }
 
 static void build_headers(struct gw_job *j, struct http_headers *h)
@@ -339,12 +231,230 @@ static void build_headers(struct gw_job *j, struct http_headers *h)
         (void)http_headers_add(h, "Content-Type", "application/json", NULL);
 }
 
-/* Call one target; true when the caller should try the next one (throttled
- * before anything was sent to the client). */
-static bool call_target(struct gw_worker *w, struct gw_job *j, const struct gateway_target *t, const char *body,
-                        size_t blen)
+static bool hold(void *ctx)
 {
-    struct gateway *g = w->g;
+    struct gw_job *j = ctx;
+    if (j->out.len > GATEWAY_STREAM_PENDING_MAX && !j->cancel)
+        j->held = true;
+    return j->held;
+}
+
+void gw_job_drained(struct gw_job *j)
+{
+    if (j->held && j->out.len <= GATEWAY_STREAM_PENDING_MAX) {
+        j->held = false;
+        if (j->call)
+            aws_call_resume(j->call); /* may hand frames over from in here */
+    }
+}
+
+static enum brock_status on_head(void *ctx, const struct http_response *r)
+{
+    struct gw_job *j = ctx;
+    if (r->status < 200 || r->status >= 300 || j->head_sent)
+        return BROCK_OK;
+    copy_resp_headers(j, &r->headers);
+    j->head_sent = true;
+    j->stream = true;
+    j->status = (int)r->status;
+    j->head_ready = true;
+    notify_loop(j->g, j);
+    return BROCK_OK;
+}
+
+/* Hand one frame to the loop (process() moves it to the client). */
+static enum brock_status push_frame(struct gw_job *j, const void *p, size_t n)
+{
+    if (j->cancel)
+        return BROCK_ERR_INTERRUPTED;
+    bool was_empty = j->out.len == 0;
+    if (buf_add(&j->out, p, n) != BROCK_OK)
+        return BROCK_ERR_TOO_LARGE; /* cannot happen while hold() works; a cut if it does */
+    if (was_empty)
+        notify_loop(j->g, j);
+    /* a copy for the cache only of what finish() may cache */
+    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && !j->tee_over &&
+        buf_add(&j->tee, p, n) != BROCK_OK)
+        j->tee_over = true;
+    return BROCK_OK;
+}
+
+static enum brock_status on_body(void *ctx, const char *p, size_t n)
+{
+    struct gw_job *j = ctx;
+    if (j->cancel)
+        return BROCK_ERR_INTERRUPTED;
+    struct brock_err e = {0};
+    if (es_decoder_feed(j->dec, p, n, &e) != BROCK_OK) {
+        j->decode_failed = true;
+        snprintf(j->decode_err, sizeof j->decode_err, "%.290s", e.msg);
+        return BROCK_ERR_PARSE;
+    }
+    for (;;) {
+        struct es_message m;
+        bool got = false;
+        if (es_decoder_next(j->dec, &m, &got, &e) != BROCK_OK) {
+            j->decode_failed = true;
+            snprintf(j->decode_err, sizeof j->decode_err, "%.290s", e.msg);
+            return BROCK_ERR_PARSE;
+        }
+        if (!got)
+            break;
+        if (!j->frames_bytes)
+            j->ttft_ms = (double)(time_mono_ns() - j->t0_ns) / 1e6;
+        j->frames_bytes += m.total_len;
+        enum es_kind kind = es_message_kind(&m);
+        if (kind == ES_KIND_EXCEPTION || kind == ES_KIND_ERROR) {
+            j->saw_exception = true;
+            struct es_str code = kind == ES_KIND_EXCEPTION ? es_message_exception_type(&m) : es_message_error_code(&m);
+            if (code.p)
+                snprintf(j->err_code, sizeof j->err_code, "%.*s", (int)(code.len > 60 ? 60 : code.len), code.p);
+            snprintf(j->err_msg, sizeof j->err_msg, "upstream sent a %.60s event mid-stream", j->err_code);
+            if (code.p && code.len >= 10 && !strncasecmp(code.p, "throttling", 10))
+                j->throttles++;
+            j->cut = true; /* not a complete answer (the client got the frame as sent) */
+        } else {
+            struct es_str et = es_message_event_type(&m);
+            if (et.p)
+                gateway_usage_from_event(j->op, et.p, et.len, m.payload, m.payload_len, &j->usage);
+        }
+        enum brock_status st = push_frame(j, m.raw, m.total_len);
+        if (st != BROCK_OK)
+            return st;
+    }
+    return BROCK_OK;
+}
+
+static struct aws_client *client_for(struct gateway *g, const char *region)
+{
+    size_t i = 0;
+    while (i < g->n_regions && strcmp(g->regions[i], region))
+        i++;
+    if (i == g->n_regions)
+        i = 0;
+    if (!g->up[i]) {
+        struct aws_client_config cfg = g->o.upstream;
+        cfg.region = g->regions[i];
+        cfg.http.cancel = NULL;
+        g->up[i] = aws_client_new(&cfg);
+    }
+    return g->up[i];
+}
+
+static void call_start(struct gateway *g, struct gw_job *j);
+
+/* The call to one target ended: keep its answer, or move on to the next
+ * target (throttled before anything reached the client). */
+static void call_end(struct gw_job *j, enum brock_status st, const struct brock_err *err)
+{
+    struct gateway *g = j->g;
+    struct brock_err e = *err;
+    struct aws_response *out = &j->ar;
+    j->call = NULL;
+    j->held = false;
+    j->attempts += out->attempts;
+    if (out->request_id[0])
+        snprintf(j->request_id, sizeof j->request_id, "%s", out->request_id);
+    bool next = false;
+
+    if (j->head_sent) {
+        /* The client has the head: whatever happens now ends its stream. */
+        if (st == BROCK_OK && es_decoder_finish(j->dec, &e) != BROCK_OK) {
+            j->decode_failed = true;
+            snprintf(j->decode_err, sizeof j->decode_err, "%.290s", e.msg);
+        }
+        bool cancelled = j->cancel || st == BROCK_ERR_INTERRUPTED;
+        if (!cancelled && !j->saw_exception && (st != BROCK_OK || j->decode_failed || !j->usage.complete)) {
+            char msg[700];
+            if (j->decode_failed)
+                snprintf(msg, sizeof msg, "brock gateway: the upstream event stream broke after %llu bytes: %.500s",
+                         (unsigned long long)j->frames_bytes, j->decode_err);
+            else if (st != BROCK_OK)
+                snprintf(msg, sizeof msg, "brock gateway: the upstream stream was cut after %llu bytes: %.500s",
+                         (unsigned long long)j->frames_bytes, e.msg);
+            else
+                snprintf(msg, sizeof msg,
+                         "brock gateway: the upstream stream ended after %llu bytes without its final event",
+                         (unsigned long long)j->frames_bytes);
+            struct buf x = BUF_INIT(8192);
+            if (gw_frame_exception(&x, "internalServerException", msg) == BROCK_OK) {
+                bool was_empty = j->out.len == 0;
+                (void)buf_add(&j->out, x.ptr, x.len); /* never held back: the out buffer has room for it */
+                if (was_empty)
+                    notify_loop(g, j);
+            }
+            buf_free(&x);
+            j->cut = true;
+            snprintf(j->err_code, sizeof j->err_code, "%s", "StreamCut");
+            snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
+            atomic_fetch_add(&g->st_cut, 1);
+        }
+    } else if (st == BROCK_OK) {
+        j->status = (int)out->http.status;
+        copy_resp_headers(j, &out->http.headers);
+        buf_free(&j->body);
+        j->body = out->http.body; /* take the collected answer */
+        buf_init(&out->http.body, GATEWAY_MAX_ANSWER);
+        if (j->op == GATEWAY_OP_INVOKE || j->op == GATEWAY_OP_CONVERSE)
+            gateway_usage_from_answer(j->op, buf_cstr(&j->body), j->body.len, &j->usage);
+        else
+            j->usage.complete = true;
+    } else if (out->http.status) {
+        /* Bedrock's own error answer: passed through as it came. */
+        j->status = (int)out->http.status;
+        copy_resp_headers(j, &out->http.headers);
+        buf_free(&j->body);
+        j->body = out->http.body;
+        buf_init(&out->http.body, GATEWAY_MAX_ANSWER);
+        snprintf(j->err_code, sizeof j->err_code, "%s", e.aws_code[0] ? e.aws_code : brock_status_name(st));
+        snprintf(j->err_msg, sizeof j->err_msg, "%s", e.msg);
+        if (st == BROCK_ERR_THROTTLED) {
+            j->throttles++;
+            next = !j->cancel;
+        }
+    } else {
+        char msg[768];
+        if (st == BROCK_ERR_NETWORK) {
+            snprintf(msg, sizeof msg, "brock gateway: upstream unreachable: %.600s", e.msg);
+            local_error(j, 503, "ServiceUnavailableException", msg);
+        } else if (st == BROCK_ERR_INTERRUPTED) {
+            local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone or shutdown)");
+        } else {
+            snprintf(msg, sizeof msg, "brock gateway: could not call upstream: %.600s", e.msg);
+            local_error(j, 500, "InternalServerException", msg);
+        }
+        log_info("gateway: upstream %s for user %s: %s", brock_status_name(st), j->client->key->user, e.msg);
+    }
+    aws_response_free(&j->ar);
+    http_headers_reset(&j->uh);
+    buf_reset(&j->upath);
+
+    if (next && j->target + 1 < g->n_targets && !g->up_stop) {
+        j->target++;
+        atomic_fetch_add(&g->st_failovers, 1);
+        log_info("gateway: throttled on %s in %s for user %s; moving the session to target %zu", j->profile,
+                 j->region, j->client->key->user, j->target);
+        sticky_set(g, j->skey, j->target, gw_now_ms(g));
+        /* a fresh answer for the next target */
+        j->status = 0;
+        buf_reset(&j->body);
+        http_headers_reset(&j->rh);
+        j->err_code[0] = j->err_msg[0] = '\0';
+        call_start(g, j);
+        return;
+    }
+    job_done(j);
+}
+
+static void on_call_done(void *ctx, enum brock_status st, const struct brock_err *e)
+{
+    call_end(ctx, st, e);
+}
+
+/* Call the job's current target. */
+static void call_start(struct gateway *g, struct gw_job *j)
+{
+    const struct gateway_target *t = &g->targets[j->target];
     const char *region = t->region[0] ? t->region : g->regions[0];
     char model[GW_MAX_MODEL_ID + 1];
     if (t->model[0]) {
@@ -361,410 +471,259 @@ static bool call_target(struct gw_worker *w, struct gw_job *j, const struct gate
     snprintf(j->profile, sizeof j->profile, "%s", j->op == GATEWAY_OP_CONTROL ? "" : model);
     snprintf(j->region, sizeof j->region, "%s", region);
 
-    struct buf path = BUF_INIT(SIGV4_MAX_PATH);
+    buf_reset(&j->upath);
     if (j->op == GATEWAY_OP_CONTROL) {
-        buf_addstr(&path, httpd_req_path(j->req));
+        buf_addstr(&j->upath, httpd_req_path(j->req));
     } else {
-        buf_addstr(&path, "/model/");
-        (void)uri_encode(&path, model, strlen(model), false);
-        buf_addc(&path, '/');
-        buf_addstr(&path, gateway_op_name(j->op));
+        buf_addstr(&j->upath, "/model/");
+        (void)uri_encode(&j->upath, model, strlen(model), false);
+        buf_addc(&j->upath, '/');
+        buf_addstr(&j->upath, gateway_op_name(j->op));
     }
-    struct http_headers h = HTTP_HEADERS_INIT;
-    build_headers(j, &h);
+    http_headers_reset(&j->uh);
+    build_headers(j, &j->uh);
     bool streaming = j->op == GATEWAY_OP_INVOKE_STREAM || j->op == GATEWAY_OP_CONVERSE_STREAM;
-    struct call c = {.w = w, .j = j};
-    es_decoder_reset(w->dec);
+    j->head_sent = j->saw_exception = j->decode_failed = false;
+    j->frames_bytes = 0;
+    if (streaming) {
+        if (!j->dec)
+            j->dec = es_decoder_new();
+        es_decoder_reset(j->dec);
+    }
     const char *q = httpd_req_query(j->req);
     struct aws_request r = {
         .service = j->op == GATEWAY_OP_CONTROL ? ENDPOINT_SVC_BEDROCK : ENDPOINT_SVC_BEDROCK_RUNTIME,
         .method = httpd_req_method(j->req),
-        .path = buf_cstr(&path),
+        .path = buf_cstr(&j->upath),
         .query = j->op == GATEWAY_OP_CONTROL && *q ? q : NULL,
-        .headers = &h,
-        .body = body,
-        .body_len = blen,
+        .headers = &j->uh,
+        .body = j->ubody,
+        .body_len = j->ublen,
         .protocol = AWSERR_REST_JSON,
         .on_body = streaming ? on_body : NULL,
         .on_head = streaming ? on_head : NULL,
-        .ctx = &c,
+        .hold = streaming ? hold : NULL,
+        .ctx = j,
         .max_body = GATEWAY_MAX_ANSWER,
     };
-    struct aws_response out;
-    aws_response_init(&out);
+    aws_response_init(&j->ar);
     struct brock_err e = {0};
-    enum brock_status st = buf_status(&path) == BROCK_OK
-                               ? aws_client_send(client_for(w, region), &r, &out, &e)
+    enum brock_status st = buf_status(&j->upath) == BROCK_OK
+                               ? aws_client_start(client_for(g, region), g->multi, &r, &j->ar, on_call_done, j,
+                                                  &j->call, &e)
                                : err_set(&e, BROCK_ERR_TOO_LARGE, "model id too long for a path");
-    j->attempts += out.attempts;
-    if (out.request_id[0])
-        snprintf(j->request_id, sizeof j->request_id, "%s", out.request_id);
-    bool next = false;
-
-    if (c.head_sent) {
-        /* The client has the head: whatever happens now ends its stream. */
-        if (st == BROCK_OK && es_decoder_finish(w->dec, &e) != BROCK_OK) {
-            c.decode_failed = true;
-            snprintf(c.decode_err, sizeof c.decode_err, "%.290s", e.msg);
-        }
-        bool cancelled = w->cancel || st == BROCK_ERR_INTERRUPTED;
-        if (!cancelled && !c.saw_exception && (st != BROCK_OK || c.decode_failed || !j->usage.complete)) {
-            char msg[700];
-            if (c.decode_failed)
-                snprintf(msg, sizeof msg, "brock gateway: the upstream event stream broke after %llu bytes: %.500s",
-                         (unsigned long long)c.frames_bytes, c.decode_err);
-            else if (st != BROCK_OK)
-                snprintf(msg, sizeof msg, "brock gateway: the upstream stream was cut after %llu bytes: %.500s",
-                         (unsigned long long)c.frames_bytes, e.msg);
-            else
-                snprintf(msg, sizeof msg,
-                         "brock gateway: the upstream stream ended after %llu bytes without its final event",
-                         (unsigned long long)c.frames_bytes);
-            struct buf x = BUF_INIT(8192);
-            if (gw_frame_exception(&x, "internalServerException", msg) == BROCK_OK)
-                (void)push_frame(&c, x.ptr, x.len);
-            buf_free(&x);
-            j->cut = true;
-            snprintf(j->err_code, sizeof j->err_code, "%s", "StreamCut");
-            snprintf(j->err_msg, sizeof j->err_msg, "%s", msg);
-            atomic_fetch_add(&g->st_cut, 1);
-        }
-    } else if (st == BROCK_OK) {
-        j->status = (int)out.http.status;
-        copy_resp_headers(j, &out.http.headers);
-        buf_free(&j->body);
-        j->body = out.http.body; /* take the collected answer */
-        buf_init(&out.http.body, GATEWAY_MAX_ANSWER);
-        if (j->op == GATEWAY_OP_INVOKE || j->op == GATEWAY_OP_CONVERSE)
-            gateway_usage_from_answer(j->op, buf_cstr(&j->body), j->body.len, &j->usage);
-        else
-            j->usage.complete = true;
-    } else if (out.http.status) {
-        /* Bedrock's own error answer: passed through as it came. */
-        j->status = (int)out.http.status;
-        copy_resp_headers(j, &out.http.headers);
-        buf_free(&j->body);
-        j->body = out.http.body;
-        buf_init(&out.http.body, GATEWAY_MAX_ANSWER);
-        snprintf(j->err_code, sizeof j->err_code, "%s", e.aws_code[0] ? e.aws_code : brock_status_name(st));
-        snprintf(j->err_msg, sizeof j->err_msg, "%s", e.msg);
-        if (st == BROCK_ERR_THROTTLED) {
-            j->throttles++;
-            next = !w->cancel;
-        }
-    } else {
-        j->local_error = true;
-        if (st == BROCK_ERR_NETWORK) {
-            j->status = 503;
-            snprintf(j->err_code, sizeof j->err_code, "ServiceUnavailableException");
-            snprintf(j->err_msg, sizeof j->err_msg, "brock gateway: upstream unreachable: %.600s", e.msg);
-        } else if (st == BROCK_ERR_INTERRUPTED) {
-            j->status = 503;
-            snprintf(j->err_code, sizeof j->err_code, "interrupted");
-            snprintf(j->err_msg, sizeof j->err_msg, "brock gateway: the call was stopped (client gone or shutdown)");
-        } else {
-            j->status = 500;
-            snprintf(j->err_code, sizeof j->err_code, "InternalServerException");
-            snprintf(j->err_msg, sizeof j->err_msg, "brock gateway: could not call upstream: %.600s", e.msg);
-        }
-        log_info("gateway: upstream %s for user %s: %s", brock_status_name(st), j->client->key->user, e.msg);
-    }
-    aws_response_free(&out);
-    http_headers_cleanup(&h);
-    buf_free(&path);
-    return next;
+    if (st != BROCK_OK)
+        call_end(j, st, &e); /* nothing was sent */
 }
 
-static void run_job(struct gw_worker *w, struct gw_job *j)
+/* Translated, not in the persistent cache: go upstream. */
+static void go_upstream(struct gateway *g, struct gw_job *j)
 {
-    struct gateway *g = w->g;
-    pthread_mutex_lock(&j->mu);
-    j->worker = w;
-    bool cancelled = j->cancel;
-    w->cancel = cancelled;
-    pthread_mutex_unlock(&j->mu);
-
-    if (cancelled) {
-        j->local_error = true;
-        j->status = 503;
-        snprintf(j->err_code, sizeof j->err_code, "interrupted");
-        notify_done(g, j, w);
-        return;
-    }
-    size_t blen = 0;
-    const char *body = httpd_req_body(j->req, &blen);
-    char *tbody = NULL;
-    size_t tlen = 0;
-    gateway_translate(j->op, j->model_id, body, blen, &tbody, &tlen, &j->info);
-    /* The persistent cache only for what could have been stored (a store
-     * read is a write there: never for every request). */
-    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results) {
-        struct gw_entry *e = gw_books_lookup(g, j->cache_key);
-        if (e) {
-            free(tbody);
-            j->entry = e;
-            j->cache_hit = true;
-            j->status = 200;
-            notify_done(g, j, w);
-            return;
-        }
-    }
     if (g->o.no_translate) {
-        free(tbody);
-        tbody = NULL;
+        free(j->tbody);
+        j->tbody = NULL;
         j->info.changes[0] = '\0';
     }
-    if (tbody) {
+    if (j->tbody) {
         atomic_fetch_add(&g->st_translated, 1);
         log_info("gateway: %s %s for user %s: %s", gateway_op_name(j->op), j->model_id, j->client->key->user,
                  j->info.changes);
-        body = tbody;
-        blen = tlen;
+        j->ubody = j->tbody;
     }
-    char skey[300];
-    snprintf(skey, sizeof skey, "%s\x1f%s", j->client->key->user, j->info.session);
-    int64_t now = gw_now_ms(g);
-    size_t t = j->op == GATEWAY_OP_CONTROL ? 0 : sticky_get(g, skey, now);
-    for (; t < g->n_targets; t++) {
-        bool next = call_target(w, j, &g->targets[t], body, blen);
-        if (!next || t + 1 >= g->n_targets)
-            break;
-        atomic_fetch_add(&g->st_failovers, 1);
-        log_info("gateway: throttled on %s in %s for user %s; moving the session to target %zu", j->profile,
-                 j->region, j->client->key->user, t + 1);
-        sticky_set(g, skey, t + 1, now);
-        /* a fresh answer for the next target */
-        j->status = 0;
-        buf_reset(&j->body);
-        http_headers_reset(&j->rh);
-        j->err_code[0] = j->err_msg[0] = '\0';
-    }
-    free(tbody);
-    notify_done(g, j, w);
-}
-
-int gw_worker_idle_ms = GW_WORKER_IDLE_MS;
-
-/* Called with work_mu held by a worker idle past gw_worker_idle_ms and still
- * on the idle stack: it leaves the pool. Workers retired earlier are joined
- * (they have left or are about to), this one waits on g->retired for the
- * next to retire or for gw_workers_stop. */
-static struct gw_worker *retire_locked(struct gateway *g, struct gw_worker *w)
-{
-    struct gw_worker **pp = &g->idle;
-    while (*pp != w)
-        pp = &(*pp)->idle_next;
-    *pp = w->idle_next;
-    w->idle_next = NULL;
-    w->idle = false;
-    g->n_idle--;
-    for (size_t i = 0; i < g->n_workers; i++)
-        if (g->workers[i] == w) {
-            g->workers[i] = g->workers[--g->n_workers];
-            break;
-        }
-    atomic_store(&g->st_workers, g->n_workers);
-    struct gw_worker *old = g->retired;
-    w->retired_next = NULL;
-    g->retired = w;
-    return old;
-}
-
-static void join_retired(struct gw_worker *list)
-{
-    while (list) {
-        struct gw_worker *w = list;
-        list = w->retired_next;
-        pthread_join(w->th, NULL);
-        sem_destroy(&w->wake);
-        free(w);
-    }
-}
-
-/* sem_timedwait takes CLOCK_REALTIME: a clock step only moves when an idle
- * worker retires. */
-static void idle_deadline(struct timespec *at, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, at);
-    at->tv_sec += ms / 1000;
-    at->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (at->tv_nsec >= 1000000000L) {
-        at->tv_sec++;
-        at->tv_nsec -= 1000000000L;
-    }
-}
-
-/* Sleep on the idle stack until handed a job or told to stop (true), or
- * until idle too long (false, work_mu held, the worker retired). */
-static bool idle_wait(struct gateway *g, struct gw_worker *w, struct gw_worker **retired)
-{
-    struct timespec at;
-    idle_deadline(&at, gw_worker_idle_ms);
-    for (;;) {
-        if (sem_timedwait(&w->wake, &at) == 0)
-            return true;
-        if (errno == EINTR)
-            continue;
-        pthread_mutex_lock(&g->work_mu);
-        if (!w->idle) {
-            /* taken off the stack (a job, or the stop) as the time ran out: its post is on the way */
-            pthread_mutex_unlock(&g->work_mu);
-            while (sem_wait(&w->wake) != 0 && errno == EINTR)
-                ;
-            return true;
-        }
-        if (g->n_workers > GW_WORKERS_KEPT) {
-            *retired = retire_locked(g, w);
-            return false;
-        }
-        pthread_mutex_unlock(&g->work_mu);
-        idle_deadline(&at, gw_worker_idle_ms);
-    }
-}
-
-/* A worker runs what it is handed (w->job, set by gw_dispatch under work_mu
- * before it posts w->wake) and then whatever waits on the ready list; then
- * it goes back on the idle stack and sleeps on its own semaphore. Handing a
- * job to a sleeping worker directly costs one futex wake-up and no lock on
- * the worker's side; a shared condition variable made every woken worker
- * fight the loop and the other workers for work_mu first. A worker idle for
- * gw_worker_idle_ms leaves (GW_WORKERS_KEPT stay): a peak of 500 streams
- * does not keep 500 threads and their connections for good. */
-static void *worker_main(void *arg)
-{
-    struct gw_worker *w = arg;
-    struct gateway *g = w->g;
-    struct gw_worker *retired = NULL;
-    w->dec = es_decoder_new();
-    pthread_mutex_lock(&g->work_mu);
-    for (;;) {
-        if (g->ready_head) {
-            struct gw_job *j = g->ready_head;
-            g->ready_head = j->qnext;
-            if (!g->ready_head)
-                g->ready_tail = NULL;
-            j->qnext = NULL;
-            w->job = j;
-            pthread_mutex_unlock(&g->work_mu);
-            run_job(w, j);
-            pthread_mutex_lock(&g->work_mu);
-            w->job = NULL;
-            continue;
-        }
-        if (g->workers_stop)
-            break;
-        /* idle: most recently used on top, so the fewest threads stay warm
-         * and the ones below are those that retire */
-        w->idle_next = g->idle;
-        w->idle = true;
-        g->idle = w;
-        g->n_idle++;
-        pthread_mutex_unlock(&g->work_mu);
-        if (!idle_wait(g, w, &retired))
-            break; /* retired (work_mu held) */
-        struct gw_job *j = w->job; /* handed over by gw_dispatch, or NULL: stop */
-        if (j)
-            run_job(w, j);
-        pthread_mutex_lock(&g->work_mu);
-        w->job = NULL;
-    }
-    pthread_mutex_unlock(&g->work_mu);
-    join_retired(retired);
-    for (size_t i = 0; i < BROCK_ARRAY_LEN(w->clients); i++)
-        aws_client_free(w->clients[i]);
-    es_decoder_free(w->dec);
-    return NULL;
+    snprintf(j->skey, sizeof j->skey, "%s\x1f%s", j->client->key->user, j->info.session);
+    j->target = j->op == GATEWAY_OP_CONTROL ? 0 : sticky_get(g, j->skey, gw_now_ms(g));
+    call_start(g, j);
 }
 
 void gw_dispatch(struct gateway *g, struct gw_job *j)
 {
-    pthread_mutex_lock(&g->work_mu);
-    if (g->workers_stop) {
-        pthread_mutex_unlock(&g->work_mu);
-        j->local_error = true;
-        j->status = 503;
-        snprintf(j->err_code, sizeof j->err_code, "ServiceUnavailableException");
-        snprintf(j->err_msg, sizeof j->err_msg, "brock gateway: shutting down");
-        notify_done(g, j, NULL);
+    if (g->up_stop || j->cancel) {
+        local_error(j, 503, g->up_stop ? "ServiceUnavailableException" : "interrupted",
+                    "brock gateway: shutting down");
+        job_done(j);
         return;
     }
-    struct gw_worker *idle = g->idle;
-    if (idle) {
-        g->idle = idle->idle_next;
-        idle->idle_next = NULL;
-        idle->idle = false;
-        g->n_idle--;
-        idle->job = j;
-        pthread_mutex_unlock(&g->work_mu);
-        sem_post(&idle->wake);
+    j->ubody = httpd_req_body(j->req, &j->ublen);
+    gateway_translate(j->op, j->model_id, j->ubody, j->ublen, &j->tbody, &j->ublen, &j->info);
+    if (!j->tbody)
+        j->ubody = httpd_req_body(j->req, &j->ublen);
+    /* The persistent cache only for what could have been stored (a store
+     * read is a write there: never for every request), off the loop. */
+    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && g->lk_started) {
+        j->lookup_wait = true;
+        pthread_mutex_lock(&g->lk_mu);
+        j->lk_next = NULL;
+        if (g->lk_tail)
+            g->lk_tail->lk_next = j;
+        else
+            g->lk_head = j;
+        g->lk_tail = j;
+        pthread_cond_signal(&g->lk_cv);
+        pthread_mutex_unlock(&g->lk_mu);
         return;
     }
-    /* every worker is busy: the job waits for the first one free, and a new
-     * worker starts while there are fewer than max_upstream */
-    j->qnext = NULL;
-    if (g->ready_tail)
-        g->ready_tail->qnext = j;
-    else
-        g->ready_head = j;
-    g->ready_tail = j;
-    if (g->n_workers < g->max_upstream) {
-        struct gw_worker *w = xcalloc(1, sizeof *w);
-        w->g = g;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, GW_WORKER_STACK);
-        if (sem_init(&w->wake, 0, 0) == 0 && pthread_create(&w->th, &attr, worker_main, w) == 0) {
-            g->workers = xrealloc(g->workers, (g->n_workers + 1) * sizeof *g->workers);
-            g->workers[g->n_workers++] = w;
-            atomic_store(&g->st_workers, g->n_workers);
-        } else {
-            sem_destroy(&w->wake);
-            free(w);
-            log_warn("gateway: could not start a worker thread (%zu running)", g->n_workers);
-        }
-        pthread_attr_destroy(&attr);
-    }
-    pthread_mutex_unlock(&g->work_mu);
+    go_upstream(g, j);
 }
 
-void gw_workers_stop(struct gateway *g)
+void gw_job_looked_up(struct gw_job *j)
 {
-    pthread_mutex_lock(&g->work_mu);
-    g->workers_stop = true;
-    struct gw_job *left = g->ready_head;
-    g->ready_head = g->ready_tail = NULL;
-    for (size_t i = 0; i < g->n_workers; i++)
-        if (g->workers[i]->job)
-            gw_job_cancel(g->workers[i]->job);
-    while (g->idle) { /* wake the sleepers with no job: they see the stop */
-        struct gw_worker *w = g->idle;
-        g->idle = w->idle_next;
-        w->idle_next = NULL;
-        w->idle = false;
-        g->n_idle--;
-        sem_post(&w->wake);
+    struct gateway *g = j->g;
+    j->lookup_wait = false;
+    if (j->entry) {
+        j->cache_hit = true;
+        j->status = 200;
+        job_done(j);
+    } else if (j->cancel || g->up_stop) {
+        local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone or shutdown)");
+        job_done(j);
+    } else {
+        go_upstream(g, j);
     }
-    pthread_mutex_unlock(&g->work_mu);
-    while (left) {
-        struct gw_job *j = left;
-        left = j->qnext;
-        j->local_error = true;
-        j->status = 503;
-        snprintf(j->err_code, sizeof j->err_code, "interrupted");
-        notify_done(g, j, NULL);
+}
+
+void gw_job_release(struct gw_job *j)
+{
+    free(j->tbody);
+    j->tbody = NULL;
+    http_headers_cleanup(&j->uh);
+    buf_free(&j->upath);
+    es_decoder_free(j->dec);
+    j->dec = NULL;
+}
+
+/* ---- the lookup thread -------------------------------------------------------------- */
+
+static void *lookup_main(void *arg)
+{
+    struct gateway *g = arg;
+    pthread_mutex_lock(&g->lk_mu);
+    for (;;) {
+        while (!g->lk_head && !g->lk_stop)
+            pthread_cond_wait(&g->lk_cv, &g->lk_mu);
+        if (g->lk_stop)
+            break;
+        struct gw_job *j = g->lk_head;
+        g->lk_head = j->lk_next;
+        if (!g->lk_head)
+            g->lk_tail = NULL;
+        pthread_mutex_unlock(&g->lk_mu);
+        struct gw_entry *e = gw_books_lookup(g, j->cache_key);
+        pthread_mutex_lock(&j->mu);
+        j->entry = e;
+        j->looked_up = true;
+        pthread_mutex_unlock(&j->mu);
+        gw_notify(g, j); /* the last touch */
+        pthread_mutex_lock(&g->lk_mu);
     }
-    for (size_t i = 0; i < g->n_workers; i++) {
-        pthread_join(g->workers[i]->th, NULL);
-        sem_destroy(&g->workers[i]->wake);
-        free(g->workers[i]);
+    pthread_mutex_unlock(&g->lk_mu);
+    return NULL;
+}
+
+/* ---- the multi on the loop ------------------------------------------------------------ */
+
+static void on_socket(evutil_socket_t fd, short what, void *arg)
+{
+    struct gateway *g = arg;
+    http_multi_on_socket(g->multi, (int)fd, (what & EV_READ ? HTTP_IO_IN : 0) | (what & EV_WRITE ? HTTP_IO_OUT : 0));
+}
+
+static void *io_watch(void *ctx, int fd, int what, void *slot)
+{
+    struct gateway *g = ctx;
+    struct event *ev = slot;
+    if (ev)
+        event_del(ev);
+    if (!what) {
+        if (ev)
+            event_free(ev);
+        return NULL;
     }
-    /* no worker retires after the stop: the list is final */
-    pthread_mutex_lock(&g->work_mu);
-    struct gw_worker *retired = g->retired;
-    g->retired = NULL;
-    pthread_mutex_unlock(&g->work_mu);
-    join_retired(retired);
-    free(g->workers);
-    g->workers = NULL;
-    g->n_workers = 0;
+    short flags = (short)(EV_PERSIST | (what & HTTP_IO_IN ? EV_READ : 0) | (what & HTTP_IO_OUT ? EV_WRITE : 0));
+    struct event_base *base = httpd_event_base(g->httpd);
+    if (!ev)
+        ev = event_new(base, fd, flags, on_socket, g);
+    else
+        event_assign(ev, base, fd, flags, on_socket, g);
+    if (ev)
+        event_add(ev, NULL);
+    return ev;
+}
+
+static void io_timer(void *ctx, long ms)
+{
+    struct gateway *g = ctx;
+    if (ms < 0) {
+        evtimer_del(g->up_timer);
+        return;
+    }
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    evtimer_add(g->up_timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gateway *g = arg;
+    http_multi_on_timer(g->multi);
+}
+
+enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
+{
+    g->up_timer = evtimer_new(httpd_event_base(g->httpd), on_timer, g);
+    if (!g->up_timer)
+        return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not create the upstream timer");
+    g->multi = http_multi_new(&g->o.upstream.http, 0);
+    struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .ctx = g};
+    http_multi_set_io(g->multi, &io);
+    if (g->books && gw_books_can_lookup(g)) {
+        if (pthread_create(&g->lk_thread, NULL, lookup_main, g) != 0)
+            return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the cache lookup thread");
+        g->lk_started = true;
+    }
+    return BROCK_OK;
+}
+
+void gw_upstream_stop(struct gateway *g)
+{
+    g->up_stop = true;
+    if (g->lk_started) {
+        pthread_mutex_lock(&g->lk_mu);
+        g->lk_stop = true;
+        pthread_cond_signal(&g->lk_cv);
+        pthread_mutex_unlock(&g->lk_mu);
+        pthread_join(g->lk_thread, NULL);
+        g->lk_started = false;
+        /* what was still queued was never looked up: reap() ends it */
+        g->lk_head = g->lk_tail = NULL;
+    }
+    if (g->multi) {
+        /* The loop has ended: stop every call and run their ends here. */
+        for (int round = 0; round < 3; round++) {
+            bool any = false;
+            for (struct gw_job *j = g->live; j; j = j->lnext)
+                if (j->call) {
+                    gw_job_cancel(j);
+                    any = true;
+                }
+            if (!any)
+                break;
+            http_multi_on_timer(g->multi);
+        }
+        for (struct gw_job *j = g->live; j; j = j->lnext)
+            if (j->call) {
+                log_warn("gateway: an upstream call did not stop at shutdown");
+                j->call = NULL;
+            }
+        http_multi_free(g->multi);
+        g->multi = NULL;
+    }
+    if (g->up_timer) {
+        event_free(g->up_timer);
+        g->up_timer = NULL;
+    }
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(g->up); i++) {
+        aws_client_free(g->up[i]);
+        g->up[i] = NULL;
+    }
 }

@@ -591,6 +591,8 @@ struct req {
     const char *secret; /* sigv4: NULL = GW_SECRET */
     bool h2;
     size_t abort_after; /* stop reading after this many body bytes (0 = never) */
+    void (*stall)(void *arg); /* called once at the first body bytes, which wait for it */
+    void *stall_arg;
 };
 
 struct resp {
@@ -599,14 +601,21 @@ struct resp {
     struct buf body, head;
 };
 
+struct wctx {
+    struct resp *r;
+    const struct req *q;
+    bool stalled;
+};
+
 static size_t w_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct {
-        struct resp *r;
-        size_t abort_after;
-    } *c = ud;
+    struct wctx *c = ud;
+    if (c->q->stall && !c->stalled) {
+        c->stalled = true;
+        c->q->stall(c->q->stall_arg);
+    }
     buf_add(&c->r->body, p, size * n);
-    if (c->abort_after && c->r->body.len >= c->abort_after)
+    if (c->q->abort_after && c->r->body.len >= c->q->abort_after)
         return 0;
     return size * n;
 }
@@ -684,10 +693,7 @@ static void send_req(const struct fx *f, const struct req *q, struct resp *r)
         sigv4_signer_free(s);
         aws_credentials_release(c);
     }
-    struct {
-        struct resp *r;
-        size_t abort_after;
-    } wc = {r, q->abort_after};
+    struct wctx wc = {r, q, false};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "POST")) {
@@ -1246,6 +1252,82 @@ static void test_client_gone(void **state)
     free(f.dir);
 }
 
+/* A client that stops reading: the gateway holds the upstream transfer
+ * (health says "held") instead of piling frames up, and the stream arrives
+ * whole once the client reads again. */
+struct held_probe {
+    const struct fx *f;
+    bool saw_held;
+};
+
+static void wait_held(void *arg)
+{
+    struct held_probe *p = arg;
+    for (int i = 0; i < 500 && !p->saw_held; i++) {
+        struct resp h;
+        struct req hq = {.method = "GET", .path = "/_gateway/health"};
+        send_req(p->f, &hq, &h);
+        p->saw_held = strstr(buf_cstr(&h.body), "\"held\":1,") != NULL;
+        resp_free(&h);
+        if (!p->saw_held)
+            usleep(10000);
+    }
+}
+
+static void test_stream_backpressure(void **state)
+{
+    (void)state;
+    /* four text blocks of ~0.85 MB (a scenario string is at most 1 MB, the
+     * file 4 MB): ~4.5 MB of frames */
+    struct buf sc = BUF_INIT((size_t)4 * 1024 * 1024);
+    buf_addstr(&sc, "{\"rules\": [{\"match\": {\"contains\": \"big stream\"}, \"response\": {\"content\": [");
+    for (int b = 0; b < 4; b++) {
+        buf_addstr(&sc, b ? ", {\"type\": \"text\", \"text\": \"" : "{\"type\": \"text\", \"text\": \"");
+        for (int i = 0; i < 110000; i++)
+            buf_addf(&sc, "w%d ", i);
+        buf_addstr(&sc, "end\"}");
+    }
+    buf_addstr(&sc, "]}}]}");
+    assert_int_equal(buf_status(&sc), BROCK_OK);
+    struct fx_opts fo = {.scenario = buf_cstr(&sc), .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    for (int h2 = 0; h2 <= 1; h2++) {
+        struct held_probe hp = {.f = &f};
+        struct resp r;
+        struct req q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                        .body = invoke_body("a big stream please", false), .bearer = TOK_ALICE, .h2 = h2,
+                        .stall = wait_held, .stall_arg = &hp};
+        send_req(&f, &q, &r);
+        assert_int_equal(r.rc, CURLE_OK);
+        assert_int_equal(r.status, 200);
+        if (!hp.saw_held)
+            fail_msg("h2 %d: the upstream transfer was never held while the client did not read", h2);
+        char *fr = xmalloc(64 * 1024);
+        if (!frames(&r.body, fr, 64 * 1024))
+            fail_msg("h2 %d: the stream does not decode", h2);
+        size_t chunks = 0;
+        for (const char *p = fr; (p = strstr(p, "chunk")); p += 5)
+            chunks++;
+        assert_null(strstr(fr, "Exception"));
+        assert_true(chunks >= 500);
+        assert_true(r.body.len > (size_t)4 * 1024 * 1024);
+        free(fr);
+        resp_free(&r);
+    }
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.cut_streams, 0);
+    struct resp h;
+    struct req hq = {.method = "GET", .path = "/_gateway/health"};
+    send_req(&f, &hq, &h);
+    assert_non_null(strstr(buf_cstr(&h.body), "\"upstream\":0,\"held\":0,"));
+    resp_free(&h);
+    fx_down(&f);
+    free(f.dir);
+    buf_free(&sc);
+}
+
 struct bg_req {
     struct fx *f;
     struct req q;
@@ -1299,46 +1381,6 @@ static void test_admission_fair(void **state)
     assert_true(later >= 2); /* bob finished before most of alice's burst */
     fx_down(&f);
     free(f.dir);
-}
-
-/* Workers idle past gw_worker_idle_ms leave the pool (GW_WORKERS_KEPT
- * stay), and the pool grows again when calls come. */
-static void test_workers_retire(void **state)
-{
-    (void)state;
-    int saved = gw_worker_idle_ms;
-    gw_worker_idle_ms = 300;
-    struct fx_opts fo = {.no_cache = true};
-    struct fx f;
-    fx_up(&f, &fo);
-    enum { N = 8 };
-    struct bg_req a[N];
-    char body[1024];
-    snprintf(body, sizeof body, "%s", invoke_body("slow stream R", false));
-    for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < N; i++) {
-            a[i] = (struct bg_req){.f = &f,
-                                   .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                                         .body = body, .bearer = TOK_ALICE}};
-            pthread_create(&a[i].th, NULL, bg_run, &a[i]);
-        }
-        for (int i = 0; i < N; i++) {
-            pthread_join(a[i].th, NULL);
-            assert_int_equal(a[i].r.status, 200);
-            resp_free(&a[i].r);
-        }
-        struct gateway_stats st;
-        gateway_stats(f.gw, &st);
-        assert_true(st.workers >= N);
-        for (int i = 0; i < 100 && st.workers > GW_WORKERS_KEPT; i++) {
-            usleep(50000);
-            gateway_stats(f.gw, &st);
-        }
-        assert_int_equal(st.workers, GW_WORKERS_KEPT);
-    }
-    fx_down(&f);
-    free(f.dir);
-    gw_worker_idle_ms = saved;
 }
 
 static void test_graceful_stop(void **state)
@@ -1411,8 +1453,8 @@ int main(void)
         cmocka_unit_test(test_region_failover),
         cmocka_unit_test(test_stream_cuts),
         cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
-        cmocka_unit_test(test_workers_retire),
         cmocka_unit_test(test_graceful_stop),
     };
     int rc = cmocka_run_group_tests_name("gateway", tests, NULL, NULL);
