@@ -4,13 +4,16 @@
  * streaming, and where the endpoint came from. */
 #include "../support/test.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../src/aws/client.h"
 #include "../../src/aws/sigv4.h"
 #include "../../src/util/timeutil.h"
+#include "../support/evloop.h"
 #include "../support/fakesrv.h"
 
 #define AKID "AKIDEXAMPLE"
@@ -33,12 +36,6 @@ static void ft_sleep(void *ctx, int64_t ms)
     t->slept_ms += ms;
     t->sleeps++;
 }
-static double half(void *ctx)
-{
-    (void)ctx;
-    return 0.5;
-}
-
 struct creds_box {
     struct aws_credentials *cur;
     int gets, invalidations;
@@ -82,7 +79,15 @@ struct fixture {
     struct aws_client *client;
     struct env_map env;
     struct endpoint_lookup lk;
+    double jitter;
 };
+
+/* The retry policy's random draw: fixture.jitter (0.5 unless a test says
+ * otherwise), so backoffs are jitter * 1 s, jitter * 2 s, ... */
+static double jitter(void *ctx)
+{
+    return ((struct fixture *)ctx)->jitter;
+}
 
 static void fixture_start(struct fixture *f, const char *bearer, bool endpoint_via_env)
 {
@@ -93,7 +98,9 @@ static void fixture_start(struct fixture *f, const char *bearer, bool endpoint_v
     struct retry_config rc;
     retry_config_init(&rc);
     rc.clock = &f->clk;
-    rc.random = half;
+    f->jitter = 0.5;
+    rc.random = jitter;
+    rc.random_ctx = f;
     f->retry = retry_policy_new(&rc);
     f->box.cur = aws_credentials_new(AKID, SECRET, "token-one", 0, "test");
     f->box.next_token = "token-two";
@@ -431,6 +438,322 @@ static void test_connection_refused_is_network_error(void **state)
     fixture_stop(&f);
 }
 
+/* ---- the same on an event loop (aws_client_start) -------------------------------- */
+
+/* The multi on the tests' poll() loop (tests/support/evloop.h). */
+static struct http_multi *ev_multi(struct evloop *L)
+{
+    struct http_multi *m = http_multi_new(NULL, 0);
+    ev_attach(L, m);
+    return m;
+}
+
+static int g_in_api; /* set around calls that must never run `done` */
+
+struct call_rec {
+    int calls;
+    int inside_api;
+    enum brock_status st;
+    struct brock_err e;
+};
+
+static void call_done(void *ctx, enum brock_status st, const struct brock_err *e)
+{
+    struct call_rec *d = ctx;
+    d->calls++;
+    if (g_in_api)
+        d->inside_api++;
+    d->st = st;
+    d->e = e ? *e : (struct brock_err){0};
+}
+
+/* One Converse call started on the loop; `h` must live until done. */
+static struct aws_call *start_converse(struct fixture *f, struct http_multi *m, struct http_headers *h,
+                                       struct aws_response *r, struct call_rec *d)
+{
+    http_headers_add(h, "Content-Type", "application/json", NULL);
+    struct aws_request req = {
+        .service = ENDPOINT_SVC_BEDROCK_RUNTIME,
+        .method = "POST",
+        .path = "/model/us.anthropic.claude-sonnet-4-6%3A0/converse",
+        .headers = h,
+        .body = converse_body,
+        .body_len = sizeof converse_body - 1,
+        .protocol = AWSERR_REST_JSON,
+    };
+    aws_response_init(r);
+    memset(d, 0, sizeof *d);
+    struct aws_call *call = NULL;
+    struct brock_err e = {0};
+    g_in_api = 1;
+    assert_int_equal(aws_client_start(f->client, m, &req, r, call_done, d, &call, &e), BROCK_OK);
+    g_in_api = 0;
+    assert_non_null(call);
+    assert_int_equal(d->calls, 0); /* never from inside aws_client_start */
+    return call;
+}
+
+static void test_async_retries_then_succeeds(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, NULL, false);
+    f.jitter = 0.01; /* backoffs of 10 and 20 ms */
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 503,
+                                                   .headers = "x-amzn-ErrorType: ServiceUnavailableException\r\n",
+                                                   .body = "{\"message\":\"try later\"}"});
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 500,
+                                                   .headers = "x-amzn-ErrorType: InternalServerException\r\n",
+                                                   .body = "{\"message\":\"oops\"}"});
+    fakesrv_push(f.srv, &(struct fakesrv_response){.headers = "x-amzn-RequestId: rid-ok\r\n", .body = "{\"ok\":true}"});
+    struct evloop L;
+    struct http_multi *m = ev_multi(&L);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    struct aws_response r;
+    struct call_rec d;
+    int64_t t0 = time_mono_ms();
+    start_converse(&f, m, &h, &r, &d);
+    assert_true(ev_run(&L, &d.calls, 1, 3000));
+    int64_t took = time_mono_ms() - t0;
+    assert_int_equal(d.st, BROCK_OK);
+    assert_int_equal(d.inside_api, 0);
+    assert_int_equal(r.attempts, 3);
+    assert_int_equal(r.http.status, 200);
+    assert_string_equal(buf_cstr(&r.http.body), "{\"ok\":true}");
+    assert_string_equal(r.request_id, "rid-ok");
+    assert_string_equal(r.auth, "sigv4");
+    assert_int_equal(fakesrv_request_count(f.srv), 3);
+    /* the backoffs were waited on the loop's timers, never slept */
+    assert_true(took >= 30);
+    assert_int_equal(f.t.sleeps, 0);
+    assert_true(r.latency_ms >= 30);
+    for (size_t i = 0; i < 3; i++) {
+        struct sigv4_verified v;
+        assert_int_equal(verify_recorded(fakesrv_request(f.srv, i), f.t.now_ms / 1000, &v), SIGV4_VALID);
+    }
+    ev_run(&L, NULL, 0, 50);
+    assert_int_equal(d.calls, 1); /* exactly once */
+    aws_response_free(&r);
+    http_headers_cleanup(&h);
+    http_multi_free(m);
+    fixture_stop(&f);
+}
+
+static void test_async_throttled_after_all_retries(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, NULL, false);
+    f.jitter = 0.01;
+    struct fakesrv_response thr = {
+        .status = 429,
+        .headers = "x-amzn-ErrorType: ThrottlingException\r\nx-amzn-RequestId: rid-t\r\n",
+        .body = "{\"message\":\"Too many tokens, please wait before trying again.\"}"};
+    for (int i = 0; i < 4; i++)
+        fakesrv_push(f.srv, &thr);
+    struct evloop L;
+    struct http_multi *m = ev_multi(&L);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    struct aws_response r;
+    struct call_rec d;
+    start_converse(&f, m, &h, &r, &d);
+    assert_true(ev_run(&L, &d.calls, 1, 3000));
+    assert_int_equal(d.st, BROCK_ERR_THROTTLED);
+    assert_int_equal(d.e.status, BROCK_ERR_THROTTLED);
+    assert_int_equal(r.attempts, 3);
+    assert_string_equal(d.e.aws_code, "ThrottlingException");
+    assert_string_equal(d.e.request_id, "rid-t");
+    assert_non_null(strstr(d.e.msg, "after 3 attempts"));
+    assert_int_equal(fakesrv_request_count(f.srv), 3);
+    assert_int_equal(fakesrv_pending(f.srv), 1); /* no fourth attempt */
+    assert_int_equal(f.t.sleeps, 0);
+    ev_run(&L, NULL, 0, 50);
+    assert_int_equal(d.calls, 1);
+    aws_response_free(&r);
+    http_headers_cleanup(&h);
+    http_multi_free(m);
+    fixture_stop(&f);
+}
+
+static void test_async_abort(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, NULL, false); /* jitter 0.5: the first backoff is 500 ms */
+    struct evloop L;
+    struct http_multi *m = ev_multi(&L);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    struct aws_response r;
+    struct call_rec d;
+
+    /* During the wait before a retry: ends at once, nothing more is sent. */
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 429, .headers = "x-amzn-ErrorType: ThrottlingException\r\n",
+                                                   .body = "{\"message\":\"slow down\"}"});
+    int64_t t0 = time_mono_ms();
+    struct aws_call *call = start_converse(&f, m, &h, &r, &d);
+    for (int64_t end = time_mono_ms() + 3000; fakesrv_request_count(f.srv) < 1 && time_mono_ms() < end;)
+        ev_step(&L, 10);
+    ev_run(&L, NULL, 0, 100); /* the answer is in; the call waits to retry */
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(r.http.status, 429);
+    assert_int_equal(r.attempts, 1);
+    g_in_api = 1;
+    aws_call_abort(call);
+    g_in_api = 0;
+    assert_int_equal(d.calls, 0); /* not from inside the abort */
+    int64_t t1 = time_mono_ms();
+    assert_true(ev_run(&L, &d.calls, 1, 2000));
+    assert_true(time_mono_ms() - t1 < 200); /* did not wait out the backoff */
+    assert_int_equal(d.st, BROCK_ERR_INTERRUPTED);
+    assert_int_equal(d.inside_api, 0);
+    assert_int_equal(r.attempts, 1);
+    /* past the time the retry was due: it never went out */
+    ev_run(&L, NULL, 0, t0 + 700 - time_mono_ms());
+    assert_int_equal(fakesrv_request_count(f.srv), 1);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(f.t.sleeps, 0);
+    aws_response_free(&r);
+
+    /* During an attempt the server never answers: ends at once, no retry. */
+    http_headers_reset(&h);
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 200, .body = "{}", .delay_ms = 60000});
+    call = start_converse(&f, m, &h, &r, &d);
+    for (int64_t end = time_mono_ms() + 3000; fakesrv_request_count(f.srv) < 2 && time_mono_ms() < end;)
+        ev_step(&L, 10);
+    assert_int_equal(fakesrv_request_count(f.srv), 2);
+    g_in_api = 1;
+    aws_call_abort(call);
+    aws_call_abort(call); /* twice is fine */
+    g_in_api = 0;
+    t1 = time_mono_ms();
+    assert_true(ev_run(&L, &d.calls, 1, 2000));
+    assert_true(time_mono_ms() - t1 < 200);
+    assert_int_equal(d.st, BROCK_ERR_INTERRUPTED);
+    assert_non_null(strstr(d.e.msg, "interrupted"));
+    assert_int_equal(d.inside_api, 0);
+    assert_int_equal(r.attempts, 1);
+    assert_int_equal(r.http.status, 0);
+    ev_run(&L, NULL, 0, 100);
+    assert_int_equal(fakesrv_request_count(f.srv), 2);
+    assert_int_equal(d.calls, 1);
+    aws_response_free(&r);
+
+    http_headers_cleanup(&h);
+    http_multi_free(m);
+    fixture_stop(&f);
+}
+
+/* An abort from a function of the loop that runs in the same round as the
+ * retry it cancels (both overdue when the loop looks): done runs once, with
+ * BROCK_ERR_INTERRUPTED, and the retry never goes out. */
+static void abort_call(void *arg)
+{
+    aws_call_abort(arg);
+}
+
+static void test_async_abort_from_loop_timer(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, NULL, false);
+    f.jitter = 0.1; /* a 100 ms backoff */
+    struct evloop L;
+    struct http_multi *m = ev_multi(&L);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    struct aws_response r;
+    struct call_rec d;
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 429, .headers = "x-amzn-ErrorType: ThrottlingException\r\n",
+                                                   .body = "{\"message\":\"slow down\"}"});
+    struct aws_call *call = start_converse(&f, m, &h, &r, &d);
+    for (int64_t end = time_mono_ms() + 3000; fakesrv_request_count(f.srv) < 1 && time_mono_ms() < end;)
+        ev_step(&L, 10);
+    ev_run(&L, NULL, 0, 30);
+    assert_int_equal(r.http.status, 429);
+    assert_int_equal(d.calls, 0);
+    http_multi_later(m, 0, abort_call, call);
+    usleep(150 * 1000); /* the retry's timer is overdue too now */
+    assert_true(ev_run(&L, &d.calls, 1, 2000));
+    ev_run(&L, NULL, 0, 150);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.st, BROCK_ERR_INTERRUPTED);
+    assert_int_equal(r.attempts, 1);
+    assert_int_equal(fakesrv_request_count(f.srv), 1);
+    aws_response_free(&r);
+    http_headers_cleanup(&h);
+    http_multi_free(m);
+    fixture_stop(&f);
+}
+
+/* A streamed answer held by its reader after the first piece, resumed later. */
+struct holder {
+    struct buf got;
+    int calls;
+    bool holding;
+};
+static bool holder_hold(void *ctx)
+{
+    return ((struct holder *)ctx)->holding;
+}
+static enum brock_status holder_body(void *ctx, const char *p, size_t n)
+{
+    struct holder *h = ctx;
+    h->calls++;
+    if (h->calls == 1)
+        h->holding = true;
+    return buf_add(&h->got, p, n);
+}
+
+static void test_async_stream_hold_resume(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_start(&f, NULL, false);
+    f.jitter = 0.01;
+    char body[24000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)('a' + (i * 7 + i / 13) % 26);
+    /* a 500 first (retried: nothing was streamed yet), then the stream */
+    fakesrv_push(f.srv, &(struct fakesrv_response){.status = 500,
+                                                   .headers = "x-amzn-ErrorType: InternalServerException\r\n",
+                                                   .body = "{\"message\":\"oops\"}"});
+    fakesrv_push(f.srv, &(struct fakesrv_response){.body = body, .body_len = sizeof body, .chunked = true,
+                                                   .piece = 3000, .piece_delay_ms = 10});
+    struct evloop L;
+    struct http_multi *m = ev_multi(&L);
+    struct holder k = {.got = BUF_INIT(1 << 20)};
+    struct aws_request req = {.service = ENDPOINT_SVC_BEDROCK_RUNTIME, .method = "POST",
+                              .path = "/model/m/converse-stream", .body = "{}", .body_len = 2,
+                              .protocol = AWSERR_REST_JSON, .on_body = holder_body, .hold = holder_hold,
+                              .ctx = &k, .idle_timeout_ms = 100};
+    struct aws_response r;
+    aws_response_init(&r);
+    struct call_rec d = {0};
+    struct aws_call *call = NULL;
+    struct brock_err e = {0};
+    assert_int_equal(aws_client_start(f.client, m, &req, &r, call_done, &d, &call, &e), BROCK_OK);
+    assert_true(ev_run(&L, &k.calls, 1, 3000));
+    size_t held_at = k.got.len;
+    assert_true(held_at > 0 && held_at < sizeof body);
+    ev_run(&L, &d.calls, 1, 250); /* longer than the idle timeout */
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(k.calls, 1);
+    assert_int_equal(k.got.len, held_at);
+    k.holding = false;
+    g_in_api = 1;
+    aws_call_resume(call);
+    g_in_api = 0;
+    assert_true(ev_run(&L, &d.calls, 1, 3000));
+    assert_int_equal(d.st, BROCK_OK);
+    assert_int_equal(d.inside_api, 0);
+    assert_int_equal(r.attempts, 2);
+    assert_int_equal(k.got.len, sizeof body);
+    assert_memory_equal(k.got.ptr, body, sizeof body);
+    buf_free(&k.got);
+    aws_response_free(&r);
+    http_multi_free(m);
+    fixture_stop(&f);
+}
+
 int main(void)
 {
     test_init();
@@ -449,6 +772,11 @@ int main(void)
         cmocka_unit_test(test_bearer_key_for_bedrock_only),
         cmocka_unit_test(test_stream_retried_only_before_first_byte),
         cmocka_unit_test(test_connection_refused_is_network_error),
+        cmocka_unit_test(test_async_retries_then_succeeds),
+        cmocka_unit_test(test_async_throttled_after_all_retries),
+        cmocka_unit_test(test_async_abort),
+        cmocka_unit_test(test_async_abort_from_loop_timer),
+        cmocka_unit_test(test_async_stream_hold_resume),
     };
     int rc = cmocka_run_group_tests_name("client", tests, NULL, NULL);
     http_global_cleanup();

@@ -21,6 +21,7 @@
 #include "../../src/aws/http.h"
 #include "../../src/util/log.h"
 #include "../../src/util/timeutil.h"
+#include "../support/evloop.h"
 #include "../support/fakesrv.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -1434,6 +1435,482 @@ static void test_fakesrv_itself(void **state)
     assert_true(time_mono_ms() - t0 < 2000);
 }
 
+/* ---- a multi run by an outside event loop ------------------------------------------ */
+
+/* Set around calls that must never run a `done` callback (or a later). */
+static int g_in_api;
+
+struct done_rec {
+    int calls;
+    int inside_api; /* calls made from inside http_multi_start/abort/resume/later */
+    enum brock_status st;
+    struct brock_err e;
+    int64_t at_ms;
+    int *total; /* also counted here, if set */
+};
+
+static void rec_done(void *ctx, enum brock_status st, const struct brock_err *e)
+{
+    struct done_rec *d = ctx;
+    d->calls++;
+    if (g_in_api)
+        d->inside_api++;
+    d->st = st;
+    d->e = e ? *e : (struct brock_err){0};
+    d->at_ms = time_mono_ms();
+    if (d->total)
+        (*d->total)++;
+}
+
+static void slow_echo_handler(void *ctx, const struct fakesrv_request *req, struct fakesrv_response *out)
+{
+    echo_handler(ctx, req, out);
+    if (!strncmp(req->target, "/never", 6))
+        out->delay_ms = 60000; /* parked until fakesrv_stop */
+    else if (!strncmp(req->target, "/slow", 5))
+        out->delay_ms = 200;
+}
+
+/* Several GETs and POSTs at once on one evented multi: right answers, each
+ * `done` exactly once and only from the loop, and they really overlap. */
+static void test_multi_evented_concurrent(void **state)
+{
+    (void)state;
+    struct fakesrv *s = fakesrv_start(NULL);
+    int handled = 0;
+    fakesrv_set_handler(s, slow_echo_handler, &handled);
+    struct http_multi *m = http_multi_new(NULL, 0);
+    struct evloop L;
+    ev_attach(&L, m);
+
+    enum { N = 6 };
+    size_t big_len = (size_t)300 * 1024;
+    char *big = malloc(big_len);
+    fill_pattern(big, big_len);
+    struct {
+        const char *method, *path;
+        const char *body;
+        size_t body_len;
+    } spec[N] = {
+        {"GET", "/slow/g0", NULL, 0},           {"POST", "/slow/p1", "hello", 5},
+        {"GET", "/slow/g2?x=1", NULL, 0},       {"POST", "/slow/p3", big, big_len},
+        {"DELETE", "/slow/d4", NULL, 0},        {"POST", "/slow/p5", NULL, 0},
+    };
+    struct http_request rq[N + 1];
+    char urls[N][128]; /* borrowed by the multi until done */
+    struct http_response r[N + 1];
+    struct done_rec d[N + 1];
+    struct http_xfer *x[N + 1];
+    int total = 0;
+    struct brock_err e = {0};
+    char dead[64];
+    snprintf(dead, sizeof dead, "http://127.0.0.1:%d/refused", dead_port());
+    int64_t t0 = time_mono_ms();
+    g_in_api = 1;
+    for (int i = 0; i <= N; i++) {
+        memset(&d[i], 0, sizeof d[i]);
+        d[i].total = &total;
+        http_response_init(&r[i]);
+        if (i < N)
+        {
+            snprintf(urls[i], sizeof urls[i], "%s%s", fakesrv_url(s), spec[i].path);
+            rq[i] = (struct http_request){.method = spec[i].method, .url = urls[i], .body = spec[i].body,
+                                          .body_len = spec[i].body_len};
+        } else { /* and one that fails to connect: reported from the loop too */
+            rq[i] = (struct http_request){.url = dead};
+        }
+        x[i] = NULL;
+        assert_int_equal(http_multi_start(m, &rq[i], &r[i], rec_done, &d[i], &x[i], &e), BROCK_OK);
+        assert_non_null(x[i]);
+    }
+    g_in_api = 0;
+    assert_int_equal(total, 0); /* nothing finishes inside http_multi_start */
+    assert_int_equal(http_multi_running(m), N + 1);
+
+    assert_true(ev_run(&L, &total, N + 1, 5000));
+    int64_t took = time_mono_ms() - t0;
+    /* each answer is held 200 ms by the server: one after the other would
+     * take 1200 ms, and all waiting for the first answer to start (what
+     * libcurl's PIPEWAIT did on plain http) 400 ms */
+    assert_true(took < 350);
+    assert_int_equal(http_multi_running(m), 0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(d[i].calls, 1);
+        assert_int_equal(d[i].inside_api, 0);
+        assert_int_equal(d[i].st, BROCK_OK);
+        assert_int_equal(r[i].status, 202);
+        char head[128];
+        int hl = snprintf(head, sizeof head, "%s %s %zu:", spec[i].method, spec[i].path, spec[i].body_len);
+        assert_int_equal(r[i].body.len, (size_t)hl + spec[i].body_len);
+        assert_memory_equal(r[i].body.ptr, head, (size_t)hl);
+        if (spec[i].body_len)
+            assert_memory_equal(r[i].body.ptr + hl, spec[i].body, spec[i].body_len);
+        assert_int_equal(r[i].body_bytes, r[i].body.len);
+    }
+    assert_int_equal(d[N].calls, 1);
+    assert_int_equal(d[N].inside_api, 0);
+    assert_int_equal(d[N].st, BROCK_ERR_NETWORK);
+    assert_non_null(strstr(d[N].e.msg, "connection refused"));
+    assert_int_equal(handled, N);
+    assert_true(fakesrv_accepts(s) >= 2); /* not queued on one connection */
+
+    /* Nothing more arrives later: each done ran exactly once. */
+    ev_run(&L, NULL, 0, 100);
+    assert_int_equal(total, N + 1);
+    assert_int_equal(L.bad_slots, 0);
+    assert_true(L.socket_calls > 0);
+
+    /* A second round on the same multi reuses the kept connections. */
+    unsigned accepts = fakesrv_accepts(s);
+    total = 0;
+    for (int i = 0; i < 2; i++) {
+        memset(&d[i], 0, sizeof d[i]);
+        d[i].total = &total;
+        snprintf(urls[i], sizeof urls[i], "%s/again", fakesrv_url(s));
+        rq[i] = (struct http_request){.url = urls[i]};
+        assert_int_equal(http_multi_add(m, &rq[i], &r[i], rec_done, &d[i], &e), BROCK_OK);
+    }
+    assert_true(ev_run(&L, &total, 2, 3000));
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(d[i].st, BROCK_OK);
+        assert_string_equal(buf_cstr(&r[i].body), "GET /again 0:");
+        assert_true(r[i].reused);
+    }
+    assert_int_equal(fakesrv_accepts(s), accepts);
+
+    for (int i = 0; i <= N; i++)
+        http_response_free(&r[i]);
+    http_multi_free(m);
+    free(big);
+    fakesrv_stop(s);
+}
+
+/* A streamed body whose reader holds it after the first piece. */
+struct holder {
+    struct buf got;
+    int calls; /* on_body calls */
+    int asks;  /* hold() calls */
+    bool holding;
+    bool hold_each; /* hold again after every piece, not only the first */
+};
+
+static bool holder_hold(void *ctx)
+{
+    struct holder *h = ctx;
+    h->asks++;
+    return h->holding;
+}
+
+static enum brock_status holder_body(void *ctx, const char *p, size_t n)
+{
+    struct holder *h = ctx;
+    h->calls++;
+    if (h->calls == 1 || h->hold_each)
+        h->holding = true;
+    return buf_add(&h->got, p, n);
+}
+
+static void test_multi_hold_resume(void **state)
+{
+    (void)state;
+    struct fakesrv *s = fakesrv_start(NULL);
+    struct http_multi *m = http_multi_new(NULL, 0);
+    struct evloop L;
+    ev_attach(&L, m);
+    size_t total = (size_t)64 * 1024 + 5;
+    char *body = malloc(total);
+    fill_pattern(body, total);
+    struct brock_err e = {0};
+    struct http_response r;
+    http_response_init(&r);
+
+    /* Held after the first piece, for longer than the idle timeout. */
+    fakesrv_push(s, &(struct fakesrv_response){.status = 200, .body = body, .body_len = total, .chunked = true,
+                                               .piece = 8192, .piece_delay_ms = 10});
+    struct holder h = {.got = BUF_INIT(1 << 20)};
+    struct done_rec d = {0};
+    struct http_request rq = {.url = url(s, "/held"), .on_body = holder_body, .hold = holder_hold, .ctx = &h,
+                              .idle_timeout_ms = 100};
+    struct http_xfer *x = NULL;
+    assert_int_equal(http_multi_start(m, &rq, &r, rec_done, &d, &x, &e), BROCK_OK);
+    assert_true(ev_run(&L, &h.calls, 1, 3000));
+    assert_int_equal(h.calls, 1);
+    size_t held_at = h.got.len;
+    assert_true(held_at > 0 && held_at < total);
+    int socket_calls = L.socket_calls;
+    ev_run(&L, &d.calls, 1, 350); /* the server sends the rest meanwhile */
+    assert_int_equal(d.calls, 0); /* not failed as idle while held */
+    assert_int_equal(h.calls, 1); /* nothing delivered while held */
+    assert_int_equal(h.got.len, held_at);
+    assert_true(h.asks >= 2);     /* it was asked about the next piece */
+    assert_true(L.socket_calls - socket_calls < 50); /* and the loop did not spin */
+    assert_int_equal(http_multi_running(m), 1);
+
+    h.holding = false;
+    g_in_api = 1;
+    http_xfer_resume(x);
+    g_in_api = 0;
+    assert_int_equal(d.calls, 0);
+    assert_true(ev_run(&L, &d.calls, 1, 3000));
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(d.inside_api, 0);
+    assert_int_equal(d.st, BROCK_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(h.got.len, total);
+    assert_memory_equal(h.got.ptr, body, total);
+    assert_int_equal(r.body_bytes, total);
+    assert_int_equal(r.body.len, 0);
+
+    /* Held after every piece, resumed a little later each time. */
+    buf_reset(&h.got);
+    h = (struct holder){.got = h.got, .hold_each = true};
+    d = (struct done_rec){0};
+    fakesrv_push(s, &(struct fakesrv_response){.status = 200, .body = body, .body_len = total, .piece = 5000});
+    rq.url = url(s, "/each");
+    assert_int_equal(http_multi_start(m, &rq, &r, rec_done, &d, &x, &e), BROCK_OK);
+    assert_true(ev_run(&L, &h.calls, 1, 3000));
+    int rounds = 0;
+    while (d.calls == 0 && rounds < 100) {
+        int seen = h.calls;
+        ev_run(&L, &d.calls, 1, 15);
+        if (d.calls)
+            break;
+        assert_int_equal(h.calls, seen); /* held: nothing more */
+        h.holding = false;
+        http_xfer_resume(x); /* the held piece may come from in here */
+        assert_true(ev_run(&L, &h.calls, seen + 1, 3000));
+        rounds++;
+    }
+    assert_true(ev_run(&L, &d.calls, 1, 3000));
+    assert_int_equal(d.st, BROCK_OK);
+    assert_true(rounds >= 2);
+    assert_int_equal(h.got.len, total);
+    assert_memory_equal(h.got.ptr, body, total);
+
+    buf_free(&h.got);
+    http_response_free(&r);
+    http_multi_free(m);
+    free(body);
+    fakesrv_stop(s);
+}
+
+/* The idle timeout still guards a held transfer once it is resumed: here the
+ * server stalls for good after the part that was held. */
+static void test_multi_hold_then_stall(void **state)
+{
+    (void)state;
+    struct fakesrv *s = fakesrv_start(NULL);
+    struct http_multi *m = http_multi_new(NULL, 0);
+    struct evloop L;
+    ev_attach(&L, m);
+    char body[3000];
+    fill_pattern(body, sizeof body);
+    /* announces 100000 bytes, sends 3000, then nothing */
+    fakesrv_push(s, &(struct fakesrv_response){.status = 200, .headers = "Content-Length: 100000\r\n",
+                                               .body = body, .body_len = sizeof body, .piece = 1000,
+                                               .piece_delay_ms = 10});
+    struct holder h = {.got = BUF_INIT(1 << 20)};
+    struct done_rec d = {0};
+    struct http_request rq = {.url = url(s, "/stall"), .on_body = holder_body, .hold = holder_hold, .ctx = &h,
+                              .idle_timeout_ms = 100};
+    struct http_response r;
+    http_response_init(&r);
+    struct brock_err e = {0};
+    struct http_xfer *x = NULL;
+    assert_int_equal(http_multi_start(m, &rq, &r, rec_done, &d, &x, &e), BROCK_OK);
+    assert_true(ev_run(&L, &h.calls, 1, 3000));
+    ev_run(&L, &d.calls, 1, 300); /* three idle timeouts long */
+    assert_int_equal(d.calls, 0);
+    h.holding = false;
+    http_xfer_resume(x);
+    int64_t t0 = time_mono_ms();
+    assert_true(ev_run(&L, &d.calls, 1, 2000));
+    assert_true(time_mono_ms() - t0 < 1000);
+    assert_int_equal(d.st, BROCK_ERR_NETWORK);
+    assert_non_null(strstr(d.e.msg, "stalled"));
+    assert_int_equal(h.got.len, sizeof body); /* the held part was delivered first */
+    assert_memory_equal(h.got.ptr, body, sizeof body);
+    buf_free(&h.got);
+    http_response_free(&r);
+    http_multi_free(m);
+    fakesrv_stop(s);
+}
+
+static void test_multi_abort(void **state)
+{
+    (void)state;
+    struct fakesrv *s = fakesrv_start(NULL);
+    int handled = 0;
+    fakesrv_set_handler(s, slow_echo_handler, &handled);
+    struct http_multi *m = http_multi_new(NULL, 0);
+    struct evloop L;
+    ev_attach(&L, m);
+    struct brock_err e = {0};
+    struct http_response r[4];
+    struct done_rec d[4] = {{0}};
+    struct http_xfer *x[4];
+    for (int i = 0; i < 4; i++)
+        http_response_init(&r[i]);
+
+    /* A: the server never answers; B: answers after 200 ms, and is not held
+     * up by A (it reaches the server while A is unanswered). */
+    struct http_request ra = {.url = url(s, "/never")}, rb = {.url = url(s, "/slow/b")};
+    assert_int_equal(http_multi_start(m, &ra, &r[0], rec_done, &d[0], &x[0], &e), BROCK_OK);
+    assert_int_equal(http_multi_start(m, &rb, &r[1], rec_done, &d[1], &x[1], &e), BROCK_OK);
+    for (int64_t end = time_mono_ms() + 3000; fakesrv_request_count(s) < 2 && time_mono_ms() < end;)
+        ev_step(&L, 10);
+    assert_int_equal(fakesrv_request_count(s), 2);
+    g_in_api = 1;
+    http_xfer_abort(x[0]);
+    g_in_api = 0;
+    assert_int_equal(d[0].calls, 0); /* not from inside the abort */
+    int64_t t0 = time_mono_ms();
+    assert_true(ev_run(&L, &d[0].calls, 1, 1000));
+    assert_true(time_mono_ms() - t0 < 500);
+    assert_int_equal(d[0].st, BROCK_ERR_INTERRUPTED);
+    assert_non_null(strstr(d[0].e.msg, "interrupted"));
+    assert_int_equal(d[0].inside_api, 0);
+    assert_int_equal(d[1].calls, 0);
+    /* the other transfer goes on */
+    assert_true(ev_run(&L, &d[1].calls, 1, 3000));
+    assert_int_equal(d[1].st, BROCK_OK);
+    assert_string_equal(buf_cstr(&r[1].body), "GET /slow/b 0:");
+    assert_int_equal(d[0].calls, 1);
+
+    /* C: aborted right after it started, before the loop ran at all. */
+    struct http_request rc = {.url = url(s, "/never/c")};
+    g_in_api = 1;
+    assert_int_equal(http_multi_start(m, &rc, &r[2], rec_done, &d[2], &x[2], &e), BROCK_OK);
+    http_xfer_abort(x[2]);
+    g_in_api = 0;
+    assert_int_equal(d[2].calls, 0);
+    assert_true(ev_run(&L, &d[2].calls, 1, 1000));
+    assert_int_equal(d[2].st, BROCK_ERR_INTERRUPTED);
+    assert_int_equal(d[2].inside_api, 0);
+
+    /* D: aborted while held by its reader. */
+    char body[20000];
+    fill_pattern(body, sizeof body);
+    fakesrv_set_handler(s, NULL, NULL);
+    fakesrv_push(s, &(struct fakesrv_response){.status = 200, .body = body, .body_len = sizeof body,
+                                               .piece = 2000, .piece_delay_ms = 10});
+    struct holder h = {.got = BUF_INIT(1 << 20)};
+    struct http_request rd = {.url = url(s, "/held"), .on_body = holder_body, .hold = holder_hold, .ctx = &h};
+    assert_int_equal(http_multi_start(m, &rd, &r[3], rec_done, &d[3], &x[3], &e), BROCK_OK);
+    assert_true(ev_run(&L, &h.calls, 1, 3000));
+    ev_run(&L, NULL, 0, 50);
+    t0 = time_mono_ms();
+    http_xfer_abort(x[3]);
+    assert_true(ev_run(&L, &d[3].calls, 1, 1000));
+    assert_true(time_mono_ms() - t0 < 500);
+    assert_int_equal(d[3].st, BROCK_ERR_INTERRUPTED);
+    assert_int_equal(h.calls, 1);
+
+    ev_run(&L, NULL, 0, 50);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(d[i].calls, 1);
+    assert_int_equal(http_multi_running(m), 0);
+    buf_free(&h.got);
+    for (int i = 0; i < 4; i++)
+        http_response_free(&r[i]);
+    http_multi_free(m);
+    fakesrv_stop(s);
+}
+
+/* Functions run later from the loop, in time order; a cancelled one never runs. */
+struct later_log {
+    struct http_multi *m;
+    const struct evloop *L;
+    int64_t t0;
+    char order[32];
+    int64_t at[32];   /* ms after t0 */
+    int round[32];    /* L->timer_calls when it ran */
+    int n;
+    int inside_api;
+};
+
+struct later_arg {
+    struct later_log *log;
+    char tag;
+    struct http_later *cancel; /* cancel this one when run */
+    struct later_arg *chain;   /* schedule this one (0 ms) when run */
+};
+
+static void later_fn(void *arg)
+{
+    struct later_arg *a = arg;
+    struct later_log *g = a->log;
+    if (g_in_api)
+        g->inside_api++;
+    if (g->n < 31) {
+        g->order[g->n] = a->tag;
+        g->at[g->n] = time_mono_ms() - g->t0;
+        g->round[g->n] = g->L->timer_calls;
+        g->n++;
+    }
+    if (a->cancel)
+        http_later_cancel(g->m, a->cancel);
+    if (a->chain)
+        http_multi_later(g->m, 0, later_fn, a->chain);
+}
+
+static void test_multi_later(void **state)
+{
+    (void)state;
+    struct http_multi *m = http_multi_new(NULL, 0);
+    struct evloop L;
+    ev_attach(&L, m);
+    struct later_log g = {.m = m, .L = &L, .t0 = time_mono_ms()};
+    struct later_arg a = {&g, 'a', NULL, NULL}, b = {&g, 'b', NULL, NULL}, b2 = {&g, 'B', NULL, NULL},
+                     c = {&g, 'c', NULL, NULL}, z = {&g, 'z', NULL, NULL}, xx = {&g, 'x', NULL, NULL};
+    g_in_api = 1;
+    http_multi_later(m, 90, later_fn, &c);
+    http_multi_later(m, 30, later_fn, &a);
+    http_multi_later(m, 60, later_fn, &b);
+    struct http_later *victim = http_multi_later(m, 45, later_fn, &xx);
+    http_multi_later(m, 60, later_fn, &b2); /* same time as b: after it */
+    http_multi_later(m, 0, later_fn, &z);   /* even at 0 ms, not from in here */
+    http_later_cancel(m, victim);
+    http_later_cancel(m, NULL);
+    g_in_api = 0;
+    assert_int_equal(g.n, 0);
+    assert_true(ev_run(&L, &g.n, 5, 2000));
+    ev_run(&L, NULL, 0, 100); /* past every deadline: the cancelled one stays away */
+    assert_int_equal(g.n, 5);
+    g.order[g.n] = '\0';
+    assert_string_equal(g.order, "zabBc");
+    assert_int_equal(g.inside_api, 0);
+    static const int due[] = {0, 30, 60, 60, 90};
+    for (int i = 0; i < 5; i++) {
+        assert_true(g.at[i] >= due[i]);       /* never early */
+        assert_true(g.at[i] < due[i] + 250);  /* nor much late */
+    }
+
+    /* Cancelled by another one due in the same round: still never runs. */
+    g.n = 0;
+    g.t0 = time_mono_ms();
+    struct later_arg q = {&g, 'q', NULL, NULL}, p = {&g, 'p', NULL, NULL};
+    struct later_arg s2 = {&g, 's', NULL, NULL}, rr = {&g, 'r', NULL, &s2};
+    http_multi_later(m, 20, later_fn, &p);
+    p.cancel = http_multi_later(m, 20, later_fn, &q);
+    http_multi_later(m, 60, later_fn, &rr); /* r schedules s at 0 ms */
+    usleep(30 * 1000); /* p and q are both overdue when the loop looks */
+    assert_true(ev_run(&L, &g.n, 3, 2000));
+    ev_run(&L, NULL, 0, 100);
+    g.order[g.n] = '\0';
+    assert_string_equal(g.order, "prs");
+    /* one added from a later runs in a later round, not the one running */
+    assert_true(g.round[2] > g.round[1]);
+
+    /* Freeing the multi drops the pending ones unrun. */
+    g.n = 0;
+    http_multi_later(m, 10000, later_fn, &a);
+    http_multi_later(m, 0, later_fn, &b);
+    http_multi_free(m);
+    assert_int_equal(g.n, 0);
+    assert_int_equal(L.bad_slots, 0);
+}
+
 int main(void)
 {
     test_init();
@@ -1466,6 +1943,11 @@ int main(void)
         cmocka_unit_test(test_user_agent),
         cmocka_unit_test(test_response_header_limits),
         cmocka_unit_test(test_fakesrv_itself),
+        cmocka_unit_test(test_multi_evented_concurrent),
+        cmocka_unit_test(test_multi_hold_resume),
+        cmocka_unit_test(test_multi_hold_then_stall),
+        cmocka_unit_test(test_multi_abort),
+        cmocka_unit_test(test_multi_later),
     };
     int failed = cmocka_run_group_tests_name("http", tests, NULL, NULL);
     http_global_cleanup();
