@@ -523,12 +523,12 @@ static void go_upstream(struct gateway *g, struct gw_job *j)
         free(j->tbody);
         j->tbody = NULL;
         j->info.changes[0] = '\0';
+        j->ubody = httpd_req_body(j->req, &j->ublen);
     }
     if (j->tbody) {
         atomic_fetch_add(&g->st_translated, 1);
         log_info("gateway: %s %s for user %s: %s", gateway_op_name(j->op), j->model_id, j->client->key->user,
                  j->info.changes);
-        j->ubody = j->tbody;
     }
     snprintf(j->skey, sizeof j->skey, "%s\x1f%s", j->client->key->user, j->info.session);
     j->target = j->op == GATEWAY_OP_CONTROL ? 0 : sticky_get(g, j->skey, gw_now_ms(g));
@@ -538,15 +538,18 @@ static void go_upstream(struct gateway *g, struct gw_job *j)
 void gw_dispatch(struct gateway *g, struct gw_job *j)
 {
     if (g->up_stop || j->cancel) {
-        local_error(j, 503, g->up_stop ? "ServiceUnavailableException" : "interrupted",
-                    "brock gateway: shutting down");
+        if (g->up_stop)
+            local_error(j, 503, "ServiceUnavailableException", "brock gateway: shutting down");
+        else
+            local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone)");
         job_done(j);
         return;
     }
-    j->ubody = httpd_req_body(j->req, &j->ublen);
-    gateway_translate(j->op, j->model_id, j->ubody, j->ublen, &j->tbody, &j->ublen, &j->info);
-    if (!j->tbody)
-        j->ubody = httpd_req_body(j->req, &j->ublen);
+    size_t blen = 0, tlen = 0;
+    const char *body = httpd_req_body(j->req, &blen);
+    gateway_translate(j->op, j->model_id, body, blen, &j->tbody, &tlen, &j->info);
+    j->ubody = j->tbody ? j->tbody : body;
+    j->ublen = j->tbody ? tlen : blen;
     /* The persistent cache only for what could have been stored (a store
      * read is a write there: never for every request), off the loop. */
     if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && g->lk_started) {
