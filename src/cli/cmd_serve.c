@@ -272,7 +272,7 @@ int cmd_serve(const struct cli_config *cfg)
     running = NULL;
     struct gateway_stats gs;
     gateway_stats(g, &gs);
-    gateway_free(g); /* waits for the workers and writes every row */
+    gateway_free(g); /* ends the upstream calls and writes every row */
     g = NULL;
     log_info("gateway stopped: %llu requests, %llu upstream calls, %llu cache hits, %llu refused",
              (unsigned long long)gs.requests, (unsigned long long)gs.upstream, (unsigned long long)gs.cache_hits,

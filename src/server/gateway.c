@@ -481,7 +481,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
     uint64_t counter;
     if (read(fd, &counter, sizeof counter) < 0 && errno != EAGAIN)
         log_debug("gateway: eventfd read: %s", strerror(errno));
-    /* Copy the list out: once a job is off it, a worker may put it back
+    /* Copy the list out: once a job is off it, processing another may put it back
      * (rewriting its nnext) while we process the others. */
     struct gw_job *stack[64], **v = stack;
     size_t n = 0, cap = BROCK_ARRAY_LEN(stack);

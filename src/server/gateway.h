@@ -21,10 +21,11 @@
  * in-memory spend, seeded from the store), the response cache (a request
  * byte-identical to an earlier deterministic one), admission control (a
  * bounded number of upstream calls shared fairly by all clients: round robin
- * over clients, each at most max_per_client at once). A worker thread then
+ * over clients, each at most max_per_client at once). Still on the loop it
  * parses the body, drops or translates what the model on Bedrock would reject
  * (gateway_translate), signs with the gateway's own credentials (client.h) and
- * calls upstream; on throttling that outlasts the retry policy it moves the
+ * calls upstream (aws_client_start on a libcurl multi the loop drives); on
+ * throttling that outlasts the retry policy it moves the
  * client's session to the next target (another region, another model) and
  * stays there. Answers go back byte for byte: status, Bedrock's headers and
  * body; event streams frame by frame as each frame completes. An upstream cut
@@ -34,10 +35,9 @@
  * and the record callback (the CLI's: the audit event and EMF) runs on the
  * book-keeping thread with its store handle.
  *
- * Threads: the httpd loop thread (routing, auth, budgets, cache hits,
- * admission, writing), up to max_upstream worker threads (one upstream call
- * each, blocking libcurl through aws_client), one book-keeping thread (the
- * store: ledger rows, spend, persistent cache). gateway_stop() and
+ * Threads: the httpd loop thread (everything above, the upstream calls
+ * too), one book-keeping thread (the store: ledger rows, spend, writing the
+ * persistent cache), one lookup thread (reading the persistent cache). gateway_stop() and
  * gateway_stats() may be called from any thread; gateway_stop() is
  * async-signal-safe.
  *
@@ -68,10 +68,10 @@
 #define GATEWAY_MAX_NAME 128                     /* user, project */
 #define GATEWAY_KEYS_FILE_MAX ((size_t)1024 * 1024)
 #define GATEWAY_MAX_TARGETS 8                    /* regions + fallback models */
-#define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once (worker threads) */
+#define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once */
 #define GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS 30000   /* waiting for an upstream slot: then 429 */
 #define GATEWAY_MAX_QUEUED_PER_CLIENT 1024       /* more waiting from one client: 429 at once */
-#define GATEWAY_STREAM_PENDING_MAX ((size_t)256 * 1024) /* frames queued per stream before the worker waits */
+#define GATEWAY_STREAM_PENDING_MAX ((size_t)256 * 1024) /* frames queued per stream before upstream is held */
 #define GATEWAY_MAX_ANSWER ((size_t)64 * 1024 * 1024)  /* a non-streamed upstream answer */
 #define GATEWAY_DEFAULT_CACHE_MEM ((size_t)64 * 1024 * 1024)
 #define GATEWAY_CACHE_ENTRY_MAX ((size_t)4 * 1024 * 1024)
@@ -215,7 +215,7 @@ struct gateway_options {
     const char *tls_key_file;
     const struct gateway_keys *keys; /* copied; at least one key */
 
-    /* Upstream: the template every worker's clients are made from (region =
+    /* Upstream: the template the per-region clients are made from (region =
      * the primary region). creds, retry, lookup and clock are borrowed. */
     struct aws_client_config upstream;
     const char *const *regions;  /* failover regions after the primary */
