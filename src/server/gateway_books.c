@@ -22,12 +22,10 @@
 #define BOOKS_MAX_QUEUE 20000 /* records waiting; past it the loop's posts wait (never dropped) */
 #define BOOKS_BATCH 512       /* records written in one store transaction at most */
 /* A record that finds the thread idle waits this long for others to share
- * its transaction (and its wake-up): at 2,000 calls a second, 2 ms made ~500
- * wake-ups of this thread a second, which showed at the gateway's p99 on two
- * cores (1.45 -> 1.25 ms with 20, and ~15 % less CPU per call). A row thus
- * reaches the store (and the spend) at most this much later; every exit
- * path writes what is queued. */
-#define BOOKS_LINGER_MS 20
+ * its transaction. 20 ms was tried: fewer wake-ups of this thread, but each
+ * batch then preempts the loop for longer on two cores (one client's p99
+ * 1.1 -> 1.8-2.0 ms, paced runs no better), so 2 it is. */
+#define BOOKS_LINGER_MS 2
 #define BOOKS_TRIM_ROWS 10000 /* after this many rows ... */
 #define BOOKS_TRIM_IDLE_MS 1000 /* ... and a second with none, free memory goes back to the system */
 
