@@ -1683,20 +1683,19 @@ struct http_later *http_multi_later(struct http_multi *m, long ms, void (*fn)(vo
     return t;
 }
 
+static bool later_unlink(struct http_later **pp, struct http_later *t)
+{
+    for (; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            free(t);
+            return true;
+        }
+    return false;
+}
+
 void http_later_cancel(struct http_multi *m, struct http_later *t)
 {
-    if (!t)
-        return;
-    for (struct http_later **pp = &m->laters; *pp; pp = &(*pp)->next)
-        if (*pp == t) {
-            *pp = t->next;
-            free(t);
-            return;
-        }
-    for (struct http_later **pp = &m->due; *pp; pp = &(*pp)->next)
-        if (*pp == t) {
-            *pp = t->next;
-            free(t);
-            return;
-        }
+    if (t && !later_unlink(&m->laters, t))
+        (void)later_unlink(&m->due, t);
 }
