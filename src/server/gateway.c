@@ -135,12 +135,14 @@ static const char *api_of(enum gateway_op op)
     }
 }
 
+/* Book one call: its ledger row (a cache hit costs nothing and saves what
+ * the answer cost first), and the answer to keep in the persistent cache. */
 static void record(struct gw_job *j, const char *status, const char *err, bool cache_hit, double saved,
-                   const char *routing)
+                   const char *routing, const struct gw_entry *to_store)
 {
     struct gateway *g = j->g;
     double cost = cache_hit ? 0 : gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
-    char route[GATEWAY_MAX_CHANGES + 128];
+    char route[GATEWAY_MAX_CHANGES + 300]; /* "gateway: " + routing (< 256) + "; " + changes */
     snprintf(route, sizeof route, "gateway%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
              j->info.changes[0] ? "; " : "", j->info.changes);
     struct gateway_record r = {
@@ -168,7 +170,7 @@ static void record(struct gw_job *j, const char *status, const char *err, bool c
         .cache_hit = cache_hit,
         .routing = route,
     };
-    gw_books_post(g, &r, NULL);
+    gw_books_post(g, &r, to_store);
 }
 
 /* ---- admission ------------------------------------------------------------------ */
@@ -276,7 +278,7 @@ static void replay(struct gateway *g, struct gw_job *j, const struct gw_entry *e
     atomic_fetch_add(&g->st_cache_hits, 1);
     snprintf(j->profile, sizeof j->profile, "%s", e->model);
     snprintf(j->region, sizeof j->region, "%s", e->region);
-    record(j, "ok", NULL, true, e->cost_usd, how);
+    record(j, "ok", NULL, true, e->cost_usd, how, NULL);
 }
 
 /* ---- writing what upstream brought ---------------------------------------------- */
@@ -381,36 +383,8 @@ static void finish(struct gateway *g, struct gw_job *j)
             snprintf(keep->region, sizeof keep->region, "%s", j->region);
         }
     }
-    if (j->op != GATEWAY_OP_CONTROL) {
-        double cost = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
-        char route[GATEWAY_MAX_CHANGES + 300];
-        snprintf(route, sizeof route, "gateway%s%s%s%s", routing[0] ? ": " : "", routing,
-                 j->info.changes[0] ? "; " : "", j->info.changes);
-        struct gateway_record r = {
-            .time_ms = gw_now_ms(g),
-            .user = j->client->key->user,
-            .project = j->client->key->project,
-            .session = j->info.session,
-            .model = j->model_id,
-            .profile = j->profile[0] ? j->profile : j->model_id,
-            .region = j->region[0] ? j->region : g->regions[0],
-            .api = api_of(j->op),
-            .input = j->usage.input,
-            .output = j->usage.output,
-            .cache_read = j->usage.cache_read,
-            .cache_write = j->usage.cache_write,
-            .cost_usd = cost,
-            .latency_ms = (double)(time_mono_ns() - j->t0_ns) / 1e6,
-            .ttft_ms = j->ttft_ms,
-            .retries = j->attempts > 1 ? j->attempts - 1 : 0,
-            .throttles = j->throttles,
-            .status = status,
-            .error_message = err ? err : "",
-            .request_id = j->request_id[0] ? j->request_id : j->id,
-            .routing = route,
-        };
-        gw_books_post(g, &r, keep);
-    }
+    if (j->op != GATEWAY_OP_CONTROL)
+        record(j, status, err, false, 0, routing, keep);
     if (keep && g->cache)
         gw_cache_put(g->cache, keep);
     else
