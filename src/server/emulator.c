@@ -1076,11 +1076,7 @@ enum brock_status emulator_new(const struct emulator_options *o, struct emulator
         emulator_free(em);
         return st;
     }
-    const char *host = o->host ? o->host : "127.0.0.1";
-    if (strchr(host, ':'))
-        snprintf(em->url, sizeof em->url, "http://[%s]:%u", host, (unsigned)httpd_port(em->httpd));
-    else
-        snprintf(em->url, sizeof em->url, "http://%s:%u", host, (unsigned)httpd_port(em->httpd));
+    httpd_url(em->httpd, o->host, em->url, sizeof em->url);
     log_info("emulate: listening on %s (%zu rules, %zu keys)", em->url, em->has_scenario ? em->scenario.n_rules : 0,
              em->keys.n);
     *out = em;

@@ -900,12 +900,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     enum brock_status st = httpd_new(&ho, &g->httpd, e);
     if (st != BROCK_OK)
         goto fail;
-    const char *h = o->host ? o->host : "127.0.0.1";
-    const char *scheme = httpd_tls(g->httpd) ? "https" : "http";
-    if (strchr(h, ':'))
-        snprintf(g->url, sizeof g->url, "%s://[%s]:%u", scheme, h, httpd_port(g->httpd));
-    else
-        snprintf(g->url, sizeof g->url, "%s://%s:%u", scheme, h, httpd_port(g->httpd));
+    httpd_url(g->httpd, o->host, g->url, sizeof g->url);
 
     g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (g->efd < 0) {

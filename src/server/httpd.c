@@ -1296,6 +1296,14 @@ uint16_t httpd_port(const struct httpd *s)
     return s->port;
 }
 
+void httpd_url(const struct httpd *s, const char *host, char *out, size_t n)
+{
+    const char *h = host ? host : "127.0.0.1";
+    bool v6 = strchr(h, ':') != NULL;
+    snprintf(out, n, "%s://%s%s%s:%u", httpd_tls(s) ? "https" : "http", v6 ? "[" : "", h, v6 ? "]" : "",
+             (unsigned)s->port);
+}
+
 void httpd_stats(const struct httpd *s, struct httpd_stats *out)
 {
     struct httpd *m = (struct httpd *)s;

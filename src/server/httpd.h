@@ -124,6 +124,9 @@ void httpd_free(struct httpd *s);
 uint16_t httpd_port(const struct httpd *s);
 /* Whether the listener speaks TLS (https://). Any thread. */
 bool httpd_tls(const struct httpd *s);
+/* "http://HOST:PORT" (https with TLS; an IPv6 host in brackets), host NULL =
+ * 127.0.0.1, into out (truncated to n). Any thread. */
+void httpd_url(const struct httpd *s, const char *host, char *out, size_t n);
 void httpd_stats(const struct httpd *s, struct httpd_stats *out);
 
 /* Run the loop in this thread until httpd_stop() completes. Call once. */
