@@ -482,29 +482,32 @@ static void call_attempt_done(void *ctx, enum brock_status st, const struct broc
     call_end(k, st, &e);
 }
 
+/* One attempt: after the adaptive rate limiter's wait (a later that comes
+ * back here), sign and start it. An error means nothing was sent. */
+static enum brock_status attempt_send(struct aws_call *k, struct brock_err *e)
+{
+    int64_t wait = k->c->retry ? retry_send_token_wait(k->c->retry, k->token_waits) : 0;
+    if (wait > 0) {
+        k->token_waits++;
+        k->later = http_multi_later(k->m, (long)wait, call_attempt, k);
+        return BROCK_OK;
+    }
+    k->token_waits = 0;
+    k->out->attempts++;
+    enum brock_status st = prepare(k->c, &k->req, k->ep, &k->h, &k->out->auth, e);
+    if (st != BROCK_OK)
+        return st;
+    struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
+    return http_multi_start(k->m, &hr, &k->out->http, call_attempt_done, k, &k->x, e);
+}
+
 static void call_attempt(void *arg)
 {
     struct aws_call *k = arg;
     struct brock_err e = {0};
     k->later = NULL;
-    if (k->aborted) {
-        (void)err_set(&e, BROCK_ERR_INTERRUPTED, "interrupted while waiting to retry");
-        call_end(k, e.status, &e);
-        return;
-    }
-    int64_t wait = k->c->retry ? retry_send_token_wait(k->c->retry, k->token_waits) : 0;
-    if (wait > 0) {
-        k->token_waits++;
-        k->later = http_multi_later(k->m, (long)wait, call_attempt, k);
-        return;
-    }
-    k->token_waits = 0;
-    k->out->attempts++;
-    enum brock_status st = prepare(k->c, &k->req, k->ep, &k->h, &k->out->auth, &e);
-    if (st == BROCK_OK) {
-        struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
-        st = http_multi_start(k->m, &hr, &k->out->http, call_attempt_done, k, &k->x, &e);
-    }
+    enum brock_status st = k->aborted ? err_set(&e, BROCK_ERR_INTERRUPTED, "interrupted while waiting to retry")
+                                      : attempt_send(k, &e);
     if (st != BROCK_OK)
         call_end(k, st, &e);
 }
@@ -526,22 +529,8 @@ enum brock_status aws_client_start(struct aws_client *c, struct http_multi *m, c
     buf_init(&k->url, ENDPOINT_URL_MAX + SIGV4_MAX_PATH + SIGV4_MAX_QUERY);
     http_headers_init(&k->h);
     enum brock_status st = call_url(c, req, out, &k->ep, &k->url, e);
-    int64_t wait = st == BROCK_OK && c->retry ? retry_send_token_wait(c->retry, 0) : 0;
-    if (wait > 0) {
-        k->token_waits = 1;
-        k->later = http_multi_later(m, (long)wait, call_attempt, k);
-        if (callp)
-            *callp = k;
-        return BROCK_OK;
-    }
-    if (st == BROCK_OK) {
-        k->out->attempts++;
-        st = prepare(c, &k->req, k->ep, &k->h, &out->auth, e);
-    }
-    if (st == BROCK_OK) {
-        struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
-        st = http_multi_start(m, &hr, &out->http, call_attempt_done, k, &k->x, e);
-    }
+    if (st == BROCK_OK)
+        st = attempt_send(k, e);
     if (st != BROCK_OK) {
         http_headers_cleanup(&k->h);
         buf_free(&k->url);
