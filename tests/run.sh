@@ -116,6 +116,13 @@ if [ -n "${BROCK_FUZZ_DIR:-}" ] && { [ -z "$filter" ] || [[ fuzz == *"$filter"* 
     else
       failed=$((failed + 1)); failures+=("fuzz/$tgt: libFuzzer found a crash (see output above)")
       { grep -E 'ERROR|SUMMARY|Test unit written|==[0-9]+==' "$scratch/fuzzlog" || tail -n 5 "$scratch/fuzzlog"; } | head -n 20 | sed 's/^/  /'
+      # the frames in brock's own code, and the input, so a CI log alone
+      # is enough to reproduce the crash
+      grep -E '^ +#[0-9]+ .*/(src|fuzz)/[^ ]+\.c:[0-9]+' "$scratch/fuzzlog" | head -n 8 | sed 's/^ */  /'
+      for unit in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+        [ -f "$unit" ] && [ "$(stat -c %s "$unit")" -le 4096 ] || continue
+        echo "  input $(basename "$unit"), base64:"; base64 -w 76 "$unit" | sed 's/^/    /'
+      done
       cp "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$top/fuzz/" 2>/dev/null
     fi
   done

@@ -192,11 +192,15 @@ static double num_value(const json_t *v)
 
 /* Control characters in a key the model sent become '?', so a message
  * about it stays on one line and cannot carry terminal escapes. */
+/* Make a key that was cut to fit fit for a message: control bytes become '?'
+ * and a character the cut split in two is dropped. */
 static void printable_key(char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = '?';
+    char *p = s;
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    s[tool_utf8_valid(s, (size_t)(p - s))] = '\0';
 }
 
 /* Append ".key" or "[i]" to the location; returns the old length to restore. */
@@ -246,9 +250,10 @@ static void validate_object(struct vstate *vs, const json_t *schema, const json_
                     buf_addf(&names, "%s%s", names.len ? ", " : "", pk);
                 }
                 char shown[80];
-                size_t kl = strlen(key);
-                snprintf(shown, sizeof shown, "%.*s%s", kl > 60 ? 60 : (int)kl, key,
-                         kl > 60 ? "..." : "");
+                size_t kl = strlen(key), cut = kl > 60 ? 60 : kl;
+                while (cut < kl && cut && ((unsigned char)key[cut] & 0xC0) == 0x80)
+                    cut--; /* never split a character before the "..." */
+                snprintf(shown, sizeof shown, "%.*s%s", (int)cut, key, cut < kl ? "..." : "");
                 printable_key(shown);
                 /* the location may hold a long key; show the cut form */
                 vs->where[old] = '\0';

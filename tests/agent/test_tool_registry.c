@@ -146,6 +146,18 @@ static void test_validation_messages(void **state)
     assert_contains(buf_cstr(&b), "(more problems not shown)");
     json_decref(in);
     buf_free(&b);
+    /* a key cut to 60 bytes never splits a character: 59 "a" then a
+     * 2-byte "é" puts the cut inside the "é" */
+    char key[400];
+    memset(key, 'a', 59);
+    strcpy(key + 59, "\xc3\xa9tail");
+    in = json_pack("{s:s,s:b}", "file_path", "/x", key, 1);
+    buf_init(&b, 65536);
+    assert_int_equal(tool_validate(tool_find("Read"), in, &b), BROCK_ERR_USAGE);
+    assert_int_equal(tool_utf8_valid(buf_cstr(&b), b.len), b.len);
+    assert_contains(buf_cstr(&b), "a...` (expected:");
+    json_decref(in);
+    buf_free(&b);
 }
 
 static void test_call_reports_validation_as_result(void **state)
