@@ -1298,6 +1298,11 @@ struct http_multi *http_multi_new(const struct http_options *opts, long max_conn
     return m;
 }
 
+void http_multi_keep_connections(struct http_multi *m, long n)
+{
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
 size_t http_multi_running(const struct http_multi *m)
 {
     return m->n_running;

@@ -241,6 +241,10 @@ typedef void http_done_fn(void *ctx, enum brock_status st, const struct brock_er
 
 /* max_connections caps connections per host (0 = no cap). Never NULL. */
 struct http_multi *http_multi_new(const struct http_options *opts, long max_connections);
+/* Keep up to n idle connections open for reuse (libcurl's default follows
+ * the number of transfers running, so a lull closes connections a burst
+ * then opens again). No limit on connections per host. */
+void http_multi_keep_connections(struct http_multi *m, long n);
 /* Stop every running transfer (their `done` callbacks are NOT called) and
  * free. NULL is fine. */
 void http_multi_free(struct http_multi *m);

@@ -23,6 +23,7 @@
 #include "gateway_int.h"
 
 #define SESS_BUCKETS 4096
+#define GW_UPSTREAM_KEEP_CONNECTIONS 1024 /* idle upstream connections kept for reuse */
 
 /* ---- waking the loop ------------------------------------------------------------ */
 
@@ -677,6 +678,11 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     if (!g->up_timer)
         return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not create the upstream timer");
     g->multi = http_multi_new(&g->o.upstream.http, 0);
+    /* keep the upstream connections of a busy moment for the next one:
+     * libcurl's default cache (4 x the transfers running) closes them in
+     * every lull, and a paced load then paid a new connection ~25 times a
+     * second */
+    http_multi_keep_connections(g->multi, GW_UPSTREAM_KEEP_CONNECTIONS);
     struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .ctx = g};
     http_multi_set_io(g->multi, &io);
     if (g->books && gw_books_can_lookup(g)) {

@@ -1585,6 +1585,57 @@ static void test_multi_evented_concurrent(void **state)
     fakesrv_stop(s);
 }
 
+/* One round of n transfers at once on m, to URL/path; waits for them all. */
+static void multi_round(struct http_multi *m, struct evloop *L, const char *base, const char *path, int n)
+{
+    struct http_request rq[16];
+    struct http_response r[16];
+    struct done_rec d[16];
+    char urls[16][128];
+    int total = 0;
+    struct brock_err e = {0};
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        memset(&d[i], 0, sizeof d[i]);
+        d[i].total = &total;
+        http_response_init(&r[i]);
+        snprintf(urls[i], sizeof urls[i], "%s%s", base, path);
+        rq[i] = (struct http_request){.url = urls[i]};
+        assert_int_equal(http_multi_add(m, &rq[i], &r[i], rec_done, &d[i], &e), BROCK_OK);
+    }
+    assert_true(ev_run(L, &total, n, 5000));
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(d[i].st, BROCK_OK);
+        http_response_free(&r[i]);
+    }
+}
+
+/* A lull after a burst keeps the burst's connections for the next one
+ * (http_multi_keep_connections): libcurl's own cache is 4 x the transfers
+ * running, so one call at a time would close all but 4 of them. */
+static void test_multi_keeps_connections(void **state)
+{
+    (void)state;
+    struct fakesrv *s = fakesrv_start(NULL);
+    int handled = 0;
+    fakesrv_set_handler(s, slow_echo_handler, &handled);
+    struct http_multi *m = http_multi_new(NULL, 0);
+    http_multi_keep_connections(m, 64);
+    struct evloop L;
+    ev_attach(&L, m);
+    enum { BURST = 12 };
+    multi_round(m, &L, fakesrv_url(s), "/slow/burst", BURST); /* held 200 ms: one connection each */
+    unsigned opened = fakesrv_accepts(s);
+    assert_int_equal(opened, BURST);
+    for (int i = 0; i < 6; i++)
+        multi_round(m, &L, fakesrv_url(s), "/lull", 1);
+    multi_round(m, &L, fakesrv_url(s), "/slow/burst", BURST);
+    assert_int_equal(fakesrv_accepts(s), opened);
+    assert_int_equal(handled, 2 * BURST + 6);
+    http_multi_free(m);
+    fakesrv_stop(s);
+}
+
 /* A streamed body whose reader holds it after the first piece. */
 struct holder {
     struct buf got;
@@ -1944,6 +1995,7 @@ int main(void)
         cmocka_unit_test(test_response_header_limits),
         cmocka_unit_test(test_fakesrv_itself),
         cmocka_unit_test(test_multi_evented_concurrent),
+        cmocka_unit_test(test_multi_keeps_connections),
         cmocka_unit_test(test_multi_hold_resume),
         cmocka_unit_test(test_multi_hold_then_stall),
         cmocka_unit_test(test_multi_abort),

@@ -16,6 +16,8 @@
 #include "../support/test.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
+#include <sched.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -985,6 +987,44 @@ static void ledger_for(const char *dir, const char *user, struct store_usage *u)
     store_close(s);
 }
 
+/* Threads of this process running with this scheduling policy and nice
+ * value (/proc/self/task/TID/stat: field 19 is nice, 41 the policy). */
+static int threads_scheduled(int policy, int nice)
+{
+    int found = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], line[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue;
+        size_t n = fread(line, 1, sizeof line - 1, fp);
+        fclose(fp);
+        line[n] = '\0';
+        char *p = strrchr(line, ')'); /* the name may hold spaces */
+        if (!p)
+            continue;
+        int field = 2, t_nice = 0, t_policy = -1;
+        char *save = NULL;
+        for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+            field++;
+            if (field == 19)
+                t_nice = atoi(tok);
+            else if (field == 41)
+                t_policy = atoi(tok);
+        }
+        found += t_policy == policy && t_nice == nice;
+    }
+    closedir(d);
+    return found;
+}
+
 static void test_books_budget_cache(void **state)
 {
     (void)state;
@@ -1050,7 +1090,11 @@ static void test_books_budget_cache(void **state)
     gateway_stats(f.gw, &st);
     assert_int_equal(st.cache_hits, 2);
     assert_true(st.refused_budget >= 1);
+    /* the books thread is background work: batch policy, nice 10, so its
+     * batches never keep the loop off a core (the loop stays at nice 0) */
+    assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 1);
     fx_down(&f);
+    assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 0);
 
     /* every call has its row, with the client's user and project; the
      * persistent cache answers a new gateway on the same store */
