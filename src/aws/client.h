@@ -45,6 +45,9 @@ struct aws_creds_source {
     enum brock_status (*get)(void *ctx, struct aws_credentials **out, struct brock_err *e);
     void (*invalidate)(void *ctx);
     void *ctx;
+    /* Optional: as get, refreshing a set that expires within ahead_ms
+     * (creds_cache_get_ahead). NULL for sets that are never refreshed. */
+    enum brock_status (*get_ahead)(void *ctx, int64_t ahead_ms, struct aws_credentials **out, struct brock_err *e);
 };
 
 /* A source that always returns the same set (tests, and credentials a

@@ -217,6 +217,12 @@ struct creds_cache *creds_cache_new(struct creds_provider *p, const struct clock
 void creds_cache_free(struct creds_cache *c);
 enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials **out,
                                   struct brock_err *e) BROCK_WUR;
+/* As get, but a set that expires within `ahead_ms` is refreshed now
+ * (advisory: on failure the current set is returned). For a background
+ * thread that refreshes before the callers' own window opens, so that they
+ * never wait for the provider (the gateway's helper thread). */
+enum brock_status creds_cache_get_ahead(struct creds_cache *c, int64_t ahead_ms, struct aws_credentials **out,
+                                        struct brock_err *e) BROCK_WUR;
 void creds_cache_invalidate(struct creds_cache *c);
 /* The cache as the client's credential source (client.h). */
 struct aws_creds_source creds_cache_source(struct creds_cache *c);

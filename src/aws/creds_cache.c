@@ -89,7 +89,17 @@ static enum brock_status fail_with(const struct creds_cache *c, struct brock_err
     return c->last_st;
 }
 
-enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials **out, struct brock_err *e)
+/* When a get refreshes (advisory): at advisory_at, or `ahead_ms` before
+ * the set expires if that is earlier. */
+static int64_t advisory_time(const struct creds_cache *c, int64_t ahead_ms)
+{
+    if (ahead_ms <= 0 || !c->cur || !c->cur->expiration_ms || c->cur->expiration_ms - ahead_ms >= c->advisory_at)
+        return c->advisory_at;
+    return c->cur->expiration_ms - ahead_ms;
+}
+
+static enum brock_status cache_get(struct creds_cache *c, int64_t ahead_ms, struct aws_credentials **out,
+                                   struct brock_err *e)
 {
     *out = NULL;
     pthread_mutex_lock(&c->mu);
@@ -97,7 +107,7 @@ enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials 
         int64_t now = clock_now_ms(c->clk);
         bool have = c->cur && !c->forced;
         bool usable = have && now < c->mandatory_at;
-        if (have && (now < c->advisory_at || (usable && now < c->retry_at))) {
+        if (have && (now < advisory_time(c, ahead_ms) || (usable && now < c->retry_at))) {
             *out = aws_credentials_acquire(c->cur);
             break;
         }
@@ -170,9 +180,26 @@ enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials 
     return BROCK_OK;
 }
 
+enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials **out, struct brock_err *e)
+{
+    return cache_get(c, 0, out, e);
+}
+
+enum brock_status creds_cache_get_ahead(struct creds_cache *c, int64_t ahead_ms, struct aws_credentials **out,
+                                        struct brock_err *e)
+{
+    return cache_get(c, ahead_ms, out, e);
+}
+
 static enum brock_status source_get(void *ctx, struct aws_credentials **out, struct brock_err *e)
 {
     return creds_cache_get(ctx, out, e);
+}
+
+static enum brock_status source_get_ahead(void *ctx, int64_t ahead_ms, struct aws_credentials **out,
+                                          struct brock_err *e)
+{
+    return creds_cache_get_ahead(ctx, ahead_ms, out, e);
 }
 
 static void source_invalidate(void *ctx)
@@ -182,5 +209,6 @@ static void source_invalidate(void *ctx)
 
 struct aws_creds_source creds_cache_source(struct creds_cache *c)
 {
-    return (struct aws_creds_source){.get = source_get, .invalidate = source_invalidate, .ctx = c};
+    return (struct aws_creds_source){
+        .get = source_get, .get_ahead = source_get_ahead, .invalidate = source_invalidate, .ctx = c};
 }

@@ -319,7 +319,7 @@ static void finish(struct gateway *g, struct gw_job *j)
         snprintf(routing + u, sizeof routing - u, "%smodel %.150s", u ? ", " : "", j->profile);
     }
     if (j->cache_hit && j->entry) {
-        /* persistent-cache hit found by the lookup thread: replay it like a memory hit */
+        /* persistent-cache hit found by the helper thread: replay it like a memory hit */
         struct gw_entry *e = j->entry;
         j->entry = NULL;
         replay(g, j, e, "cache hit (store)");
@@ -973,7 +973,7 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
  * finished): their calls are stopped; book what they did and free them. */
 static void reap(struct gateway *g)
 {
-    /* the lookup thread is joined: nothing puts jobs back on the list now */
+    /* the helper thread is joined: nothing puts jobs back on the list now */
     pthread_mutex_lock(&g->notify_mu);
     g->notify_head = NULL;
     pthread_mutex_unlock(&g->notify_mu);
@@ -1004,7 +1004,7 @@ void gateway_free(struct gateway *g)
         httpd_stop(g->httpd, 0);
         httpd_join(g->httpd);
     }
-    /* Stop what still runs upstream and the lookup thread, book and free
+    /* Stop what still runs upstream and the helper thread, book and free
      * the jobs left, then the server (which releases the responses). */
     gw_upstream_stop(g);
     reap(g);

@@ -37,7 +37,9 @@
  *
  * Threads: the httpd loop thread (everything above, the upstream calls
  * too), one book-keeping thread (the store: ledger rows, spend, writing the
- * persistent cache), one lookup thread (reading the persistent cache). gateway_stop() and
+ * persistent cache), one helper thread (reading the persistent cache, and
+ * refreshing the upstream credentials before they near expiry, so the loop
+ * never waits for a credential provider). gateway_stop() and
  * gateway_stats() may be called from any thread; gateway_stop() is
  * async-signal-safe.
  *
@@ -79,6 +81,7 @@
 #define GATEWAY_SESSION_TTL_MS ((int64_t)3600 * 1000) /* sticky target of an idle session */
 #define GATEWAY_MAX_SESSIONS 65536
 #define GATEWAY_SPEND_REFRESH_MS ((int64_t)60 * 1000)  /* re-read spend from the store */
+#define GATEWAY_CREDS_CHECK_MS 60000             /* the helper thread looks at the upstream credentials */
 #define GATEWAY_STOP_GRACE_MS 10000
 #define GATEWAY_MAX_CHANGES 512                  /* bytes of "what was translated" per request */
 
@@ -226,6 +229,7 @@ struct gateway_options {
     size_t max_upstream;     /* 0 = GATEWAY_DEFAULT_MAX_UPSTREAM */
     size_t max_per_client;   /* 0 = max_upstream (no per-client cap) */
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
+    int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
     size_t max_body;         /* request body limit; 0 = httpd's default */
 
     /* Books. */

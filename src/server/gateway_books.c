@@ -347,7 +347,7 @@ static void write_list(struct gw_books *b, struct rec *list)
     }
 }
 
-static void deadline_in(struct timespec *ts, int64_t ms)
+void gw_deadline_in(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += ms / 1000;
@@ -386,7 +386,7 @@ static void *books_main(void *arg)
             bool trim = since_trim >= BOOKS_TRIM_ROWS;
             int64_t until = trim && now + BOOKS_TRIM_IDLE_MS < next_refresh ? now + BOOKS_TRIM_IDLE_MS : next_refresh;
             struct timespec ts;
-            deadline_in(&ts, until - now);
+            gw_deadline_in(&ts, until - now);
             int rc = pthread_cond_timedwait(&b->cv, &b->mu, &ts);
             idle = true;
             if (rc == ETIMEDOUT && trim && !b->head) {
@@ -407,7 +407,7 @@ static void *books_main(void *arg)
          * records gather while the last batch is written.) */
         if (idle && b->head && b->n < BOOKS_BATCH && !b->stop && b->store) {
             struct timespec ts;
-            deadline_in(&ts, BOOKS_LINGER_MS);
+            gw_deadline_in(&ts, BOOKS_LINGER_MS);
             while (b->n < BOOKS_BATCH && !b->stop)
                 if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) != 0)
                     break;

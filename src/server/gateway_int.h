@@ -3,7 +3,7 @@
  * Ownership of a job: the loop creates it and is the only one to free it.
  * Everything about it happens on the loop thread (the upstream call too: an
  * aws_call on the gateway's libcurl multi, driven by the same libevent base),
- * except a persistent-cache lookup, which the lookup thread does: it fills
+ * except a persistent-cache lookup, which the helper thread does: it fills
  * `entry` and sets `looked_up` under job->mu, notifies the loop and never
  * touches the job again. Fields marked [mu] are read/written under job->mu;
  * [loop] only on the loop thread. */
@@ -86,14 +86,14 @@ struct gw_job {
     struct es_decoder *dec;
     bool head_sent, saw_exception, decode_failed;
     bool held;              /* the transfer is held (too many frames pending) */
-    bool lookup_wait;       /* with the lookup thread */
+    bool lookup_wait;       /* with the helper thread */
     char decode_err[300];
     uint64_t frames_bytes;
-    struct gw_job *lk_next; /* the lookup thread's queue [g->lk_mu] */
+    struct gw_job *lk_next; /* the helper thread's queue [g->lk_mu] */
 
     /* [mu] */
     pthread_mutex_t mu;
-    bool looked_up;         /* the lookup thread is done with it */
+    bool looked_up;         /* the helper thread is done with it */
     bool in_notify;         /* on the gateway's notify list (under g->notify_mu) */
     struct gw_job *nnext;
 
@@ -156,7 +156,7 @@ struct gateway {
     struct gw_client *rr;           /* round-robin ring cursor */
     struct gw_job *live;            /* every job not yet freed [loop] */
 
-    /* notify: the lookup thread and the loop's own callbacks -> process() */
+    /* notify: the helper thread and the loop's own callbacks -> process() */
     pthread_mutex_t notify_mu;
     struct gw_job *notify_head;
     int efd;
@@ -168,7 +168,8 @@ struct gateway {
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
 
-    /* the persistent-cache lookup thread [lk_mu] */
+    /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead of expiry */
+    int creds_check_ms;
     pthread_mutex_t lk_mu;
     pthread_cond_t lk_cv;
     struct gw_job *lk_head, *lk_tail;
@@ -197,10 +198,10 @@ struct gateway {
 /* gateway_upstream.c, all on the loop unless said */
 enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* the multi on the loop's base */
 void gw_dispatch(struct gateway *g, struct gw_job *j);  /* translate, look up, call upstream */
-void gw_upstream_stop(struct gateway *g);              /* after the loop: end every call, join the lookup thread */
+void gw_upstream_stop(struct gateway *g);              /* after the loop: end every call, join the helper thread */
 void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: process(j) from the loop */
 void gw_job_cancel(struct gw_job *j);                  /* stop its upstream call */
-void gw_job_looked_up(struct gw_job *j);               /* the lookup thread answered: go on */
+void gw_job_looked_up(struct gw_job *j);               /* the helper thread answered: go on */
 void gw_job_drained(struct gw_job *j);                 /* frames were taken: a held call goes on */
 void gw_job_release(struct gw_job *j);                 /* free what the upstream part holds */
 void gw_sessions_free(struct gateway *g);
@@ -210,8 +211,10 @@ enum brock_status gw_frame_exception(struct buf *out, const char *type, const ch
 struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e);
 void gw_books_stop(struct gw_books *b); /* writes everything queued, joins, frees */
 /* Queue one finished call (copied). */
+/* *ts = CLOCK_REALTIME now + ms (for pthread_cond_timedwait). */
+void gw_deadline_in(struct timespec *ts, int64_t ms);
 void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store);
-/* The lookup thread: look the persistent cache up; a new entry or NULL. */
+/* The helper thread: look the persistent cache up; a new entry or NULL. */
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
 bool gw_books_can_lookup(const struct gateway *g); /* a store is open for it */
 double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);

@@ -5,7 +5,7 @@
  * event streams handed to the client frame by frame as they complete; a slow
  * client holds its upstream transfer (back-pressure) instead of piling up
  * frames. Persistent-cache lookups (a SQLite read that writes) go to the
- * lookup thread. See docs/internals/gateway.md. */
+ * helper thread. See docs/internals/gateway.md. */
 #include <errno.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -15,11 +15,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../aws/creds.h"
 #include "../aws/eventstream.h"
 #include "../bedrock/catalog.h"
 #include "../util/alloc.h"
 #include "../util/codec.h"
 #include "../util/log.h"
+#include "../util/timeutil.h"
 #include "gateway_int.h"
 
 #define SESS_BUCKETS 4096
@@ -595,15 +597,50 @@ void gw_job_release(struct gw_job *j)
     j->dec = NULL;
 }
 
-/* ---- the lookup thread -------------------------------------------------------------- */
+/* ---- the helper thread ------------------------------------------------------------- */
 
-static void *lookup_main(void *arg)
+/* Refresh the upstream credentials on this thread, before the loop's own
+ * advisory window (15 min before expiry) opens: the margin is that window
+ * plus two checks. The loop then always finds a fresh set and never waits
+ * for a provider (IMDS, SSO, a credential_process). It still would after an
+ * invalidation (an ExpiredToken answer), or if every refresh here failed
+ * until the mandatory window. */
+static void creds_ahead(struct gateway *g)
+{
+    const struct aws_creds_source *src = &g->o.upstream.creds;
+    struct aws_credentials *c = NULL;
+    struct brock_err e = {0};
+    int64_t ahead = CREDS_ADVISORY_REFRESH_MS + 2 * (int64_t)g->creds_check_ms;
+    if (src->get_ahead(src->ctx, ahead, &c, &e) == BROCK_OK)
+        aws_credentials_release(c);
+    else
+        log_debug("gateway: refreshing the upstream credentials ahead of expiry: %s", e.msg);
+}
+
+static void *helper_main(void *arg)
 {
     struct gateway *g = arg;
+    bool creds = g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token;
+    int64_t next_check = time_mono_ms(); /* the first set before the first call needs it */
     pthread_mutex_lock(&g->lk_mu);
     for (;;) {
-        while (!g->lk_head && !g->lk_stop)
-            pthread_cond_wait(&g->lk_cv, &g->lk_mu);
+        while (!g->lk_head && !g->lk_stop) {
+            int64_t now = time_mono_ms();
+            if (creds && now >= next_check) {
+                pthread_mutex_unlock(&g->lk_mu);
+                creds_ahead(g);
+                pthread_mutex_lock(&g->lk_mu);
+                next_check = time_mono_ms() + g->creds_check_ms;
+                continue;
+            }
+            if (!creds) {
+                pthread_cond_wait(&g->lk_cv, &g->lk_mu);
+                continue;
+            }
+            struct timespec ts;
+            gw_deadline_in(&ts, next_check - now);
+            pthread_cond_timedwait(&g->lk_cv, &g->lk_mu, &ts);
+        }
         if (g->lk_stop)
             break;
         struct gw_job *j = g->lk_head;
@@ -685,9 +722,10 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     http_multi_keep_connections(g->multi, GW_UPSTREAM_KEEP_CONNECTIONS);
     struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .ctx = g};
     http_multi_set_io(g->multi, &io);
-    if (g->books && gw_books_can_lookup(g)) {
-        if (pthread_create(&g->lk_thread, NULL, lookup_main, g) != 0)
-            return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the cache lookup thread");
+    g->creds_check_ms = g->o.creds_check_ms > 0 ? g->o.creds_check_ms : GATEWAY_CREDS_CHECK_MS;
+    if ((g->books && gw_books_can_lookup(g)) || (g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token)) {
+        if (pthread_create(&g->lk_thread, NULL, helper_main, g) != 0)
+            return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the helper thread");
         g->lk_started = true;
     }
     return BROCK_OK;

@@ -162,6 +162,55 @@ static const char *akid_of(struct world *w, enum brock_status *st, struct brock_
     } while (0)
 
 /* ---- windows ----------------------------------------------------------------------- */
+/* get_ahead: a background refresher's get. It refreshes a set that expires
+ * within its own margin, before the callers' advisory window; the callers
+ * then get the new set without a fetch. */
+static void test_get_ahead(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w);
+    enum brock_status st;
+    struct brock_err e = {0};
+    struct aws_credentials *c = NULL;
+    assert_string_equal(akid_of(&w, &st, &e), "ASIA1");
+    /* 20 minutes left: a get keeps the set, a get 25 minutes ahead refreshes */
+    w.t.now_ms = NOW_MS + 40 * MIN_MS;
+    assert_string_equal(akid_of(&w, &st, &e), "ASIA1");
+    assert_int_equal(fetches(&w), 1);
+    assert_int_equal(creds_cache_get_ahead(w.cache, 25 * MIN_MS, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA2");
+    aws_credentials_release(c);
+    assert_int_equal(fetches(&w), 2);
+    assert_string_equal(akid_of(&w, &st, &e), "ASIA2");
+    assert_int_equal(fetches(&w), 2);
+    /* not yet within the margin: nothing fetched */
+    w.t.now_ms += 30 * MIN_MS; /* 30 minutes left */
+    assert_int_equal(creds_cache_get_ahead(w.cache, 25 * MIN_MS, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA2");
+    aws_credentials_release(c);
+    assert_int_equal(fetches(&w), 2);
+    /* a failed refresh ahead keeps the set, for get_ahead and get alike */
+    set_failing(&w, 500);
+    w.t.now_ms += 10 * MIN_MS; /* 20 minutes left */
+    assert_int_equal(creds_cache_get_ahead(w.cache, 25 * MIN_MS, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA2");
+    aws_credentials_release(c);
+    assert_int_equal(fetches(&w), 2 + 3); /* the container's 3 attempts */
+    assert_string_equal(akid_of(&w, &st, &e), "ASIA2");
+    assert_int_equal(st, BROCK_OK);
+    assert_int_equal(fetches(&w), 5);
+    /* the source hands get_ahead out */
+    struct aws_creds_source src = creds_cache_source(w.cache);
+    assert_non_null(src.get_ahead);
+    set_failing(&w, 0);
+    w.t.now_ms += MIN_MS; /* past the 30 s wait after the failure */
+    assert_int_equal(src.get_ahead(src.ctx, 25 * MIN_MS, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA6");
+    aws_credentials_release(c);
+    world_free(&w);
+}
+
 
 static void test_refresh_windows(void **state)
 {
@@ -466,6 +515,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_windows),
+        cmocka_unit_test(test_get_ahead),
         cmocka_unit_test(test_invalidate_forces_one_refresh),
         cmocka_unit_test(test_short_lived_and_expired_sets),
         cmocka_unit_test(test_no_expiry_never_refreshed),

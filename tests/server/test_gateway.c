@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../../src/aws/credentials.h"
+#include "../../src/aws/creds.h"
 #include "../../src/aws/crypto.h"
 #include "../../src/aws/eventstream.h"
 #include "../../src/aws/http.h"
@@ -530,6 +531,8 @@ struct fx_opts {
     size_t n_fallback;
     bool no_cache, no_translate;
     const char *scenario;
+    const struct aws_creds_source *creds; /* NULL = the static test set */
+    int creds_check_ms;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -567,6 +570,9 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.n_regions = fo->n_regions;
         o.no_cache = fo->no_cache;
         o.no_translate = fo->no_translate;
+        if (fo->creds)
+            o.upstream.creds = *fo->creds;
+        o.creds_check_ms = fo->creds_check_ms;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1455,6 +1461,78 @@ static void test_admission_fair(void **state)
     free(f.dir);
 }
 
+/* A credential source that counts who asks: get (the loop, per call) and
+ * get_ahead (the helper thread, refreshing ahead of expiry). */
+struct counting_creds {
+    struct aws_credentials *set;
+    pthread_mutex_t mu;
+    int gets, aheads;
+    int64_t ahead_ms;
+    pthread_t get_thread, ahead_thread;
+};
+
+static enum brock_status cc_get(void *ctx, struct aws_credentials **out, struct brock_err *e)
+{
+    (void)e;
+    struct counting_creds *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->gets++;
+    c->get_thread = pthread_self();
+    pthread_mutex_unlock(&c->mu);
+    *out = aws_credentials_acquire(c->set);
+    return BROCK_OK;
+}
+
+static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_credentials **out, struct brock_err *e)
+{
+    (void)e;
+    struct counting_creds *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->aheads++;
+    c->ahead_ms = ahead_ms;
+    c->ahead_thread = pthread_self();
+    pthread_mutex_unlock(&c->mu);
+    *out = aws_credentials_acquire(c->set);
+    return BROCK_OK;
+}
+
+/* The helper thread refreshes the upstream credentials ahead of expiry on
+ * its own clock, with no call in flight and without the cache (so the loop
+ * never waits for a provider); the loop only gets the current set. */
+static void test_creds_ahead(void **state)
+{
+    (void)state;
+    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
+    pthread_mutex_init(&cc.mu, NULL);
+    struct aws_creds_source src = {.get = cc_get, .get_ahead = cc_get_ahead, .ctx = &cc};
+    struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 50};
+    struct fx f;
+    fx_up(&f, &fo);
+    usleep(400 * 1000);
+    pthread_mutex_lock(&cc.mu);
+    int aheads = cc.aheads, gets = cc.gets;
+    int64_t ahead_ms = cc.ahead_ms;
+    pthread_mutex_unlock(&cc.mu);
+    assert_true(aheads >= 3); /* at start, then every 50 ms */
+    assert_true(aheads <= 12);
+    assert_int_equal(gets, 0);
+    assert_int_equal(ahead_ms, CREDS_ADVISORY_REFRESH_MS + 2 * 50);
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("creds", false), .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    pthread_mutex_lock(&cc.mu);
+    assert_int_equal(cc.gets, 1);
+    assert_false(pthread_equal(cc.get_thread, cc.ahead_thread));
+    assert_false(pthread_equal(cc.ahead_thread, pthread_self()));
+    pthread_mutex_unlock(&cc.mu);
+    fx_down(&f);
+    free(f.dir);
+    pthread_mutex_destroy(&cc.mu);
+    aws_credentials_release(cc.set);
+}
+
 static void test_graceful_stop(void **state)
 {
     (void)state;
@@ -1527,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_client_gone),
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
+        cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_graceful_stop),
     };
     if (getenv("TEST_FILTER"))
