@@ -191,9 +191,8 @@ static double num_value(const json_t *v)
 }
 
 /* Control characters in a key the model sent become '?', so a message
- * about it stays on one line and cannot carry terminal escapes. */
-/* Make a key that was cut to fit fit for a message: control bytes become '?'
- * and a character the cut split in two is dropped. */
+ * about it stays on one line and cannot carry terminal escapes; a character
+ * that cutting the key to fit split in two is dropped. */
 static void printable_key(char *s)
 {
     char *p = s;

@@ -362,7 +362,7 @@ static void *books_main(void *arg)
 {
     struct gw_books *b = arg;
     /* The books are background work: every call waits on the loop, none
-     * on this thread. On a busy machine (the loop, its upstream and its
+     * on this thread (unless its queue fills). On a busy machine (the loop, its upstream and its
      * clients sharing few cores) a batch here must not keep the loop off a
      * core, so this thread runs as batch work at a lower priority. Best
      * effort: where not allowed, it runs as before. */

@@ -210,9 +210,9 @@ enum brock_status gw_frame_exception(struct buf *out, const char *type, const ch
 /* gateway_books.c */
 struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e);
 void gw_books_stop(struct gw_books *b); /* writes everything queued, joins, frees */
-/* Queue one finished call (copied). */
 /* *ts = CLOCK_REALTIME now + ms (for pthread_cond_timedwait). */
 void gw_deadline_in(struct timespec *ts, int64_t ms);
+/* Queue one finished call (copied). */
 void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store);
 /* The helper thread: look the persistent cache up; a new entry or NULL. */
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
