@@ -183,6 +183,17 @@ static void cache_store(struct gw_books *b, const struct gw_entry *e)
     free(s);
 }
 
+size_t gw_books_pending(struct gateway *g)
+{
+    struct gw_books *b = g->books;
+    if (!b)
+        return 0;
+    pthread_mutex_lock(&b->mu);
+    size_t n = b->n;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 bool gw_books_can_lookup(const struct gateway *g)
 {
     return g->books && g->books->lookup;
