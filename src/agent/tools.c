@@ -202,6 +202,23 @@ static void printable_key(char *s)
     s[tool_utf8_valid(s, (size_t)(p - s))] = '\0';
 }
 
+/* Text the model sent (n bytes), as a message quotes it: at most max bytes
+ * and "..." when cut, never half a character, control bytes (NUL too) as
+ * '?'. out holds max + 4 bytes. */
+static void shown_cut(char *out, const char *s, size_t n, size_t max)
+{
+    size_t cut = n > max ? max : n;
+    while (cut < n && cut && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    for (size_t i = 0; i < cut; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    size_t ok = tool_utf8_valid(out, cut);
+    if (cut < n || ok < cut)
+        memcpy(out + ok, "...", 4);
+    else
+        out[ok] = '\0';
+}
+
 /* Append ".key" or "[i]" to the location; returns the old length to restore. */
 static size_t where_push(struct vstate *vs, const char *key, long idx)
 {
@@ -248,12 +265,8 @@ static void validate_object(struct vstate *vs, const json_t *schema, const json_
                     (void)pv;
                     buf_addf(&names, "%s%s", names.len ? ", " : "", pk);
                 }
-                char shown[80];
-                size_t kl = strlen(key), cut = kl > 60 ? 60 : kl;
-                while (cut < kl && cut && ((unsigned char)key[cut] & 0xC0) == 0x80)
-                    cut--; /* never split a character before the "..." */
-                snprintf(shown, sizeof shown, "%.*s%s", (int)cut, key, cut < kl ? "..." : "");
-                printable_key(shown);
+                char shown[64];
+                shown_cut(shown, key, strlen(key), 60);
                 /* the location may hold a long key; show the cut form */
                 vs->where[old] = '\0';
                 problem(vs, "unknown parameter `%s%s%s` (expected: %s)", vs->where,
@@ -291,9 +304,9 @@ static void validate_value(struct vstate *vs, const json_t *schema, const json_t
             json_array_foreach(en, i, e)
                 buf_addf(&list, "%s\"%s\"", i ? ", " : "", json_string_value(e));
             if (json_is_string(v)) {
-                size_t n = json_string_length(v);
-                problem(vs, "`%s` must be one of %s; got \"%.*s%s\"", vs->where, buf_cstr(&list),
-                        (int)(n > 40 ? 40 : n), json_string_value(v), n > 40 ? "..." : "");
+                char got[44];
+                shown_cut(got, json_string_value(v), json_string_length(v), 40);
+                problem(vs, "`%s` must be one of %s; got \"%s\"", vs->where, buf_cstr(&list), got);
             } else {
                 problem(vs, "`%s` must be one of %s", vs->where, buf_cstr(&list));
             }
@@ -436,9 +449,9 @@ enum brock_status tool_call_named(struct tool_ctx *ctx, const char *name, const 
     struct buf names = BUF_INIT(1024);
     for (size_t i = 0; i < NTOOLS; i++)
         buf_addf(&names, "%s%s", i ? ", " : "", tools[i].name);
-    size_t n = name ? strlen(name) : 0;
-    tool_fail(out, "No such tool: `%.*s%s`. Available tools: %s", (int)(n > 64 ? 64 : n),
-              name ? name : "", n > 64 ? "..." : "", buf_cstr(&names));
+    char shown[68];
+    shown_cut(shown, name ? name : "", name ? strlen(name) : 0, 64);
+    tool_fail(out, "No such tool: `%s`. Available tools: %s", shown, buf_cstr(&names));
     tool_set_summary(out, "unknown tool");
     buf_free(&names);
     return BROCK_OK;

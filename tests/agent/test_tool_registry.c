@@ -158,6 +158,21 @@ static void test_validation_messages(void **state)
     assert_contains(buf_cstr(&b), "a...` (expected:");
     json_decref(in);
     buf_free(&b);
+    /* nor does a value quoted after "got" (cut to 40), and a control byte
+     * in it shows as '?' (a message is one line, without escapes) */
+    char val[64];
+    memset(val, 'v', 39);
+    strcpy(val + 39, "\xc3\xa9more");
+    val[3] = '\n';
+    in = json_pack("{s:[{s:s,s:s}]}", "todos", "content", "x", "status", val);
+    buf_init(&b, 65536);
+    assert_int_equal(tool_validate(tool_find("TodoWrite"), in, &b), BROCK_ERR_USAGE);
+    assert_int_equal(tool_utf8_valid(buf_cstr(&b), b.len), b.len);
+    assert_contains(buf_cstr(&b), "got \"vvv?vvv");
+    assert_contains(buf_cstr(&b), "vvv...\"");
+    assert_null(strchr(buf_cstr(&b), '\n'));
+    json_decref(in);
+    buf_free(&b);
 }
 
 static void test_call_reports_validation_as_result(void **state)
