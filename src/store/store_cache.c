@@ -270,6 +270,8 @@ enum brock_status store_cache_put(struct store *s, const char *key_hex, const ch
      * ones remain, and alone it fits. */
     if (total > s->cache_max_bytes && (r = purge_expired(s, now, NULL, &total, e)) != BROCK_OK)
         goto fail;
+    uint8_t last[SHA256_LEN];
+    bool have_last = false;
     while (total > s->cache_max_bytes) {
         st = store_prep(s, ST_CACHE_LRU, "SELECT key, bytes FROM cache ORDER BY used_tick LIMIT 1", e);
         if (!st) {
@@ -293,6 +295,18 @@ enum brock_status store_cache_put(struct store *s, const char *key_hex, const ch
         int64_t vb;
         if ((r = delete_key(s, victim, sizeof victim, &found, &vb, e)) != BROCK_OK)
             goto fail;
+        /* In a damaged file the LRU index can list an entry the table does
+         * not hold (or keep listing one that was deleted): evicting would
+         * never end. */
+        if (!found || (have_last && !memcmp(last, victim, sizeof victim))) {
+            r = err_set(e, BROCK_ERR_IO,
+                        "%s: the response cache's index is damaged (an entry to evict is not in the table);"
+                        " try `brock cache clear`",
+                        s->path);
+            goto fail;
+        }
+        memcpy(last, victim, sizeof victim);
+        have_last = true;
         struct deltas ev = {.entries = -1, .bytes = -vb, .evictions = 1};
         if ((r = stats_add(s, &ev, NULL, &total, e)) != BROCK_OK)
             goto fail;
