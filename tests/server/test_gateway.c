@@ -25,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "../../src/aws/credentials.h"
@@ -1503,6 +1506,85 @@ static long health_field(struct fx *f, const char *name)
 
 /* Health shows the book-keeping backlog: records answered but not yet
  * taken for writing (what budgets and the ledger lag behind). */
+/* Threads of this process whose scheduler slice is `ns` (/proc/.../sched,
+ * "se.slice"); -1 when the kernel shows no slices there. */
+static int threads_with_slice(long long ns)
+{
+    int found = 0;
+    bool shown = false;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%s/sched", de->d_name);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue;
+        while (fgets(line, sizeof line, fp)) {
+            long long v;
+            if (sscanf(line, "se.slice : %lld", &v) == 1) {
+                shown = true;
+                found += v == ns;
+            }
+        }
+        fclose(fp);
+    }
+    closedir(d);
+    return shown ? found : -1;
+}
+
+/* Whether this kernel lets a thread set its own slice (a throwaway thread
+ * tries what the gateway's loop does). */
+static void *slice_probe(void *arg)
+{
+    struct {
+        uint32_t size, policy;
+        uint64_t flags;
+        int32_t nice;
+        uint32_t priority;
+        uint64_t runtime, deadline, period;
+    } a = {.size = sizeof a, .policy = SCHED_OTHER, .nice = getpriority(PRIO_PROCESS, 0), .runtime = 200000};
+    *(bool *)arg = syscall(SYS_sched_setattr, 0, &a, 0u) == 0;
+    return NULL;
+}
+
+static void test_loop_slice(void **state)
+{
+    (void)state;
+    /* EEVDF custom slices for SCHED_OTHER came with Linux 6.12; a seccomp
+     * filter may refuse the call */
+    struct utsname u;
+    int major = 0, minor = 0;
+    bool settable = false;
+    pthread_t t;
+    if (pthread_create(&t, NULL, slice_probe, &settable) == 0)
+        pthread_join(t, NULL);
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2 || major * 100 + minor < 612 ||
+        !settable || threads_with_slice(1) < 0) {
+        fprintf(stderr, "# skipped: no EEVDF custom slices here\n");
+        skip();
+    }
+    long long ns = (long long)GATEWAY_LOOP_SLICE_US * 1000;
+    int before = threads_with_slice(ns);
+    struct fx f;
+    fx_up(&f, NULL);
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("slice", false), .bearer = TOK_ALICE};
+    struct resp r;
+    send_req(&f, &q, &r); /* the loop has run a round */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* the loop thread, and only it: the books, the helper and the
+     * emulator's threads keep the default */
+    assert_int_equal(threads_with_slice(ns), before + 1);
+    fx_down(&f);
+    assert_int_equal(threads_with_slice(ns), before);
+    free(f.dir);
+}
+
 static void test_health_books_pending(void **state)
 {
     (void)state;
@@ -1702,6 +1784,7 @@ int main(void)
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_health_books_pending),
+        cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_graceful_stop),
     };
     if (getenv("TEST_FILTER"))
