@@ -19,7 +19,11 @@
 # and the gateway's RSS while 500 streams are open (the emulator holds them:
 # a scenario delays the events; /_gateway/health says when all are open).
 # The gateway's CPU per request (its utime + stime over the run / requests)
-# is the figure the machine's other load moves least.
+# is the figure the machine's other load moves least. Last, on a machine
+# of 2 cores or more, the paced table again with the gateway alone on CPU 1
+# and wrk and the emulator on CPU 0 (taskset; the direct runs pinned the
+# same way): what the gateway adds when it does not also take CPU from its
+# own clients and upstream.
 #
 # Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
 # -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
@@ -64,8 +68,9 @@ wait_url() { # file pid -> prints the URL from "listening on URL"
   return 1
 }
 "$brock" emulate --port 0 --keys "$tmp/emu-keys.json" --scenario "$tmp/scenario.json" >"$tmp/emu" 2>"$tmp/emu.err" &
-pids+=($!)
-emu=$(wait_url "$tmp/emu" "${pids[-1]}")
+emu_pid=$!
+pids+=("$emu_pid")
+emu=$(wait_url "$tmp/emu" "$emu_pid")
 "$brock" serve --port 0 --endpoint-url "$emu" --key "$gw_key=bench/gateway" >"$tmp/gw" 2>"$tmp/gw.err" &
 gw_pid=$!
 pids+=("$gw_pid")
@@ -80,13 +85,14 @@ hold='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"ro
 run() { # url token op body conns [seconds [delay_ms]] -> one JSON line
   local t=$(( $5 > 1 ? 2 : 1 ))
   GW_TOKEN=$2 GW_BODY=$4 GW_DELAY_MS=${7:-0} \
-    timeout $(( ${6:-$DURATION} + 30 )) wrk -s "$lua" --latency -t "$t" -c "$5" -d "${6:-$DURATION}s" --timeout 10s \
+    timeout $(( ${6:-$DURATION} + 30 )) $WRK_PIN wrk -s "$lua" --latency -t "$t" -c "$5" -d "${6:-$DURATION}s" --timeout 10s \
     "$1/model/$model/$3" >"$tmp/wrk.out" 2>&1 || :
   sed -n 's/^json //p' "$tmp/wrk.out" | grep . || { echo "wrk failed: $(tail -3 "$tmp/wrk.out")" >&2; echo '{}'; }
 }
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 hz=$(getconf CLK_TCK)
+WRK_PIN= # "taskset -c 0" while the pinned table runs
 run_gw() { # like run, through the gateway, adding "cpu_us": the gateway's CPU per request
   local t0 t1 out
   t0=$(cpu_ticks "$gw_pid")
@@ -170,5 +176,26 @@ for _ in $(seq 1 "$ROUNDS"); do run_gw invoke "$cached" 50 >>"$tmp/c"; done
 echo "cached answers (50 connections, memory tier): $(field rps <"$tmp/c" | median) answers/s," \
   "p50 $(field p50_ms <"$tmp/c" | median) ms, p99 $(field p99_ms <"$tmp/c" | median) ms," \
   "gateway CPU $(field cpu_us <"$tmp/c" | median) µs/answer, $(field errors <"$tmp/c" | sum) errors"
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  # The tables above share every core among wrk, the emulator and the
+  # gateway, so the gateway's CPU also slows its own clients and upstream,
+  # which a deployment (clients and Bedrock elsewhere) does not see. Here
+  # the gateway has CPU 1 to itself; wrk and the emulator share CPU 0, in
+  # the direct runs too, so the baseline is the same machine minus a core.
+  last=$(( $(nproc) - 1 ))
+  taskset -a -p -c 1 "$gw_pid" >/dev/null
+  taskset -a -p -c 0 "$emu_pid" >/dev/null
+  WRK_PIN="taskset -c 0"
+  echo
+  echo "Paced, the gateway on a core of its own (CPU 1; wrk and the emulator on CPU 0, for the direct runs too):"
+  echo
+  header
+  for op in invoke invoke-with-response-stream; do
+    for c in 50 500; do table $((c * 1000 / PACED_RATE)) "$c"; done
+  done
+  WRK_PIN=
+  taskset -a -p -c "0-$last" "$gw_pid" >/dev/null
+  taskset -a -p -c "0-$last" "$emu_pid" >/dev/null
+fi
 echo
 hold_rss "after the load above"

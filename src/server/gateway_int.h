@@ -170,6 +170,7 @@ struct gateway {
 
     /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead of expiry */
     int creds_check_ms;
+    bool creds_ahead; /* the helper refreshes the upstream credentials (they can expire; no bearer token) */
     pthread_mutex_t lk_mu;
     pthread_cond_t lk_cv;
     struct gw_job *lk_head, *lk_tail;

@@ -605,7 +605,7 @@ void gw_job_release(struct gw_job *j)
  * for a provider (IMDS, SSO, a credential_process). It still would after an
  * invalidation (an ExpiredToken answer), or if every refresh here failed
  * until the mandatory window. */
-static void creds_ahead(struct gateway *g)
+static void refresh_creds_ahead(struct gateway *g)
 {
     const struct aws_creds_source *src = &g->o.upstream.creds;
     struct aws_credentials *c = NULL;
@@ -620,7 +620,7 @@ static void creds_ahead(struct gateway *g)
 static void *helper_main(void *arg)
 {
     struct gateway *g = arg;
-    bool creds = g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token;
+    bool creds = g->creds_ahead;
     int64_t next_check = time_mono_ms(); /* the first set before the first call needs it */
     pthread_mutex_lock(&g->lk_mu);
     for (;;) {
@@ -628,7 +628,7 @@ static void *helper_main(void *arg)
             int64_t now = time_mono_ms();
             if (creds && now >= next_check) {
                 pthread_mutex_unlock(&g->lk_mu);
-                creds_ahead(g);
+                refresh_creds_ahead(g);
                 pthread_mutex_lock(&g->lk_mu);
                 next_check = time_mono_ms() + g->creds_check_ms;
                 continue;
@@ -723,7 +723,8 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .ctx = g};
     http_multi_set_io(g->multi, &io);
     g->creds_check_ms = g->o.creds_check_ms > 0 ? g->o.creds_check_ms : GATEWAY_CREDS_CHECK_MS;
-    if ((g->books && gw_books_can_lookup(g)) || (g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token)) {
+    g->creds_ahead = g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token;
+    if ((g->books && gw_books_can_lookup(g)) || g->creds_ahead) {
         if (pthread_create(&g->lk_thread, NULL, helper_main, g) != 0)
             return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the helper thread");
         g->lk_started = true;
