@@ -48,6 +48,11 @@ struct aws_creds_source {
     /* Optional: as get, refreshing a set that expires within ahead_ms
      * (creds_cache_get_ahead). NULL for sets that are never refreshed. */
     enum brock_status (*get_ahead)(void *ctx, int64_t ahead_ms, struct aws_credentials **out, struct brock_err *e);
+    /* Optional: the current set if it is usable now (creds_cache_peek),
+     * never asking the provider or waiting for a refresh; otherwise
+     * BROCK_ERR_CREDENTIALS saying why. For an event loop that must not
+     * block while another thread refreshes. NULL where not offered. */
+    enum brock_status (*peek)(void *ctx, struct aws_credentials **out, struct brock_err *e);
 };
 
 /* A source that always returns the same set (tests, and credentials a

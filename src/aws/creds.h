@@ -223,6 +223,12 @@ enum brock_status creds_cache_get(struct creds_cache *c, struct aws_credentials 
  * never wait for the provider (the gateway's helper thread). */
 enum brock_status creds_cache_get_ahead(struct creds_cache *c, int64_t ahead_ms, struct aws_credentials **out,
                                         struct brock_err *e) BROCK_WUR;
+/* The current set if it is usable now (fetched, not invalidated, outside
+ * the mandatory window), without asking the provider or waiting for a
+ * refresh in flight. Otherwise BROCK_ERR_CREDENTIALS: none yet, invalidated
+ * or about to expire (and being refreshed), or the last refresh's error. */
+enum brock_status creds_cache_peek(struct creds_cache *c, struct aws_credentials **out,
+                                   struct brock_err *e) BROCK_WUR;
 void creds_cache_invalidate(struct creds_cache *c);
 /* The cache as the client's credential source (client.h). */
 struct aws_creds_source creds_cache_source(struct creds_cache *c);

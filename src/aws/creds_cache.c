@@ -191,6 +191,38 @@ enum brock_status creds_cache_get_ahead(struct creds_cache *c, int64_t ahead_ms,
     return cache_get(c, ahead_ms, out, e);
 }
 
+enum brock_status creds_cache_peek(struct creds_cache *c, struct aws_credentials **out, struct brock_err *e)
+{
+    *out = NULL;
+    pthread_mutex_lock(&c->mu);
+    int64_t now = clock_now_ms(c->clk);
+    if (c->cur && !c->forced && now < c->mandatory_at) {
+        *out = aws_credentials_acquire(c->cur);
+        pthread_mutex_unlock(&c->mu);
+        if (e)
+            err_clear(e);
+        return BROCK_OK;
+    }
+    const char *why = !c->cur     ? "none fetched yet"
+                      : c->forced ? "the last set was rejected"
+                                  : "the set expires within 10 minutes";
+    enum brock_status st;
+    if (c->refreshing || c->last_st == BROCK_OK)
+        st = err_set(e, BROCK_ERR_CREDENTIALS, "no usable AWS credentials at the moment (%s; %s)", why,
+                     c->refreshing ? "a refresh is under way" : "not refreshed yet");
+    else
+        st = err_set(e, BROCK_ERR_CREDENTIALS,
+                     "no usable AWS credentials at the moment (%s; the last refresh failed: %s)", why,
+                     c->last_err.msg);
+    pthread_mutex_unlock(&c->mu);
+    return st;
+}
+
+static enum brock_status source_peek(void *ctx, struct aws_credentials **out, struct brock_err *e)
+{
+    return creds_cache_peek(ctx, out, e);
+}
+
 static enum brock_status source_get(void *ctx, struct aws_credentials **out, struct brock_err *e)
 {
     return creds_cache_get(ctx, out, e);
@@ -210,5 +242,6 @@ static void source_invalidate(void *ctx)
 struct aws_creds_source creds_cache_source(struct creds_cache *c)
 {
     return (struct aws_creds_source){
-        .get = source_get, .get_ahead = source_get_ahead, .invalidate = source_invalidate, .ctx = c};
+        .get = source_get, .get_ahead = source_get_ahead, .invalidate = source_invalidate, .ctx = c,
+        .peek = source_peek};
 }

@@ -171,6 +171,10 @@ struct gateway {
     /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead of expiry */
     int creds_check_ms;
     bool creds_ahead; /* the helper refreshes the upstream credentials (they can expire; no bearer token) */
+    bool creds_peek;  /* ... and the loop only peeks at them (the source offers peek) */
+    bool creds_now;   /* [lk_mu] the loop found none usable: refresh now */
+    int64_t creds_retry_at; /* [helper] after a failed refresh, no nudged one before this */
+    bool creds_down;        /* [helper] the last refresh failed (warned once) */
     pthread_mutex_t lk_mu;
     pthread_cond_t lk_cv;
     struct gw_job *lk_head, *lk_tail;

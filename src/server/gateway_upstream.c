@@ -328,6 +328,42 @@ static enum brock_status on_body(void *ctx, const char *p, size_t n)
     return BROCK_OK;
 }
 
+/* The upstream clients' credential source when the helper thread keeps the
+ * credentials fresh: the loop only peeks at the current set and never waits
+ * for a provider (IMDS, SSO, a credential_process can take seconds, and
+ * every client waits on the loop). No usable set (none yet, rejected with an
+ * ExpiredToken-style answer, or inside the last 10 minutes because every
+ * refresh ahead failed): the call fails at once with the reason, answered
+ * 503 so the SDKs retry, and the helper is asked to refresh now. */
+static void creds_nudge(struct gateway *g)
+{
+    pthread_mutex_lock(&g->lk_mu);
+    if (!g->creds_now) {
+        g->creds_now = true;
+        pthread_cond_signal(&g->lk_cv);
+    }
+    pthread_mutex_unlock(&g->lk_mu);
+}
+
+static enum brock_status loop_creds_get(void *ctx, struct aws_credentials **out, struct brock_err *e)
+{
+    struct gateway *g = ctx;
+    const struct aws_creds_source *src = &g->o.upstream.creds;
+    enum brock_status st = src->peek(src->ctx, out, e);
+    if (st != BROCK_OK)
+        creds_nudge(g);
+    return st;
+}
+
+static void loop_creds_invalidate(void *ctx)
+{
+    struct gateway *g = ctx;
+    const struct aws_creds_source *src = &g->o.upstream.creds;
+    if (src->invalidate)
+        src->invalidate(src->ctx);
+    creds_nudge(g);
+}
+
 static struct aws_client *client_for(struct gateway *g, const char *region)
 {
     size_t i = 0;
@@ -339,6 +375,8 @@ static struct aws_client *client_for(struct gateway *g, const char *region)
         struct aws_client_config cfg = g->o.upstream;
         cfg.region = g->regions[i];
         cfg.http.cancel = NULL;
+        if (g->creds_peek)
+            cfg.creds = (struct aws_creds_source){.get = loop_creds_get, .invalidate = loop_creds_invalidate, .ctx = g};
         g->up[i] = aws_client_new(&cfg);
     }
     return g->up[i];
@@ -402,8 +440,11 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
             gateway_usage_from_answer(j->op, buf_cstr(&j->body), j->body.len, &j->usage);
         else
             j->usage.complete = true;
-    } else if (out->http.status) {
-        /* Bedrock's own error answer: passed through as it came. */
+    } else if (out->http.status && st != BROCK_ERR_CREDENTIALS) {
+        /* Bedrock's own error answer: passed through as it came. (A
+         * credentials error is the gateway's own, even when an earlier
+         * attempt's answer is still here: an ExpiredToken answer that made
+         * the client try again with a set it could not get.) */
         j->status = (int)out->http.status;
         copy_resp_headers(j, &out->http.headers);
         buf_free(&j->body);
@@ -419,6 +460,11 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
         char msg[768];
         if (st == BROCK_ERR_NETWORK) {
             snprintf(msg, sizeof msg, "brock gateway: upstream unreachable: %.600s", e.msg);
+            local_error(j, 503, "ServiceUnavailableException", msg);
+        } else if (st == BROCK_ERR_CREDENTIALS) {
+            /* the gateway's own credentials: nothing the client did; a
+             * refresh may be under way, so worth a retry */
+            snprintf(msg, sizeof msg, "brock gateway: cannot sign the upstream call: %.600s", e.msg);
             local_error(j, 503, "ServiceUnavailableException", msg);
         } else if (st == BROCK_ERR_INTERRUPTED) {
             local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone or shutdown)");
@@ -601,44 +647,61 @@ void gw_job_release(struct gw_job *j)
 
 /* Refresh the upstream credentials on this thread, before the loop's own
  * advisory window (15 min before expiry) opens: the margin is that window
- * plus two checks. The loop then always finds a fresh set and never waits
- * for a provider (IMDS, SSO, a credential_process). It still would after an
- * invalidation (an ExpiredToken answer), or if every refresh here failed
- * until the mandatory window. */
-static void refresh_creds_ahead(struct gateway *g)
+ * plus two checks, so the set the loop peeks at is always fresh. A failure
+ * here means there is no usable set (an advisory failure keeps the current
+ * one and counts as success): warned once, until a refresh succeeds again. */
+static bool refresh_creds_ahead(struct gateway *g)
 {
     const struct aws_creds_source *src = &g->o.upstream.creds;
     struct aws_credentials *c = NULL;
     struct brock_err e = {0};
     int64_t ahead = CREDS_ADVISORY_REFRESH_MS + 2 * (int64_t)g->creds_check_ms;
-    if (src->get_ahead(src->ctx, ahead, &c, &e) == BROCK_OK)
+    if (src->get_ahead(src->ctx, ahead, &c, &e) == BROCK_OK) {
         aws_credentials_release(c);
+        if (g->creds_down)
+            log_info("gateway: upstream AWS credentials are usable again");
+        g->creds_down = false;
+        return true;
+    }
+    if (!g->creds_down)
+        log_warn("gateway: no usable upstream AWS credentials (calls are answered 503 until there are): %s", e.msg);
     else
-        log_debug("gateway: refreshing the upstream credentials ahead of expiry: %s", e.msg);
+        log_debug("gateway: refreshing the upstream credentials: %s", e.msg);
+    g->creds_down = true;
+    return false;
 }
 
 static void *helper_main(void *arg)
 {
     struct gateway *g = arg;
     bool creds = g->creds_ahead;
-    int64_t next_check = time_mono_ms(); /* the first set before the first call needs it */
+    /* gw_upstream_start fetched the first set; a nudge from the loop (no
+     * usable set) refreshes at once, at most once a GATEWAY_CREDS_RETRY_MS
+     * while refreshes fail */
+    int64_t next_check = time_mono_ms() + g->creds_check_ms;
     pthread_mutex_lock(&g->lk_mu);
     for (;;) {
         while (!g->lk_head && !g->lk_stop) {
             int64_t now = time_mono_ms();
-            if (creds && now >= next_check) {
+            bool nudged = g->creds_now && now >= g->creds_retry_at;
+            if (creds && (now >= next_check || nudged)) {
+                g->creds_now = false;
                 pthread_mutex_unlock(&g->lk_mu);
-                refresh_creds_ahead(g);
+                bool ok = refresh_creds_ahead(g);
                 pthread_mutex_lock(&g->lk_mu);
-                next_check = time_mono_ms() + g->creds_check_ms;
+                now = time_mono_ms();
+                g->creds_retry_at = ok ? 0 : now + GATEWAY_CREDS_RETRY_MS;
+                if (!nudged || ok)
+                    next_check = now + g->creds_check_ms;
                 continue;
             }
             if (!creds) {
                 pthread_cond_wait(&g->lk_cv, &g->lk_mu);
                 continue;
             }
+            int64_t until = g->creds_now && g->creds_retry_at < next_check ? g->creds_retry_at : next_check;
             struct timespec ts;
-            gw_deadline_in(&ts, next_check - now);
+            gw_deadline_in(&ts, until > now ? until - now : 0);
             pthread_cond_timedwait(&g->lk_cv, &g->lk_mu, &ts);
         }
         if (g->lk_stop)
@@ -724,6 +787,12 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     http_multi_set_io(g->multi, &io);
     g->creds_check_ms = g->o.creds_check_ms > 0 ? g->o.creds_check_ms : GATEWAY_CREDS_CHECK_MS;
     g->creds_ahead = g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token;
+    g->creds_peek = g->creds_ahead && g->o.upstream.creds.peek;
+    /* The first set, before the loop serves anyone (as the AWS CLI fetches
+     * before its first call). Failing is not fatal: the helper keeps
+     * trying, and calls are answered 503 with the reason until it succeeds. */
+    if (g->creds_ahead && !refresh_creds_ahead(g))
+        g->creds_retry_at = time_mono_ms() + GATEWAY_CREDS_RETRY_MS;
     if ((g->books && gw_books_can_lookup(g)) || g->creds_ahead) {
         if (pthread_create(&g->lk_thread, NULL, helper_main, g) != 0)
             return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the helper thread");

@@ -212,6 +212,60 @@ static void test_get_ahead(void **state)
 }
 
 
+/* peek never asks the provider nor waits: the current set while it is
+ * usable, else why not (the gateway's loop) */
+static void test_peek(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w);
+    enum brock_status st;
+    struct brock_err e = {0};
+    struct aws_credentials *c = NULL;
+    assert_int_equal(creds_cache_peek(w.cache, &c, &e), BROCK_ERR_CREDENTIALS);
+    assert_null(c);
+    assert_non_null(strstr(e.msg, "none fetched yet"));
+    assert_int_equal(fetches(&w), 0);
+    assert_string_equal(akid_of(&w, &st, &e), "ASIA1");
+    assert_int_equal(creds_cache_peek(w.cache, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA1");
+    aws_credentials_release(c);
+    /* 14 minutes left (advisory window): still handed out, nothing fetched */
+    w.t.now_ms = NOW_MS + 46 * MIN_MS;
+    assert_int_equal(creds_cache_peek(w.cache, &c, &e), BROCK_OK);
+    assert_string_equal(c->access_key_id, "ASIA1");
+    aws_credentials_release(c);
+    assert_int_equal(fetches(&w), 1);
+    /* 9 minutes left (mandatory window): not usable, still nothing fetched */
+    w.t.now_ms = NOW_MS + 51 * MIN_MS;
+    assert_int_equal(creds_cache_peek(w.cache, &c, &e), BROCK_ERR_CREDENTIALS);
+    assert_null(c);
+    assert_non_null(strstr(e.msg, "expires within 10 minutes"));
+    assert_int_equal(fetches(&w), 1);
+    /* a refresh that failed: peek says so */
+    set_failing(&w, 500);
+    assert_int_equal(creds_cache_get_ahead(w.cache, 25 * MIN_MS, &c, &e), BROCK_ERR_CREDENTIALS);
+    assert_int_equal(creds_cache_peek(w.cache, &c, &e), BROCK_ERR_CREDENTIALS);
+    assert_non_null(strstr(e.msg, "the last refresh failed"));
+    assert_null(strstr(e.msg, "SECRET"));
+    set_failing(&w, 0);
+    int n = fetches(&w);
+    char want[16];
+    snprintf(want, sizeof want, "ASIA%d", n + 1);
+    assert_string_equal(akid_of(&w, &st, &e), want);
+    assert_int_equal(fetches(&w), n + 1);
+    /* rejected (invalidated): not usable until refreshed */
+    struct aws_creds_source src = creds_cache_source(w.cache);
+    assert_non_null(src.peek);
+    assert_int_equal(src.peek(src.ctx, &c, &e), BROCK_OK);
+    aws_credentials_release(c);
+    creds_cache_invalidate(w.cache);
+    assert_int_equal(src.peek(src.ctx, &c, &e), BROCK_ERR_CREDENTIALS);
+    assert_non_null(strstr(e.msg, "rejected"));
+    assert_int_equal(fetches(&w), n + 1);
+    world_free(&w);
+}
+
 static void test_refresh_windows(void **state)
 {
     (void)state;
@@ -516,6 +570,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_windows),
         cmocka_unit_test(test_get_ahead),
+        cmocka_unit_test(test_peek),
         cmocka_unit_test(test_invalidate_forces_one_refresh),
         cmocka_unit_test(test_short_lived_and_expired_sets),
         cmocka_unit_test(test_no_expiry_never_refreshed),

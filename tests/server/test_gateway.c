@@ -1638,14 +1638,18 @@ static void test_health_books_pending(void **state)
     pthread_mutex_destroy(&gt.mu);
 }
 
-/* A credential source that counts who asks: get (the loop, per call) and
- * get_ahead (the helper thread, refreshing ahead of expiry). */
+/* A credential source that counts who asks: get (a provider call from
+ * the loop: never, once the source offers peek), peek (the loop, per call)
+ * and get_ahead (the helper thread, refreshing ahead of expiry). While
+ * `failing`, get_ahead fails like a provider that is down; `usable` is
+ * what peek sees (a refresh sets it, invalidate clears it). */
 struct counting_creds {
     struct aws_credentials *set;
     pthread_mutex_t mu;
-    int gets, aheads;
+    int gets, aheads, peeks;
+    bool failing, usable;
     int64_t ahead_ms;
-    pthread_t get_thread, ahead_thread;
+    pthread_t peek_thread, ahead_thread;
 };
 
 static enum brock_status cc_get(void *ctx, struct aws_credentials **out, struct brock_err *e)
@@ -1654,37 +1658,71 @@ static enum brock_status cc_get(void *ctx, struct aws_credentials **out, struct 
     struct counting_creds *c = ctx;
     pthread_mutex_lock(&c->mu);
     c->gets++;
-    c->get_thread = pthread_self();
     pthread_mutex_unlock(&c->mu);
+    *out = aws_credentials_acquire(c->set);
+    return BROCK_OK;
+}
+
+static enum brock_status cc_peek(void *ctx, struct aws_credentials **out, struct brock_err *e)
+{
+    struct counting_creds *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->peeks++;
+    c->peek_thread = pthread_self();
+    bool usable = c->usable;
+    pthread_mutex_unlock(&c->mu);
+    if (!usable) {
+        *out = NULL;
+        return err_set(e, BROCK_ERR_CREDENTIALS, "no usable AWS credentials at the moment (fake)");
+    }
     *out = aws_credentials_acquire(c->set);
     return BROCK_OK;
 }
 
 static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_credentials **out, struct brock_err *e)
 {
-    (void)e;
     struct counting_creds *c = ctx;
     pthread_mutex_lock(&c->mu);
     c->aheads++;
     c->ahead_ms = ahead_ms;
     c->ahead_thread = pthread_self();
+    bool failing = c->failing;
+    if (!failing)
+        c->usable = true;
     pthread_mutex_unlock(&c->mu);
+    if (failing) {
+        *out = NULL;
+        return err_set(e, BROCK_ERR_CREDENTIALS, "the fake provider is down");
+    }
     *out = aws_credentials_acquire(c->set);
     return BROCK_OK;
 }
 
+static void cc_invalidate(void *ctx)
+{
+    struct counting_creds *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    c->usable = false;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* The helper thread refreshes the upstream credentials ahead of expiry on
- * its own clock, with no call in flight and without the cache (so the loop
- * never waits for a provider); the loop only gets the current set. */
+ * its own clock, with no call in flight and without the cache; the gateway
+ * fetched the first set before serving; the loop only peeks at the current
+ * set and never calls the provider. */
 static void test_creds_ahead(void **state)
 {
     (void)state;
     struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
     pthread_mutex_init(&cc.mu, NULL);
-    struct aws_creds_source src = {.get = cc_get, .get_ahead = cc_get_ahead, .ctx = &cc};
+    struct aws_creds_source src = {.get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .ctx = &cc};
     struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 50};
     struct fx f;
     fx_up(&f, &fo);
+    pthread_mutex_lock(&cc.mu);
+    assert_true(cc.aheads >= 1); /* the first set, fetched by gateway_new on this thread */
+    assert_true(cc.usable);
+    pthread_mutex_unlock(&cc.mu);
     usleep(400 * 1000);
     pthread_mutex_lock(&cc.mu);
     int aheads = cc.aheads, gets = cc.gets;
@@ -1700,10 +1738,80 @@ static void test_creds_ahead(void **state)
     assert_int_equal(r.status, 200);
     resp_free(&r);
     pthread_mutex_lock(&cc.mu);
-    assert_int_equal(cc.gets, 1);
-    assert_false(pthread_equal(cc.get_thread, cc.ahead_thread));
+    assert_int_equal(cc.gets, 0);
+    assert_int_equal(cc.peeks, 1);
+    assert_false(pthread_equal(cc.peek_thread, cc.ahead_thread));
     assert_false(pthread_equal(cc.ahead_thread, pthread_self()));
     pthread_mutex_unlock(&cc.mu);
+    fx_down(&f);
+    free(f.dir);
+    pthread_mutex_destroy(&cc.mu);
+    aws_credentials_release(cc.set);
+}
+
+/* With no usable upstream credentials (the provider down at start, or the
+ * set rejected), calls are answered 503 at once with the reason instead of
+ * the loop waiting for a provider; the helper, asked by the loop, refreshes
+ * (at most once a GATEWAY_CREDS_RETRY_MS) and calls go through again. */
+static void test_creds_refused_fast(void **state)
+{
+    (void)state;
+    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting"), .failing = true};
+    pthread_mutex_init(&cc.mu, NULL);
+    struct aws_creds_source src = {
+        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 600000};
+    struct fx f;
+    fx_up(&f, &fo); /* starts all the same: the first fetch failed, with a warning */
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("no creds", false), .bearer = TOK_ALICE};
+    struct resp r;
+    char v[256];
+    int64_t t0 = time_mono_ms();
+    send_req(&f, &q, &r);
+    assert_true(time_mono_ms() - t0 < 1000);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "ServiceUnavailableException"));
+    assert_non_null(strstr(buf_cstr(&r.body), "cannot sign the upstream call"));
+    assert_null(strstr(buf_cstr(&r.body), EX_SECRET));
+    resp_free(&r);
+    /* the provider comes back: the loop's nudge gets a refresh within the
+     * retry interval (the periodic check is 10 minutes away) */
+    pthread_mutex_lock(&cc.mu);
+    cc.failing = false;
+    int aheads = cc.aheads;
+    pthread_mutex_unlock(&cc.mu);
+    long status = 0;
+    for (int i = 0; i < 40 && status != 200; i++) {
+        usleep(100 * 1000);
+        send_req(&f, &q, &r);
+        status = r.status;
+        resp_free(&r);
+    }
+    assert_int_equal(status, 200);
+    pthread_mutex_lock(&cc.mu);
+    assert_true(cc.aheads > aheads);
+    assert_int_equal(cc.gets, 0);
+    pthread_mutex_unlock(&cc.mu);
+    /* Bedrock rejects the set (ExpiredTokenException): the client
+     * invalidates it and signs again at once, finds none usable, and the
+     * call is refused without waiting; the helper refreshes; calls pass */
+    const char *fault = "{\"type\": \"expire_key\", \"access_key_id\": \"" EX_AKID "\", \"count\": 1}";
+    struct brock_err e = {0};
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    t0 = time_mono_ms();
+    send_req(&f, &q, &r);
+    assert_true(time_mono_ms() - t0 < 1000);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(buf_cstr(&r.body), "cannot sign the upstream call"));
+    resp_free(&r);
+    status = 0;
+    for (int i = 0; i < 40 && status != 200; i++) {
+        usleep(100 * 1000);
+        send_req(&f, &q, &r);
+        status = r.status;
+        resp_free(&r);
+    }
+    assert_int_equal(status, 200);
     fx_down(&f);
     free(f.dir);
     pthread_mutex_destroy(&cc.mu);
@@ -1783,6 +1891,7 @@ int main(void)
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_creds_ahead),
+        cmocka_unit_test(test_creds_refused_fast),
         cmocka_unit_test(test_health_books_pending),
         cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_graceful_stop),
