@@ -1648,6 +1648,7 @@ struct counting_creds {
     pthread_mutex_t mu;
     int gets, aheads, peeks;
     bool failing, usable;
+    int delay_ms; /* a slow provider: get_ahead takes this long */
     int64_t ahead_ms;
     pthread_t peek_thread, ahead_thread;
 };
@@ -1687,6 +1688,11 @@ static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_cr
     c->ahead_ms = ahead_ms;
     c->ahead_thread = pthread_self();
     bool failing = c->failing;
+    int delay_ms = c->delay_ms;
+    pthread_mutex_unlock(&c->mu);
+    if (delay_ms > 0)
+        usleep((useconds_t)delay_ms * 1000);
+    pthread_mutex_lock(&c->mu);
     if (!failing)
         c->usable = true;
     pthread_mutex_unlock(&c->mu);
@@ -1794,13 +1800,17 @@ static void test_creds_refused_fast(void **state)
     pthread_mutex_unlock(&cc.mu);
     /* Bedrock rejects the set (ExpiredTokenException): the client
      * invalidates it and signs again at once, finds none usable, and the
-     * call is refused without waiting; the helper refreshes; calls pass */
+     * call is refused without waiting for the provider, which now takes
+     * 600 ms; the helper refreshes; calls pass */
+    pthread_mutex_lock(&cc.mu);
+    cc.delay_ms = 600;
+    pthread_mutex_unlock(&cc.mu);
     const char *fault = "{\"type\": \"expire_key\", \"access_key_id\": \"" EX_AKID "\", \"count\": 1}";
     struct brock_err e = {0};
     assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
     t0 = time_mono_ms();
     send_req(&f, &q, &r);
-    assert_true(time_mono_ms() - t0 < 1000);
+    assert_true(time_mono_ms() - t0 < 400);
     assert_int_equal(r.status, 503);
     assert_non_null(strstr(buf_cstr(&r.body), "cannot sign the upstream call"));
     resp_free(&r);
