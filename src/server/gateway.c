@@ -741,8 +741,10 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     char b[512];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
-             "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu}",
-             g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g));
+             "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
+             "\"credentials_usable\":%s}",
+             g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
+             atomic_load(&g->creds_down) ? "false" : "true");
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 

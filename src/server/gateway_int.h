@@ -174,7 +174,7 @@ struct gateway {
     bool creds_peek;  /* ... and the loop only peeks at them (the source offers peek) */
     bool creds_now;   /* [lk_mu] the loop found none usable: refresh now */
     int64_t creds_retry_at; /* [helper] after a failed refresh, no nudged one before this */
-    bool creds_down;        /* [helper] the last refresh failed (warned once) */
+    _Atomic bool creds_down; /* the last refresh failed (warned once); written by the helper, shown by health */
     pthread_mutex_t lk_mu;
     pthread_cond_t lk_cv;
     struct gw_job *lk_head, *lk_tail;

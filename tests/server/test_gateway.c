@@ -1497,15 +1497,13 @@ static long health_field(struct fx *f, const char *name)
     json_t *v = json_loadb(h.body.ptr, h.body.len, 0, NULL);
     assert_non_null(v);
     json_t *x = json_object_get(v, name);
-    assert_true(json_is_integer(x));
-    long n = (long)json_integer_value(x);
+    assert_true(json_is_integer(x) || json_is_boolean(x));
+    long n = json_is_boolean(x) ? json_is_true(x) : (long)json_integer_value(x);
     json_decref(v);
     resp_free(&h);
     return n;
 }
 
-/* Health shows the book-keeping backlog: records answered but not yet
- * taken for writing (what budgets and the ledger lag behind). */
 /* Threads of this process whose scheduler slice is `ns` (/proc/.../sched,
  * "se.slice"); -1 when the kernel shows no slices there. */
 static int threads_with_slice(long long ns)
@@ -1585,6 +1583,8 @@ static void test_loop_slice(void **state)
     free(f.dir);
 }
 
+/* Health shows the book-keeping backlog: records answered but not yet
+ * taken for writing (what budgets and the ledger lag behind). */
 static void test_health_books_pending(void **state)
 {
     (void)state;
@@ -1769,6 +1769,7 @@ static void test_creds_refused_fast(void **state)
     struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 600000};
     struct fx f;
     fx_up(&f, &fo); /* starts all the same: the first fetch failed, with a warning */
+    assert_int_equal(health_field(&f, "credentials_usable"), 0);
     struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("no creds", false), .bearer = TOK_ALICE};
     struct resp r;
     char v[256];
@@ -1794,6 +1795,7 @@ static void test_creds_refused_fast(void **state)
         resp_free(&r);
     }
     assert_int_equal(status, 200);
+    assert_int_equal(health_field(&f, "credentials_usable"), 1);
     pthread_mutex_lock(&cc.mu);
     assert_true(cc.aheads > aheads);
     assert_int_equal(cc.gets, 0);
