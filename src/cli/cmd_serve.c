@@ -257,6 +257,11 @@ int cmd_serve(const struct cli_config *cfg)
     fflush(stdout);
     if (rt.emu)
         fprintf(stderr, "brock: upstream is the in-process emulator at %s\n", emulator_url(rt.emu));
+    /* Every call's audit event is spooled; with shipping off the spool only
+     * grows (1-2 KB a call), so say so where the operator is looking. */
+    if (!monitor_shipping_enabled(&actx.mc))
+        fprintf(stderr, "brock: audit events stay in the local spool (`brock logs status`); set --log-group or "
+                        "BROCK_LOG_GROUP to ship them to CloudWatch Logs\n");
     bg = cli_logs_start_background(&rt, brock);
 
     running = g;

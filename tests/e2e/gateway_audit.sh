@@ -32,6 +32,9 @@ call() { # key text
 }
 codes="$(call "$ka" "from alice") $(call "$ka" "alice again") $(call "$kb" "from bob")"
 [ "$codes" = "200 200 200" ] && ok "three calls through the gateway" || not_ok "calls" "$codes"
+grep -q 'audit events stay in the local spool' "$GW_ERR" &&
+  not_ok "with a log group, serve does not say events stay local" "$(cat "$GW_ERR")" ||
+  ok "with a log group, no 'stay in the local spool' line"
 kill -TERM "$gw_pid"
 wait "$gw_pid"
 rc=$?

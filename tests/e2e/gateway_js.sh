@@ -43,6 +43,10 @@ if start_gateway --endpoint-url "$EMU_URL" --key "$tok=alice/app" --keys-file "$
 else
   not_ok "serve prints its URL first" "$(cat "$E2E_TMP/gw.out" "$E2E_TMP/gw.err")"
 fi
+for _ in $(seq 1 40); do grep -q 'audit events stay in the local spool' "$GW_ERR" && break; sleep 0.05; done
+grep -q 'audit events stay in the local spool' "$GW_ERR" &&
+  ok "with no log group, serve says the audit events stay in the local spool" ||
+  not_ok "the spool line at start" "$(cat "$GW_ERR")"
 
 if [ -n "$GW_URL" ]; then
   (cd "$top/tests/js" && node gateway_sdk.mjs "$GW_URL" "$EMU_URL" "$tok" "$budget_tok" "$akid" "$secret" \
