@@ -101,7 +101,7 @@ static void num(struct ev *v, const char *k, double d)
 static void integer(struct ev *v, const char *k, int64_t i)
 {
     key(v, k);
-    buf_addf(v->out, "%lld", (long long)i);
+    buf_addi64(v->out, i);
 }
 
 static void boolean(struct ev *v, const char *k, bool b)
@@ -158,7 +158,9 @@ static const char *arn_user(const char *arn)
 
 static void emf_directive(struct ev *v, const struct monitor_config *cfg, int64_t ts)
 {
-    buf_addf(v->out, "\"_aws\":{\"Timestamp\":%lld,\"CloudWatchMetrics\":[{\"Namespace\":", (long long)ts);
+    buf_addstr(v->out, "\"_aws\":{\"Timestamp\":");
+    buf_addi64(v->out, ts);
+    buf_addstr(v->out, ",\"CloudWatchMetrics\":[{\"Namespace\":");
     monitor_json_str(v->out, cfg->metric_namespace, strlen(cfg->metric_namespace));
     buf_addstr(v->out, ",\"Dimensions\":[");
     for (size_t s = 0; s < cfg->n_dim_sets; s++) {
@@ -167,14 +169,23 @@ static void emf_directive(struct ev *v, const struct monitor_config *cfg, int64_
         for (unsigned d = 1; d < (1u << MONITOR_DIM_COUNT); d <<= 1) {
             if (!(cfg->dim_sets[s] & d))
                 continue;
-            buf_addf(v->out, "%s\"%s\"", first ? "" : ",", monitor_dim_name((enum monitor_dim)d));
+            if (!first)
+                buf_addc(v->out, ',');
+            buf_addc(v->out, '"');
+            buf_addstr(v->out, monitor_dim_name((enum monitor_dim)d));
+            buf_addc(v->out, '"');
             first = false;
         }
         buf_addc(v->out, ']');
     }
     buf_addstr(v->out, "],\"Metrics\":[");
-    for (size_t i = 0; i < AUDIT_METRIC_COUNT; i++)
-        buf_addf(v->out, "%s{\"Name\":\"%s\",\"Unit\":\"%s\"}", i ? "," : "", metrics[i].name, metrics[i].unit);
+    for (size_t i = 0; i < AUDIT_METRIC_COUNT; i++) {
+        buf_addstr(v->out, i ? ",{\"Name\":\"" : "{\"Name\":\"");
+        buf_addstr(v->out, metrics[i].name);
+        buf_addstr(v->out, "\",\"Unit\":\"");
+        buf_addstr(v->out, metrics[i].unit);
+        buf_addstr(v->out, "\"}");
+    }
     buf_addstr(v->out, "]}]},");
 }
 

@@ -613,6 +613,6 @@ enum brock_status monitor_json_num(struct buf *out, double v)
     if (!isfinite(v))
         return buf_addc(out, '0');
     if (v == floor(v) && fabs(v) < 1e15)
-        return buf_addf(out, "%lld", (long long)v);
+        return buf_addi64(out, (int64_t)v);
     return buf_addf(out, "%.9g", v);
 }

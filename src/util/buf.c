@@ -84,6 +84,21 @@ enum brock_status buf_addc(struct buf *b, char c)
     return buf_add(b, &c, 1);
 }
 
+enum brock_status buf_addi64(struct buf *b, int64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    /* the magnitude as unsigned: INT64_MIN has no positive int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--i] = '-';
+    return buf_add(b, d + i, sizeof d - i);
+}
+
 enum brock_status buf_addvf(struct buf *b, const char *fmt, va_list ap)
 {
     if (b->overflow)

@@ -50,6 +50,9 @@ enum brock_status buf_add(struct buf *b, const void *p, size_t n);
 enum brock_status buf_addstr(struct buf *b, const char *s);
 enum brock_status buf_addc(struct buf *b, char c);
 enum brock_status buf_addf(struct buf *b, const char *fmt, ...) BROCK_PRINTF(2, 3);
+/* v in decimal, as "%lld" writes it, without the printf machinery (the
+ * audit event writes a dozen numbers per call). */
+enum brock_status buf_addi64(struct buf *b, int64_t v);
 enum brock_status buf_addvf(struct buf *b, const char *fmt, va_list ap);
 /* Remove the last n bytes (or all if n > len). */
 void buf_truncate(struct buf *b, size_t newlen);

@@ -43,6 +43,27 @@ static void test_buf_long_format(void **state)
     buf_free(&b);
 }
 
+/* buf_addi64 writes what "%lld" writes, at the edges too */
+static void test_buf_addi64(void **state)
+{
+    (void)state;
+    const int64_t cases[] = {0, 1, -1, 9, 10, -10, 99, 100, 1735689600000LL, -1735689600000LL,
+                             INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1, 1000000000000000LL};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct buf b = BUF_INIT(64), want = BUF_INIT(64);
+        assert_int_equal(buf_addstr(&b, "x="), BROCK_OK);
+        assert_int_equal(buf_addi64(&b, cases[i]), BROCK_OK);
+        buf_addf(&want, "x=%lld", (long long)cases[i]);
+        assert_string_equal(buf_cstr(&b), buf_cstr(&want));
+        buf_free(&b);
+        buf_free(&want);
+    }
+    /* the cap holds as for the other appends */
+    struct buf s = BUF_INIT(4);
+    assert_int_equal(buf_addi64(&s, 12345), BROCK_ERR_TOO_LARGE);
+    buf_free(&s);
+}
+
 static void test_hex_and_base64(void **state)
 {
     (void)state;
@@ -127,6 +148,7 @@ int main(void)
     test_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_cap_is_sticky), cmocka_unit_test(test_buf_long_format),
+        cmocka_unit_test(test_buf_addi64),
         cmocka_unit_test(test_hex_and_base64),    cmocka_unit_test(test_uri_encode),
         cmocka_unit_test(test_time_formats),      cmocka_unit_test(test_err_prefix),
     };
