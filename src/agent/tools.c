@@ -190,16 +190,21 @@ static double num_value(const json_t *v)
     return json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
 }
 
-/* Control characters in a key the model sent become '?', so a message
- * about it stays on one line and cannot carry terminal escapes; a character
- * that cutting the key to fit split in two is dropped. */
+/* Copy n bytes of text the model sent with control characters as '?', so a
+ * message quoting it stays on one line and cannot carry terminal escapes;
+ * returns the length of the valid UTF-8 prefix (a character that a cut split
+ * in two is dropped). out may be s. */
+static size_t printable_copy(char *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    return tool_utf8_valid(out, n);
+}
+
+/* The same, in place, for a key already cut to fit. */
 static void printable_key(char *s)
 {
-    char *p = s;
-    for (; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    s[tool_utf8_valid(s, (size_t)(p - s))] = '\0';
+    s[printable_copy(s, s, strlen(s))] = '\0';
 }
 
 /* Text the model sent (n bytes), as a message quotes it: at most max bytes
@@ -210,9 +215,7 @@ static void shown_cut(char *out, const char *s, size_t n, size_t max)
     size_t cut = n > max ? max : n;
     while (cut < n && cut && ((unsigned char)s[cut] & 0xC0) == 0x80)
         cut--;
-    for (size_t i = 0; i < cut; i++)
-        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    size_t ok = tool_utf8_valid(out, cut);
+    size_t ok = printable_copy(out, s, cut);
     if (cut < n || ok < cut)
         memcpy(out + ok, "...", 4);
     else
