@@ -461,14 +461,6 @@ static void process(struct gateway *g, struct gw_job *j)
  * effort; older kernels take the call and ignore the field. The nice value
  * is passed as it is (sched_setattr sets it too). Runs once, in the loop
  * thread (gateway_run or gateway_start_thread's thread), on its first round. */
-struct gw_sched_attr { /* the kernel's struct sched_attr (SCHED_ATTR_SIZE_VER0); glibc 2.36 has none */
-    uint32_t size, policy;
-    uint64_t flags;
-    int32_t nice;
-    uint32_t priority;
-    uint64_t runtime, deadline, period;
-};
-
 static void on_loop_first_round(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;

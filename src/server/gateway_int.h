@@ -21,6 +21,16 @@
 #include "httpd.h"
 
 #define GW_MAX_MODEL_ID 2048
+
+/* The kernel's struct sched_attr (SCHED_ATTR_SIZE_VER0) for sched_setattr;
+ * glibc 2.36 declares neither. The loop thread sets its slice with it. */
+struct gw_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
 #define GW_RESP_HIGH ((size_t)1024 * 1024) /* httpd-buffered bytes above which the loop stops moving frames */
 #define GW_RESP_LOW ((size_t)256 * 1024)
 #define GW_CACHE_BUCKETS 65536

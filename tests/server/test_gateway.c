@@ -1000,11 +1000,11 @@ static void ledger_for(const char *dir, const char *user, struct store_usage *u)
     store_close(s);
 }
 
-/* Threads of this process running with this scheduling policy and nice
- * value (/proc/self/task/TID/stat: field 19 is nice, 41 the policy). */
-static int threads_scheduled(int policy, int nice)
+/* Each thread's /proc/self/task/TID/<file>, opened and given to fn; the
+ * sum of what fn returns, or -1 without /proc. */
+static int each_task_file(const char *file, int (*fn)(FILE *fp, void *ctx), void *ctx)
 {
-    int found = 0;
+    int sum = 0;
     DIR *d = opendir("/proc/self/task");
     if (!d)
         return -1;
@@ -1012,30 +1012,49 @@ static int threads_scheduled(int policy, int nice)
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        char path[300], line[1024];
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/%s", de->d_name, file);
         FILE *fp = fopen(path, "r");
         if (!fp)
             continue;
-        size_t n = fread(line, 1, sizeof line - 1, fp);
+        sum += fn(fp, ctx);
         fclose(fp);
-        line[n] = '\0';
-        char *p = strrchr(line, ')'); /* the name may hold spaces */
-        if (!p)
-            continue;
-        int field = 2, t_nice = 0, t_policy = -1;
-        char *save = NULL;
-        for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-            field++;
-            if (field == 19)
-                t_nice = atoi(tok);
-            else if (field == 41)
-                t_policy = atoi(tok);
-        }
-        found += t_policy == policy && t_nice == nice;
     }
     closedir(d);
-    return found;
+    return sum;
+}
+
+struct sched_want {
+    int policy, nice;
+};
+
+static int stat_matches(FILE *fp, void *ctx)
+{
+    const struct sched_want *w = ctx;
+    char line[1024];
+    size_t n = fread(line, 1, sizeof line - 1, fp);
+    line[n] = '\0';
+    char *p = strrchr(line, ')'); /* the name may hold spaces */
+    if (!p)
+        return 0;
+    int field = 2, t_nice = 0, t_policy = -1;
+    char *save = NULL;
+    for (char *tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        field++;
+        if (field == 19)
+            t_nice = atoi(tok);
+        else if (field == 41)
+            t_policy = atoi(tok);
+    }
+    return t_policy == w->policy && t_nice == w->nice;
+}
+
+/* Threads of this process running with this scheduling policy and nice
+ * value (/proc/self/task/TID/stat: field 19 is nice, 41 the policy). */
+static int threads_scheduled(int policy, int nice)
+{
+    struct sched_want w = {policy, nice};
+    return each_task_file("stat", stat_matches, &w);
 }
 
 static void test_books_budget_cache(void **state)
@@ -1504,48 +1523,41 @@ static long health_field(struct fx *f, const char *name)
     return n;
 }
 
+struct slice_want {
+    long long ns;
+    bool shown;
+};
+
+static int slice_matches(FILE *fp, void *ctx)
+{
+    struct slice_want *w = ctx;
+    char line[256];
+    int found = 0;
+    while (fgets(line, sizeof line, fp)) {
+        long long v;
+        if (sscanf(line, "se.slice : %lld", &v) == 1) {
+            w->shown = true;
+            found += v == w->ns;
+        }
+    }
+    return found;
+}
+
 /* Threads of this process whose scheduler slice is `ns` (/proc/.../sched,
  * "se.slice"); -1 when the kernel shows no slices there. */
 static int threads_with_slice(long long ns)
 {
-    int found = 0;
-    bool shown = false;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[300], line[256];
-        snprintf(path, sizeof path, "/proc/self/task/%s/sched", de->d_name);
-        FILE *fp = fopen(path, "r");
-        if (!fp)
-            continue;
-        while (fgets(line, sizeof line, fp)) {
-            long long v;
-            if (sscanf(line, "se.slice : %lld", &v) == 1) {
-                shown = true;
-                found += v == ns;
-            }
-        }
-        fclose(fp);
-    }
-    closedir(d);
-    return shown ? found : -1;
+    struct slice_want w = {ns, false};
+    int found = each_task_file("sched", slice_matches, &w);
+    return w.shown ? found : -1;
 }
 
 /* Whether this kernel lets a thread set its own slice (a throwaway thread
  * tries what the gateway's loop does). */
 static void *slice_probe(void *arg)
 {
-    struct {
-        uint32_t size, policy;
-        uint64_t flags;
-        int32_t nice;
-        uint32_t priority;
-        uint64_t runtime, deadline, period;
-    } a = {.size = sizeof a, .policy = SCHED_OTHER, .nice = getpriority(PRIO_PROCESS, 0), .runtime = 200000};
+    struct gw_sched_attr a = {
+        .size = sizeof a, .policy = SCHED_OTHER, .nice = getpriority(PRIO_PROCESS, 0), .runtime = 200000};
     *(bool *)arg = syscall(SYS_sched_setattr, 0, &a, 0u) == 0;
     return NULL;
 }
