@@ -164,10 +164,13 @@ for op in invoke invoke-with-response-stream; do table 0 1 50 500; done
 echo
 echo "Paced (each connection waits a random 0..2 x connections / $PACED_RATE s after an answer: about $PACED_RATE req/s offered in all):"
 echo
-header
-for op in invoke invoke-with-response-stream; do
-  for c in 50 500; do table $((c * 1000 / PACED_RATE)) "$c"; done
-done
+paced_tables() { # both calls at 50 and 500 paced connections, with the header
+  header
+  for op in invoke invoke-with-response-stream; do
+    for c in 50 500; do table $((c * 1000 / PACED_RATE)) "$c"; done
+  done
+}
+paced_tables
 
 echo
 run "$gw" "$gw_key" invoke "$cached" 1 1 >/dev/null # fill the cache
@@ -189,10 +192,7 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   echo
   echo "Paced, the gateway on a core of its own (CPU 1; wrk and the emulator on CPU 0, for the direct runs too):"
   echo
-  header
-  for op in invoke invoke-with-response-stream; do
-    for c in 50 500; do table $((c * 1000 / PACED_RATE)) "$c"; done
-  done
+  paced_tables
   WRK_PIN=
   taskset -a -p -c "0-$last" "$gw_pid" >/dev/null
   taskset -a -p -c "0-$last" "$emu_pid" >/dev/null
