@@ -412,8 +412,10 @@ enum brock_status aws_client_send(struct aws_client *c, const struct aws_request
         out->attempts++;
         err_clear(e);
         st = prepare(c, req, ep, &h, &out->auth, e);
-        if (st != BROCK_OK)
+        if (st != BROCK_OK) {
+            out->http.status = 0; /* this attempt got no answer (an earlier one's is not the call's) */
             break;
+        }
         struct http_request hr = attempt_request(req, &url, &h, &tap);
         st = http_send(c->http, &hr, &out->http, e);
         int64_t delay;
@@ -495,8 +497,10 @@ static enum brock_status attempt_send(struct aws_call *k, struct brock_err *e)
     k->token_waits = 0;
     k->out->attempts++;
     enum brock_status st = prepare(k->c, &k->req, k->ep, &k->h, &k->out->auth, e);
-    if (st != BROCK_OK)
+    if (st != BROCK_OK) {
+        k->out->http.status = 0; /* as in aws_client_send */
         return st;
+    }
     struct http_request hr = attempt_request(&k->req, &k->url, &k->h, &k->tap);
     return http_multi_start(k->m, &hr, &k->out->http, call_attempt_done, k, &k->x, e);
 }

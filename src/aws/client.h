@@ -108,7 +108,7 @@ struct aws_request {
 };
 
 struct aws_response {
-    struct http_response http; /* the last attempt's response */
+    struct http_response http; /* the last attempt's response (status 0: it got none, e.g. it could not be signed) */
     int attempts;              /* attempts made (1 = no retry) */
     bool credentials_refreshed;
     bool skew_corrected;

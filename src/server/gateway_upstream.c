@@ -440,11 +440,8 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
             gateway_usage_from_answer(j->op, buf_cstr(&j->body), j->body.len, &j->usage);
         else
             j->usage.complete = true;
-    } else if (out->http.status && st != BROCK_ERR_CREDENTIALS) {
-        /* Bedrock's own error answer: passed through as it came. (A
-         * credentials error is the gateway's own, even when an earlier
-         * attempt's answer is still here: an ExpiredToken answer that made
-         * the client try again with a set it could not get.) */
+    } else if (out->http.status) {
+        /* Bedrock's own error answer: passed through as it came. */
         j->status = (int)out->http.status;
         copy_resp_headers(j, &out->http.headers);
         buf_free(&j->body);
