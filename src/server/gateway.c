@@ -718,10 +718,11 @@ static void cache_key(const struct gw_job *j, const char *body, size_t n, uint8_
 static void health(struct gateway *g, struct httpd_resp *resp)
 {
     /* the live calls by state, for people watching a stuck one */
-    size_t live = 0, done = 0, streaming = 0, waiting_drain = 0, listed = 0, upstream = 0, held = 0;
+    size_t live = 0, done = 0, streaming = 0, waiting_drain = 0, listed = 0, upstream = 0, held = 0, parked = 0;
     for (struct gw_job *j = g->live; j; j = j->lnext) {
         live++;
         upstream += j->call != NULL;
+        parked += j->parked;
         held += j->held;
         done += j->done;
         streaming += j->stream_started;
@@ -734,9 +735,9 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
              "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
-             "\"credentials_usable\":%s}",
+             "\"credentials_usable\":%s,\"credentials_wait\":%zu}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
-             atomic_load(&g->creds_down) ? "false" : "true");
+             atomic_load(&g->creds_down) ? "false" : "true", parked);
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 

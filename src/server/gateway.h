@@ -83,6 +83,8 @@
 #define GATEWAY_SPEND_REFRESH_MS ((int64_t)60 * 1000)  /* re-read spend from the store */
 #define GATEWAY_CREDS_CHECK_MS 60000             /* the helper thread looks at the upstream credentials */
 #define GATEWAY_CREDS_RETRY_MS 1000              /* ... and, asked by the loop, retries a failed refresh after this */
+#define GATEWAY_CREDS_PARK_MS 5000               /* a call whose set was rejected waits this long for a new one */
+#define GATEWAY_CREDS_PARK_POLL_MS 20            /* ... looking this often whether there is one */
 #define GATEWAY_STOP_GRACE_MS 10000
 #define GATEWAY_LOOP_SLICE_US 100                /* the loop thread's time slice (EEVDF custom slice; Linux >= 6.12) */
 #define GATEWAY_MAX_CHANGES 512                  /* bytes of "what was translated" per request */

@@ -97,6 +97,10 @@ struct gw_job {
     bool head_sent, saw_exception, decode_failed;
     bool held;              /* the transfer is held (too many frames pending) */
     bool lookup_wait;       /* with the helper thread */
+    bool parked;            /* waiting for usable upstream credentials (g->parked) */
+    bool parked_once;       /* ... which happens once per call at most */
+    int64_t park_until;     /* monotonic ms: then answered 503 */
+    struct gw_job *park_next;
     char decode_err[300];
     uint64_t frames_bytes;
     struct gw_job *lk_next; /* the helper thread's queue [g->lk_mu] */
@@ -177,6 +181,8 @@ struct gateway {
     struct event *up_timer;
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
+    struct gw_job *parked;          /* calls waiting for a refreshed credential set */
+    struct event *park_timer;       /* looks at them while there are any */
 
     /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead of expiry */
     int creds_check_ms;

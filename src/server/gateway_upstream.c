@@ -384,6 +384,79 @@ static struct aws_client *client_for(struct gateway *g, const char *region)
 
 static void call_start(struct gateway *g, struct gw_job *j);
 
+/* The gateway's own credentials: nothing the client did, and a refresh may
+ * be under way, so worth a retry (the SDKs retry a 503). Why there are none
+ * goes to the gateway's log, not to the client: the reason names the
+ * credential chain's files and profiles. */
+static void creds_refused(struct gw_job *j)
+{
+    local_error(j, 503, "ServiceUnavailableException",
+                "brock gateway: cannot sign the upstream call: the gateway has no usable AWS credentials at the "
+                "moment (its log says why); retry shortly");
+}
+
+/* ---- calls waiting for credentials ---------------------------------------------------- *
+ * Bedrock rejected the set (ExpiredTokenException) or it was invalidated:
+ * the client invalidated it, nudged the helper, found none to sign with,
+ * and the call ended before anything was sent. Such a call is parked here
+ * for up to GATEWAY_CREDS_PARK_MS while the helper refreshes, and started
+ * again as soon as there is a usable set; a failed refresh (creds_down)
+ * answers the parked calls 503 at once. The loop looks every
+ * GATEWAY_CREDS_PARK_POLL_MS while any call is parked (a peek, never a
+ * provider), and not at all otherwise. */
+static void park_job(struct gateway *g, struct gw_job *j)
+{
+    j->parked = j->parked_once = true;
+    j->park_until = time_mono_ms() + GATEWAY_CREDS_PARK_MS;
+    j->park_next = g->parked;
+    g->parked = j;
+    if (!evtimer_pending(g->park_timer, NULL)) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = GATEWAY_CREDS_PARK_POLL_MS * 1000};
+        evtimer_add(g->park_timer, &tv);
+    }
+}
+
+static void on_park_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gateway *g = arg;
+    const struct aws_creds_source *src = &g->o.upstream.creds;
+    struct aws_credentials *c = NULL;
+    struct brock_err e = {0};
+    bool usable = src->peek(src->ctx, &c, &e) == BROCK_OK;
+    aws_credentials_release(c);
+    bool down = atomic_load(&g->creds_down);
+    int64_t now = time_mono_ms();
+    struct gw_job *list = g->parked;
+    g->parked = NULL;
+    while (list) {
+        struct gw_job *j = list;
+        list = j->park_next;
+        j->park_next = NULL;
+        j->parked = false;
+        if (j->cancel) {
+            local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone)");
+            job_done(j);
+        } else if (usable) {
+            call_start(g, j);
+        } else if (down || now >= j->park_until) {
+            log_info("gateway: no usable upstream AWS credentials %s for user %s; answered 503",
+                     down ? "(the refresh failed)" : "in time", j->client->key->user);
+            creds_refused(j);
+            job_done(j);
+        } else {
+            j->parked = true;
+            j->park_next = g->parked;
+            g->parked = j;
+        }
+    }
+    if (g->parked) {
+        struct timeval tv = {.tv_sec = 0, .tv_usec = GATEWAY_CREDS_PARK_POLL_MS * 1000};
+        evtimer_add(g->park_timer, &tv);
+    }
+}
+
 /* The call to one target ended: keep its answer, or move on to the next
  * target (throttled before anything reached the client). */
 static void call_end(struct gw_job *j, enum brock_status st, const struct brock_err *err)
@@ -396,7 +469,7 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
     j->attempts += out->attempts;
     if (out->request_id[0])
         snprintf(j->request_id, sizeof j->request_id, "%s", out->request_id);
-    bool next = false;
+    bool next = false, park = false;
 
     if (j->head_sent) {
         /* The client has the head: whatever happens now ends its stream. */
@@ -453,16 +526,20 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
             j->throttles++;
             next = !j->cancel;
         }
+    } else if (st == BROCK_ERR_CREDENTIALS && !j->parked_once && g->creds_peek && !j->cancel && !g->up_stop &&
+               !atomic_load(&g->creds_down)) {
+        /* The set was rejected (ExpiredToken) or invalidated, and no
+         * refresh has failed since: the helper is refreshing now, and the
+         * call waits for it instead of failing. */
+        park = true;
+        log_debug("gateway: waiting for new upstream credentials for user %s: %s", j->client->key->user, e.msg);
     } else {
         char msg[768];
         if (st == BROCK_ERR_NETWORK) {
             snprintf(msg, sizeof msg, "brock gateway: upstream unreachable: %.600s", e.msg);
             local_error(j, 503, "ServiceUnavailableException", msg);
         } else if (st == BROCK_ERR_CREDENTIALS) {
-            /* the gateway's own credentials: nothing the client did; a
-             * refresh may be under way, so worth a retry */
-            snprintf(msg, sizeof msg, "brock gateway: cannot sign the upstream call: %.600s", e.msg);
-            local_error(j, 503, "ServiceUnavailableException", msg);
+            creds_refused(j);
         } else if (st == BROCK_ERR_INTERRUPTED) {
             local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone or shutdown)");
         } else {
@@ -475,6 +552,10 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
     http_headers_reset(&j->uh);
     buf_reset(&j->upath);
 
+    if (park) {
+        park_job(g, j);
+        return;
+    }
     if (next && j->target + 1 < g->n_targets && !g->up_stop) {
         j->target++;
         atomic_fetch_add(&g->st_failovers, 1);
@@ -772,8 +853,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
 {
     g->up_timer = evtimer_new(httpd_event_base(g->httpd), on_timer, g);
-    if (!g->up_timer)
-        return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not create the upstream timer");
+    g->park_timer = evtimer_new(httpd_event_base(g->httpd), on_park_timer, g);
+    if (!g->up_timer || !g->park_timer)
+        return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not create the upstream timers");
     g->multi = http_multi_new(&g->o.upstream.http, 0);
     /* keep the upstream connections of a busy moment for the next one:
      * libcurl's default cache (4 x the transfers running) closes them in
@@ -831,6 +913,19 @@ void gw_upstream_stop(struct gateway *g)
             }
         http_multi_free(g->multi);
         g->multi = NULL;
+    }
+    /* calls still waiting for credentials: never sent */
+    while (g->parked) {
+        struct gw_job *j = g->parked;
+        g->parked = j->park_next;
+        j->park_next = NULL;
+        j->parked = false;
+        local_error(j, 503, "ServiceUnavailableException", "brock gateway: shutting down");
+        job_done(j);
+    }
+    if (g->park_timer) {
+        event_free(g->park_timer);
+        g->park_timer = NULL;
     }
     if (g->up_timer) {
         event_free(g->up_timer);

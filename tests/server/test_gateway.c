@@ -1767,10 +1767,11 @@ static void test_creds_ahead(void **state)
     aws_credentials_release(cc.set);
 }
 
-/* With no usable upstream credentials (the provider down at start, or the
- * set rejected), calls are answered 503 at once with the reason instead of
- * the loop waiting for a provider; the helper, asked by the loop, refreshes
- * (at most once a GATEWAY_CREDS_RETRY_MS) and calls go through again. */
+/* With no usable upstream credentials because the provider is down, calls
+ * are answered 503 at once (the reason goes to the log) instead of the loop
+ * waiting for a provider; the helper, asked by the loop, refreshes (at most
+ * once a GATEWAY_CREDS_RETRY_MS) and calls go through again. A set Bedrock
+ * rejects makes the call wait for the refresh, off the loop. */
 static void test_creds_refused_fast(void **state)
 {
     (void)state;
@@ -1792,6 +1793,8 @@ static void test_creds_refused_fast(void **state)
     assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "ServiceUnavailableException"));
     assert_non_null(strstr(buf_cstr(&r.body), "cannot sign the upstream call"));
     assert_null(strstr(buf_cstr(&r.body), EX_SECRET));
+    /* why goes to the gateway's log, not to the client */
+    assert_null(strstr(buf_cstr(&r.body), "fake"));
     resp_free(&r);
     /* the provider comes back: the loop's nudge gets a refresh within the
      * retry interval (the periodic check is 10 minutes away) */
@@ -1813,21 +1816,54 @@ static void test_creds_refused_fast(void **state)
     assert_int_equal(cc.gets, 0);
     pthread_mutex_unlock(&cc.mu);
     /* Bedrock rejects the set (ExpiredTokenException): the client
-     * invalidates it and signs again at once, finds none usable, and the
-     * call is refused without waiting for the provider, which now takes
-     * 600 ms; the helper refreshes; calls pass */
+     * invalidates it and finds none usable; the call waits while the
+     * helper refreshes (the provider now takes 600 ms) and then goes
+     * through, and the loop serves others meanwhile */
     pthread_mutex_lock(&cc.mu);
     cc.delay_ms = 600;
     pthread_mutex_unlock(&cc.mu);
     const char *fault = "{\"type\": \"expire_key\", \"access_key_id\": \"" EX_AKID "\", \"count\": 1}";
     struct brock_err e = {0};
     assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    struct bg_req b = {.f = &f, .q = q};
+    t0 = time_mono_ms();
+    pthread_create(&b.th, NULL, bg_run, &b);
+    int waiting = 0;
+    for (int i = 0; i < 40 && !waiting; i++) {
+        usleep(10 * 1000);
+        int64_t h0 = time_mono_ms();
+        waiting = (int)health_field(&f, "credentials_wait");
+        assert_true(time_mono_ms() - h0 < 300); /* the loop is not waiting for the provider */
+    }
+    assert_int_equal(waiting, 1);
+    pthread_join(b.th, NULL);
+    int64_t took = time_mono_ms() - t0;
+    assert_int_equal(b.r.status, 200);
+    assert_true(took >= 500);  /* it waited for the refresh ... */
+    assert_true(took < 3000);  /* ... and not for the park limit */
+    resp_free(&b.r);
+    assert_int_equal(health_field(&f, "credentials_wait"), 0);
+    /* rejected again and the refresh fails: the waiting call is answered
+     * 503 as soon as the refresh has failed, not at the park limit */
+    pthread_mutex_lock(&cc.mu);
+    cc.delay_ms = 300;
+    cc.failing = true;
+    pthread_mutex_unlock(&cc.mu);
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
     t0 = time_mono_ms();
     send_req(&f, &q, &r);
-    assert_true(time_mono_ms() - t0 < 400);
+    took = time_mono_ms() - t0;
     assert_int_equal(r.status, 503);
+    assert_true(took >= 250);
+    assert_true(took < GATEWAY_CREDS_PARK_MS - 1000);
     assert_non_null(strstr(buf_cstr(&r.body), "cannot sign the upstream call"));
+    assert_null(strstr(buf_cstr(&r.body), "fake"));
     resp_free(&r);
+    assert_int_equal(health_field(&f, "credentials_usable"), 0);
+    pthread_mutex_lock(&cc.mu);
+    cc.failing = false;
+    cc.delay_ms = 0;
+    pthread_mutex_unlock(&cc.mu);
     status = 0;
     for (int i = 0; i < 40 && status != 200; i++) {
         usleep(100 * 1000);
