@@ -156,6 +156,23 @@ then ok "EMF metrics (nine, totals and per model) are in the metric store"; else
 expect_rc 2 "logs with an unknown word" b logs frob
 expect_rc 2 "--log-group with a bad name" b logs status --log-group 'bad name'
 
+# --- with the default exit deadline, brock -p ships its own event before it
+# exits: nothing is left in the spool and the group has one more event
+work2=$E2E_TMP/work2
+mkdir -p "$work2"
+before=$(curl -sf "$EMU_URL/_emulator/logs?group=/brock/e2e" | jnode 'let s = "";
+  process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).logGroups[0].logStreams
+    .reduce((a, x) => a + x.eventCount, 0)))')
+(cd "$work2" && "$BROCK" -p "ship this at exit") >"$E2E_TMP/out" 2>"$E2E_TMP/err"; rc=$?
+(cd "$work2" && "$BROCK" logs status --json) >"$E2E_TMP/status3.json" 2>&1
+after=$(curl -sf "$EMU_URL/_emulator/logs?group=/brock/e2e" | jnode 'let s = "";
+  process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).logGroups[0].logStreams
+    .reduce((a, x) => a + x.eventCount, 0)))')
+[ $rc -eq 0 ] && [ -n "$before" ] && [ "$after" = $((before + 1)) ] \
+  && jnode 'if (JSON.parse(require("fs").readFileSync(process.argv[1])).spool.events !== 0) process.exit(1)' "$E2E_TMP/status3.json" \
+  && ok "brock -p ships its audit event at exit (default deadline)" \
+  || not_ok "shipping at exit (exit $rc, events $before -> $after)" "$(cat "$E2E_TMP/err" "$E2E_TMP/status3.json")"
+
 # --- setup monitoring --dry-run against hand-written expectations
 unset BROCK_LOG_GROUP BROCK_LOG_CONTENT
 before=$(curl -sf "$EMU_URL/_emulator/requests" | jnode 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).requests.length))')
