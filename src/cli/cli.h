@@ -147,6 +147,7 @@ struct json_t;
 struct monitor_config;
 struct runtime;
 struct shipper_bg;
+struct store;
 enum brock_status cli_monitor_config(const struct cli_config *cfg, const struct json_t *brock,
                                      struct monitor_config *mc, struct brock_err *e);
 /* At the end of a command that made model calls (-p): ship the spool for at
@@ -160,6 +161,10 @@ void cli_logs_ship_at_exit(struct runtime *rt, const struct json_t *brock);
  * Stop it before rt goes away: one last run of at most the exit deadline. */
 struct shipper_bg *cli_logs_start_background(struct runtime *rt, const struct json_t *brock);
 void cli_logs_stop_background(struct shipper_bg *bg, const struct json_t *brock);
+/* With no log group set, drop the spooled audit events CloudWatch Logs
+ * would refuse anyway (older than 14 days: audit_spool_prune), so an
+ * unshipped spool stays bounded. Nothing happens when shipping is on. */
+void cli_logs_prune_unshipped(struct store *s, const struct json_t *brock);
 
 /* The REPL's start-up decision for `brock [words]` without a command or -p
  * (repl.c): 0 = start the REPL, else an exit code after an error message on

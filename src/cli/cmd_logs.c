@@ -20,6 +20,7 @@
 #include "../monitor/monitor.h"
 #include "../monitor/shipper.h"
 #include "../store/store.h"
+#include "../monitor/audit.h"
 #include "../util/log.h"
 #include "../util/timeutil.h"
 #include "exitcode.h"
@@ -123,6 +124,16 @@ void cli_logs_stop_background(struct shipper_bg *bg, const json_t *brock)
     if (e.status != BROCK_OK && e.status != BROCK_ERR_INTERRUPTED)
         fprintf(stderr, "brock: warning: audit log shipping: %s (events wait in the spool: brock logs status)\n",
                 e.msg);
+}
+
+void cli_logs_prune_unshipped(struct store *s, const json_t *brock)
+{
+    struct monitor_config mc;
+    struct brock_err e = {0};
+    if (!s || cli_monitor_config(NULL, brock, &mc, &e) != BROCK_OK || monitor_shipping_enabled(&mc))
+        return;
+    if (audit_spool_prune(s, 0, NULL, &e) != BROCK_OK)
+        log_warn("could not prune the audit spool: %s", e.msg);
 }
 
 /* ---- brock logs status ------------------------------------------------------------ */

@@ -576,6 +576,7 @@ void cli_agent_close(struct cli_agent *ca)
         else
             cli_logs_ship_at_exit(&p->rt, ca->settings->brock);
         p->ship = NULL;
+        cli_logs_prune_unshipped(ca->store, ca->settings->brock);
     }
     agent_free(ca->agent);
     if (p)

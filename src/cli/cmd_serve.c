@@ -46,6 +46,18 @@ struct audit_ctx {
     bool warned;
 };
 
+/* The book-keeping thread's housekeeping: with shipping off, the spool
+ * drops what CloudWatch Logs would refuse anyway (older than 14 days). */
+static void on_housekeep(void *ctx, struct store *s)
+{
+    struct audit_ctx *a = ctx;
+    struct brock_err e = {0};
+    if (monitor_shipping_enabled(&a->mc))
+        return;
+    if (audit_spool_prune(s, 0, NULL, &e) != BROCK_OK)
+        log_warn("gateway: could not prune the audit spool: %s", e.msg);
+}
+
 /* The book-keeping thread's record: one audit event (and its EMF metrics)
  * in the spool, with the client's user and project. */
 static void on_record(void *ctx, struct store *s, const struct gateway_record *r)
@@ -250,6 +262,7 @@ int cmd_serve(const struct cli_config *cfg)
     o.no_cache = cfg->no_cache;
     o.record = on_record;
     o.record_ctx = &actx;
+    o.housekeep = on_housekeep;
     if (gateway_new(&o, &g, &e) != BROCK_OK)
         goto fail;
 
@@ -260,8 +273,8 @@ int cmd_serve(const struct cli_config *cfg)
     /* Every call's audit event is spooled; with shipping off the spool only
      * grows (1-2 KB a call), so say so where the operator is looking. */
     if (!monitor_shipping_enabled(&actx.mc))
-        fprintf(stderr, "brock: audit events stay in the local spool (`brock logs status`); set --log-group or "
-                        "BROCK_LOG_GROUP to ship them to CloudWatch Logs\n");
+        fprintf(stderr, "brock: audit events stay in the local spool (`brock logs status`; kept 14 days); set "
+                        "--log-group or BROCK_LOG_GROUP to ship them to CloudWatch Logs\n");
     bg = cli_logs_start_background(&rt, brock);
 
     running = g;

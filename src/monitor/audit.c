@@ -11,6 +11,7 @@
 #include "../aws/awserr.h"
 #include "../aws/crypto.h"
 #include "../bedrock/catalog.h"
+#include "../util/log.h"
 #include "../util/timeutil.h"
 
 static const struct audit_metric metrics[AUDIT_METRIC_COUNT] = {
@@ -324,6 +325,24 @@ enum brock_status audit_build(const struct monitor_config *cfg, const struct aud
         return err_set(e, BROCK_ERR_TOO_LARGE, "audit: the event is %zu bytes, over the %zu-byte cap", out->len - start,
                        AUDIT_EVENT_MAX);
     return BROCK_OK;
+}
+
+enum brock_status audit_spool_prune(struct store *s, int64_t now_ms, size_t *dropped, struct brock_err *e)
+{
+    size_t n = 0;
+    if (dropped)
+        *dropped = 0;
+    if (!s)
+        return err_set(e, BROCK_ERR_USAGE, "audit: no store to prune");
+    int64_t now = now_ms ? now_ms : time_now_ms();
+    enum brock_status st = store_spool_prune(s, now - AUDIT_SPOOL_MAX_AGE_MS, AUDIT_SPOOL_PRUNE_ROWS, &n, e);
+    if (st == BROCK_OK && n)
+        log_info("dropped %zu audit events older than 14 days from the spool (shipping is off, and CloudWatch Logs "
+                 "refuses events that old)",
+                 n);
+    if (dropped)
+        *dropped = n;
+    return st;
 }
 
 enum brock_status audit_record(struct store *s, const struct monitor_config *cfg, const struct audit_call *c,

@@ -111,6 +111,18 @@ enum brock_status audit_build(const struct monitor_config *cfg, const struct aud
 enum brock_status audit_record(struct store *s, const struct monitor_config *cfg, const struct audit_call *c,
                                int64_t now_ms, struct brock_err *e) BROCK_WUR;
 
+/* CloudWatch Logs refuses events older than 14 days. With shipping off the
+ * spool is never drained, so those are dropped from it (audit_spool_prune):
+ * that bounds it without losing an event that could still be shipped. */
+#define AUDIT_SPOOL_MAX_AGE_MS ((int64_t)14 * 24 * 3600 * 1000)
+#define AUDIT_SPOOL_PRUNE_ROWS 50000 /* per call: one transaction stays short */
+
+/* Drop the spooled events older than AUDIT_SPOOL_MAX_AGE_MS before now_ms
+ * (0 = the real clock); *dropped (may be NULL) gets how many, and a count
+ * over zero is logged. For shipping off only: a shipper drops and counts
+ * those itself when CloudWatch refuses them. */
+enum brock_status audit_spool_prune(struct store *s, int64_t now_ms, size_t *dropped, struct brock_err *e) BROCK_WUR;
+
 /* ---- redaction ---------------------------------------------------------- */
 
 enum audit_secret {

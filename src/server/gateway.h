@@ -247,6 +247,10 @@ struct gateway_options {
     bool no_translate;       /* forward bodies as given */
     gateway_record_fn *record;
     void *record_ctx;
+    /* Housekeeping on the book-keeping thread with its store (record_ctx as
+     * ctx): once at start, then about once a GATEWAY_SPEND_REFRESH_MS, e.g.
+     * pruning the audit spool. May be NULL. */
+    void (*housekeep)(void *ctx, struct store *s);
     const struct clock *clock; /* NULL = real time (SigV4 window, days, TTLs) */
 };
 

@@ -369,6 +369,13 @@ void gw_deadline_in(struct timespec *ts, int64_t ms)
     }
 }
 
+static void housekeep(struct gw_books *b)
+{
+    struct gateway *g = b->g;
+    if (b->store && g->o.housekeep)
+        g->o.housekeep(g->o.record_ctx, b->store);
+}
+
 static void *books_main(void *arg)
 {
     struct gw_books *b = arg;
@@ -445,6 +452,7 @@ static void *books_main(void *arg)
         since_trim += taken;
         if (time_mono_ms() >= next_refresh) {
             spend_refresh(b);
+            housekeep(b);
             next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
         }
         pthread_mutex_lock(&b->mu);
@@ -471,6 +479,7 @@ struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e)
             return NULL;
         }
         spend_refresh(b); /* budgets apply from the first request */
+        housekeep(b);
     }
     g->books = b;
     if (pthread_create(&b->th, NULL, books_main, b) != 0) {

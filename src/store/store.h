@@ -435,6 +435,12 @@ void store_spool_batch_free(struct store_spool_batch *b);
 /* Delete the events with these ids; *deleted (may be NULL) gets how many existed. */
 enum brock_status store_spool_delete(struct store *s, const int64_t *ids, size_t n, size_t *deleted,
                                      struct brock_err *e) BROCK_WUR;
+/* Delete the events older than before_ms, oldest first, at most max_rows of
+ * them (0: no limit) in one transaction; *deleted (may be NULL) gets how
+ * many. Looks at the oldest event first, so with nothing to delete it is one
+ * indexed read and no write. */
+enum brock_status store_spool_prune(struct store *s, int64_t before_ms, size_t max_rows, size_t *deleted,
+                                    struct brock_err *e) BROCK_WUR;
 /* Events waiting and their message bytes (a scan: O(events)). */
 enum brock_status store_spool_count(struct store *s, int64_t *events, int64_t *bytes,
                                     struct brock_err *e) BROCK_WUR;

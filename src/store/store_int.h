@@ -60,6 +60,8 @@ enum store_stmt_id {
     ST_SPOOL_READ,
     ST_SPOOL_DELETE,
     ST_SPOOL_COUNT,
+    ST_SPOOL_OLDEST,
+    ST_SPOOL_PRUNE,
     ST_COUNT
 };
 

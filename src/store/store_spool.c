@@ -156,6 +156,34 @@ enum brock_status store_spool_delete(struct store *s, const int64_t *ids, size_t
     return BROCK_OK;
 }
 
+enum brock_status store_spool_prune(struct store *s, int64_t before_ms, size_t max_rows, size_t *deleted,
+                                    struct brock_err *e)
+{
+    if (deleted)
+        *deleted = 0;
+    sqlite3_stmt *st = store_prep(s, ST_SPOOL_OLDEST, "SELECT ts_ms FROM spool ORDER BY ts_ms, id LIMIT 1", e);
+    if (!st)
+        return BROCK_ERR_IO;
+    int rc = sqlite3_step(st);
+    int64_t oldest = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    enum brock_status r = rc == SQLITE_ROW || rc == SQLITE_DONE ? BROCK_OK
+                                                                 : store_dberr(s, e, rc, "reading the oldest log event");
+    store_done(st);
+    if (r != BROCK_OK || rc == SQLITE_DONE || oldest >= before_ms)
+        return r;
+    st = store_prep(s, ST_SPOOL_PRUNE,
+                    "DELETE FROM spool WHERE id IN "
+                    "(SELECT id FROM spool WHERE ts_ms < ?1 ORDER BY ts_ms, id LIMIT ?2)",
+                    e);
+    if (!st)
+        return BROCK_ERR_IO;
+    sqlite3_bind_int64(st, 1, before_ms);
+    sqlite3_bind_int64(st, 2, max_rows && max_rows < (size_t)INT64_MAX ? (int64_t)max_rows : -1);
+    if ((r = store_exec(s, st, "deleting old log events", e)) == BROCK_OK && deleted)
+        *deleted = (size_t)sqlite3_changes(s->db);
+    return r;
+}
+
 enum brock_status store_spool_count(struct store *s, int64_t *events, int64_t *bytes, struct brock_err *e)
 {
     *events = *bytes = 0;

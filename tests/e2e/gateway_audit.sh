@@ -72,4 +72,41 @@ done <"$E2E_TMP/checks"
 grep -q -e "$ka" -e "$kb" -e wJalrXUtnFEMI "$E2E_TMP/logs.json" "$E2E_TMP/gw.out" "$E2E_TMP/gw.err" &&
   not_ok "no gateway key or AWS secret in the audit log or output" ||
   ok "no gateway key or AWS secret in the audit log or output"
+
+# --- with no log group the spool is never drained: what CloudWatch Logs
+# would refuse anyway (older than 14 days) is dropped from it, by brock -p
+# at exit and by the gateway's books at start (then every minute); a
+# 13-day-old event stays
+old_rows() { # insert one 15-day-old and one 13-day-old event
+  python3 - "$BROCK_DATA_DIR/brock.db" <<'PY'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1])
+now = int(time.time() * 1000)
+for days, tag in ((15, "too-old-event"), (13, "young-enough-event")):
+    db.execute("INSERT INTO spool(ts_ms, message) VALUES(?, ?)", (now - days * 86400000, '{"tag": "%s"}' % tag))
+db.commit()
+PY
+}
+spool_tags() {
+  python3 - "$BROCK_DATA_DIR/brock.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(" ".join(sorted(r[0] for r in db.execute("SELECT json_extract(message, '$.tag') FROM spool WHERE message LIKE '{\"tag\"%'"))))
+PY
+}
+old_rows
+AWS_ENDPOINT_URL=$EMU_URL "$BROCK" -p "prune at exit" >"$E2E_TMP/p.out" 2>"$E2E_TMP/p.err"; rc=$?
+tags=$(spool_tags)
+[ $rc -eq 0 ] && [ "$tags" = "young-enough-event" ] && ok "brock -p without a log group drops spooled events older than 14 days" ||
+  not_ok "prune at exit (exit $rc, left: $tags)" "$(cat "$E2E_TMP/p.err")"
+old_rows
+start_gateway --endpoint-url "$EMU_URL" --key "$ka=alice/webapp" ||
+  { not_ok "the gateway starts without a log group" "$(cat "$GW_ERR")"; done_testing; exit 0; }
+tags=$(spool_tags)
+[ "$tags" = "young-enough-event young-enough-event" ] && ok "the gateway without a log group drops them at start" ||
+  not_ok "prune at gateway start (left: $tags)" "$(cat "$GW_ERR")"
+grep -q 'audit events stay in the local spool' "$GW_ERR" && ok "without a log group, serve says events stay local" ||
+  not_ok "the local spool line" "$(cat "$GW_ERR")"
+kill -TERM "$GW_PID"
+wait "$GW_PID"
 done_testing

@@ -604,6 +604,42 @@ static void test_record_uses_now(void **state)
     free(dir);
 }
 
+/* With shipping off, events CloudWatch Logs would refuse (older than 14
+ * days) are dropped from the spool; one a minute younger stays. */
+static void test_spool_prune_age(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir();
+    struct store_options so = {.dir = dir};
+    struct store *s = NULL;
+    struct brock_err e = {0};
+    assert_int_equal(store_open(&so, &s, &e), BROCK_OK);
+    struct monitor_config cfg;
+    monitor_config_init(&cfg);
+    const int64_t now = 1800000000000LL, minute = 60000;
+    struct audit_call c = base_call();
+    int64_t times[] = {now - AUDIT_SPOOL_MAX_AGE_MS - minute, now - AUDIT_SPOOL_MAX_AGE_MS + minute, now - 30 * minute};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(times); i++) {
+        c.time_ms = times[i];
+        assert_int_equal(audit_record(s, &cfg, &c, now, &e), BROCK_OK);
+    }
+    size_t dropped = 0;
+    assert_int_equal(audit_spool_prune(s, now, &dropped, &e), BROCK_OK);
+    assert_int_equal(dropped, 1);
+    struct store_spool_limits lim = {.max_span_ms = 0};
+    struct store_spool_batch b;
+    assert_int_equal(store_spool_read(s, &lim, &b, &e), BROCK_OK);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(b.ev[0].ts_ms, times[1]);
+    assert_int_equal(b.ev[1].ts_ms, times[2]);
+    store_spool_batch_free(&b);
+    assert_int_equal(audit_spool_prune(s, now, &dropped, &e), BROCK_OK);
+    assert_int_equal(dropped, 0);
+    assert_int_equal(audit_spool_prune(NULL, now, &dropped, &e), BROCK_ERR_USAGE);
+    store_close(s);
+    free(dir);
+}
+
 /* ---- settings ------------------------------------------------------------------ */
 
 struct envmap {
@@ -794,7 +830,7 @@ int main(void)
         cmocka_unit_test(test_event_is_valid_emf),   cmocka_unit_test(test_event_model_dimension),
         cmocka_unit_test(test_event_metrics_modes),  cmocka_unit_test(test_event_full_content_truncated),
         cmocka_unit_test(test_event_hostile_text),   cmocka_unit_test(test_no_secret_in_events_or_spool),
-        cmocka_unit_test(test_record_uses_now),      cmocka_unit_test(test_config_defaults_and_precedence),
+        cmocka_unit_test(test_record_uses_now),      cmocka_unit_test(test_spool_prune_age),      cmocka_unit_test(test_config_defaults_and_precedence),
         cmocka_unit_test(test_config_errors),        cmocka_unit_test(test_stream_names),
         cmocka_unit_test(test_names_and_retention),  cmocka_unit_test(test_utf8_helpers),
     };

@@ -181,6 +181,45 @@ static void test_store_spool_delete_exactly(void **state)
     store_spool_batch_free(&b);
 }
 
+/* Pruning drops exactly the events older than the cut, oldest first, at most
+ * max_rows at a time, and leaves a spool with nothing that old untouched. */
+static void test_store_spool_prune(void **state)
+{
+    struct fixture *f = *state;
+    struct brock_err e = {0};
+    size_t n = 99;
+    assert_int_equal(store_spool_prune(f->s, 5000, 0, &n, &e), BROCK_OK); /* empty */
+    assert_int_equal(n, 0);
+    app(f->s, 4000, "d");
+    int64_t a = app(f->s, 1000, "a");
+    app(f->s, 2000, "b");
+    app(f->s, 3000, "c");
+    int64_t keep = app(f->s, 5000, "e");
+    app(f->s, 2000, "b2");
+    assert_int_equal(store_spool_prune(f->s, 1000, 0, &n, &e), BROCK_OK); /* none older than 1000 */
+    assert_int_equal(n, 0);
+    assert_int_equal(store_spool_prune(f->s, 5000, 2, &n, &e), BROCK_OK); /* the two oldest: a, b */
+    assert_int_equal(n, 2);
+    struct store_spool_batch b;
+    assert_int_equal(store_spool_read(f->s, NULL, &b, &e), BROCK_OK);
+    assert_int_equal(b.n, 4);
+    assert_string_equal(b.ev[0].message, "b2");
+    assert_int_equal(b.ev[0].ts_ms, 2000);
+    assert_true(b.ev[0].id != a);
+    assert_string_equal(b.ev[1].message, "c");
+    store_spool_batch_free(&b);
+    assert_int_equal(store_spool_prune(f->s, 5000, 0, &n, &e), BROCK_OK); /* b2, c, d */
+    assert_int_equal(n, 3);
+    assert_int_equal(store_spool_read(f->s, NULL, &b, &e), BROCK_OK);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.ev[0].id, keep);
+    store_spool_batch_free(&b);
+    assert_int_equal(store_spool_prune(f->s, 5000, 0, NULL, &e), BROCK_OK);
+    int64_t events, bytes;
+    assert_int_equal(store_spool_count(f->s, &events, &bytes, &e), BROCK_OK);
+    assert_int_equal(events, 1);
+}
+
 static void test_store_spool_bytes_and_caps(void **state)
 {
     struct fixture *f = *state;
@@ -470,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_spool_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_spool_delete_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_spool_bytes_and_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_spool_prune, setup, teardown),
         cmocka_unit_test(test_store_sigkill_loses_nothing_acknowledged),
         cmocka_unit_test(test_store_spool_two_appenders_and_a_shipper),
     };
