@@ -23,7 +23,8 @@
 # of 2 cores or more, the paced table again with the gateway alone on CPU 1
 # and wrk and the emulator on CPU 0 (taskset; the direct runs pinned the
 # same way): what the gateway adds when it does not also take CPU from its
-# own clients and upstream.
+# own clients and upstream. Where this user may use SCHED_FIFO, the shared
+# paced table runs once more with a second gateway started with --realtime.
 #
 # Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
 # -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
@@ -171,6 +172,26 @@ paced_tables() { # both calls at 50 and 500 paced connections, with the header
   done
 }
 paced_tables
+
+# The same with `brock serve --realtime` (the event loop at SCHED_FIFO 1),
+# where this user may do that: a second gateway, the cores still shared.
+if chrt -f 1 true 2>/dev/null; then
+  "$brock" serve --port 0 --realtime --endpoint-url "$emu" --key "$gw_key=bench/gateway" >"$tmp/gwrt" 2>"$tmp/gwrt.err" &
+  rt_pid=$!
+  pids+=("$rt_pid")
+  rt=$(wait_url "$tmp/gwrt" "$rt_pid")
+  if curl -s "$rt/_gateway/health" | grep -q '"realtime":true'; then
+    echo
+    echo "Paced, \`brock serve --realtime\` (the event loop at SCHED_FIFO 1; the cores shared as above):"
+    echo
+    keep_gw=$gw keep_pid=$gw_pid
+    gw=$rt gw_pid=$rt_pid
+    paced_tables
+    gw=$keep_gw gw_pid=$keep_pid
+  fi
+  kill "$rt_pid" 2>/dev/null || :
+  wait "$rt_pid" 2>/dev/null || :
+fi
 
 echo
 run "$gw" "$gw_key" invoke "$cached" 1 1 >/dev/null # fill the cache

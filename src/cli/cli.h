@@ -94,6 +94,7 @@ struct cli_config {
     const char *keys_file;   /* --keys-file FILE */
     const char *tls_cert;    /* --tls-cert FILE */
     const char *tls_key;     /* --tls-key FILE */
+    bool realtime;           /* --realtime: the loop thread at SCHED_FIFO */
     /* command and its positional arguments */
     const char *command;
     const char **args;

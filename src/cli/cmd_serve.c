@@ -229,6 +229,7 @@ int cmd_serve(const struct cli_config *cfg)
     struct gateway_options o;
     gateway_options_init(&o);
     o.host = cfg->host;
+    o.realtime = cfg->realtime;
     o.tls_cert_file = cfg->tls_cert;
     o.tls_key_file = cfg->tls_key;
     /* beyond loopback only with TLS: keys and prompts never cross a network in clear */

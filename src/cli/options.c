@@ -62,6 +62,7 @@ enum opt_id {
     OPT_KEY,
     OPT_KEYS_FILE,
     OPT_TLS_CERT,
+    OPT_REALTIME,
     OPT_TLS_KEY,
     OPT_MAX_TOKENS,
     OPT_MODEL,
@@ -148,6 +149,8 @@ static const struct opt options[] = {
     {"print", 'p', ARG_NONE, OPT_PRINT, NULL, "answer the prompt (the arguments, plus piped stdin) and exit"},
     {"profile", 0, ARG_STRING, OPT_PROFILE, "NAME", "AWS profile from ~/.aws/config (AWS_PROFILE)"},
     {"prompt-file", 0, ARG_STRING, OPT_PROMPT_FILE, "FILE", "batch: one record per file argument: this prompt + the file"},
+    {"realtime", 0, ARG_NONE, OPT_REALTIME, NULL,
+     "serve: run the event loop at real-time priority (SCHED_FIFO 1; root or CAP_SYS_NICE): a lower tail on a busy machine"},
     {"region", 0, ARG_STRING, OPT_REGION, "REGION", "AWS region (AWS_REGION, default us-west-2)"},
     {"regions", 0, ARG_STRING, OPT_REGIONS, "R1,R2", "regions to fail over to on throttling or 5xx (BROCK_REGIONS)"},
     {"restart", 0, ARG_NONE, OPT_RESTART, NULL, "batch: discard the checkpoint and start the output over"},
@@ -459,6 +462,9 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         break;
     case OPT_TLS_CERT:
         cfg->tls_cert = val;
+        break;
+    case OPT_REALTIME:
+        cfg->realtime = true;
         break;
     case OPT_TLS_KEY:
         cfg->tls_key = val;

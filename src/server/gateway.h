@@ -245,6 +245,8 @@ struct gateway_options {
     int64_t cache_ttl_s;     /* 0 = GATEWAY_DEFAULT_CACHE_TTL_S */
     size_t cache_mem;        /* 0 = GATEWAY_DEFAULT_CACHE_MEM */
     bool no_translate;       /* forward bodies as given */
+    bool realtime;           /* the loop thread at SCHED_FIFO priority 1 (needs CAP_SYS_NICE or RLIMIT_RTPRIO);
+                              * when refused, a warning and the short slice as without */
     gateway_record_fn *record;
     void *record_ctx;
     /* Housekeeping on the book-keeping thread with its store (record_ctx as

@@ -181,6 +181,7 @@ struct gateway {
     struct event *up_timer;
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
+    _Atomic bool realtime_on;       /* the loop thread got SCHED_FIFO (--realtime) */
     struct gw_job *parked;          /* calls waiting for a refreshed credential set */
     struct event *park_timer;       /* looks at them while there are any */
 

@@ -538,6 +538,7 @@ struct fx_opts {
     int creds_check_ms;
     gateway_record_fn *record;
     void *record_ctx;
+    bool realtime;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -580,6 +581,7 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.creds_check_ms = fo->creds_check_ms;
         o.record = fo->record;
         o.record_ctx = fo->record_ctx;
+        o.realtime = fo->realtime;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1595,6 +1597,58 @@ static void test_loop_slice(void **state)
     free(f.dir);
 }
 
+/* Whether this process may make a thread SCHED_FIFO (a throwaway thread
+ * tries what --realtime does). */
+static void *fifo_probe(void *arg)
+{
+    struct sched_param sp = {.sched_priority = 1};
+    *(bool *)arg = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    return NULL;
+}
+
+/* --realtime: the loop thread, and only it, runs SCHED_FIFO, and health
+ * says so; where that is not allowed the gateway serves all the same and
+ * health says it is not real-time. */
+static void test_loop_realtime(void **state)
+{
+    (void)state;
+    bool allowed = false;
+    pthread_t t;
+    if (pthread_create(&t, NULL, fifo_probe, &allowed) == 0)
+        pthread_join(t, NULL);
+    int nice_now = getpriority(PRIO_PROCESS, 0);
+    int before = threads_scheduled(SCHED_FIFO, nice_now);
+    assert_true(before >= 0);
+    struct fx_opts fo = {.realtime = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("realtime", false), .bearer = TOK_ALICE};
+    struct resp r;
+    send_req(&f, &q, &r); /* the loop has run a round */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    if (allowed) {
+        assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before + 1);
+        assert_int_equal(health_field(&f, "realtime"), 1);
+    } else {
+        fprintf(stderr, "# SCHED_FIFO not allowed here: checked the refusal path\n");
+        assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before);
+        assert_int_equal(health_field(&f, "realtime"), 0);
+    }
+    fx_down(&f);
+    assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before);
+    free(f.dir);
+    /* without the option: no real-time thread */
+    fx_up(&f, NULL);
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before);
+    assert_int_equal(health_field(&f, "realtime"), 0);
+    fx_down(&f);
+    free(f.dir);
+}
+
 /* Health shows the book-keeping backlog: records answered but not yet
  * taken for writing (what budgets and the ledger lag behind). */
 static void test_health_books_pending(void **state)
@@ -1954,6 +2008,7 @@ int main(void)
         cmocka_unit_test(test_creds_refused_fast),
         cmocka_unit_test(test_health_books_pending),
         cmocka_unit_test(test_loop_slice),
+        cmocka_unit_test(test_loop_realtime),
         cmocka_unit_test(test_graceful_stop),
     };
     if (getenv("TEST_FILTER"))
