@@ -107,6 +107,8 @@ enum brock_status cli_parse(int argc, char **argv, struct cli_config *cfg, struc
 
 /* Print the option list (from the table) to f. */
 void cli_print_options(void *f);
+/* Print the row of the option with this long name; false if there is none. */
+bool cli_print_option(void *f, const char *name);
 
 /* For the option-table test: true if the table is sorted by long name and every
  * row has help text. */
@@ -118,6 +120,8 @@ struct cli_command {
     const char *name;
     cli_command_fn *fn;
     const char *summary;
+    const char *usage;            /* what follows `brock`, e.g. "serve [options]" */
+    const char *const *options;   /* the long names of the options it reads (for `brock CMD --help`) */
 };
 extern const struct cli_command cli_commands[];
 const struct cli_command *cli_find_command(const char *name);

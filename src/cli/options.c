@@ -122,12 +122,12 @@ static const struct opt options[] = {
     {"for", 0, ARG_STRING, OPT_FOR, "KIND", "setup iam-policy: invoke (default), monitoring, batch or all"},
     {"format", 0, ARG_STRING, OPT_FORMAT, "FORMAT", "batch output: json (one object per line, default) or text"},
     {"help", 'h', ARG_NONE, OPT_HELP, NULL, "show this help"},
-    {"host", 0, ARG_STRING, OPT_HOST, "ADDR", "emulate: address to listen on (127.0.0.1 or ::1)"},
+    {"host", 0, ARG_STRING, OPT_HOST, "ADDR", "emulate, serve: address to listen on (default 127.0.0.1; emulate: loopback only; serve: beyond it with --tls-cert and --tls-key)"},
     {"ignore-budget", 0, ARG_NONE, OPT_IGNORE_BUDGET, NULL, "go on past the daily and monthly budgets of the settings (docs/cost.md)"},
     {"invocation-logging", 0, ARG_NONE, OPT_INVOCATION_LOGGING, NULL,
      "setup monitoring: also turn on Bedrock's model invocation logging to the log group"},
     {"job-name", 0, ARG_STRING, OPT_JOB_NAME, "NAME", "batch --engine bedrock: the job's name (default brock-batch-<time>)"},
-    {"json", 0, ARG_NONE, OPT_JSON, NULL, "machine-readable output (doctor)"},
+    {"json", 0, ARG_NONE, OPT_JSON, NULL, "machine-readable output"},
     {"key", 0, ARG_STRING, OPT_KEY, "TOKEN=USER[/PROJECT]", "serve: a client key (bearer token) and who uses it (repeatable)"},
     {"keys", 0, ARG_STRING, OPT_KEYS, "FILE", "emulate: more accepted credentials and API keys (JSON)"},
     {"keys-file", 0, ARG_STRING, OPT_KEYS_FILE, "FILE", "serve: client keys, SigV4 keys and per-user budgets (JSON, docs/gateway.md)"},
@@ -145,7 +145,7 @@ static const struct opt options[] = {
     {"permission-mode", 0, ARG_STRING, OPT_PERMISSION_MODE, "MODE",
      "default, acceptEdits, plan or bypassPermissions (docs/permissions.md)"},
     {"poll-interval", 0, ARG_STRING, OPT_POLL_INTERVAL, "SECONDS", "batch --engine bedrock: how often to check the job (default 30)"},
-    {"port", 0, ARG_LONG, OPT_PORT, "N", "emulate: port to listen on (0 = any free port; default 8910)"},
+    {"port", 0, ARG_LONG, OPT_PORT, "N", "emulate, serve: port to listen on (0 = any free port; default 8910, serve 8911)"},
     {"print", 'p', ARG_NONE, OPT_PRINT, NULL, "answer the prompt (the arguments, plus piped stdin) and exit"},
     {"profile", 0, ARG_STRING, OPT_PROFILE, "NAME", "AWS profile from ~/.aws/config (AWS_PROFILE)"},
     {"prompt-file", 0, ARG_STRING, OPT_PROMPT_FILE, "FILE", "batch: one record per file argument: this prompt + the file"},
@@ -159,7 +159,7 @@ static const struct opt options[] = {
     {"role-arn", 0, ARG_STRING, OPT_ROLE_ARN, "ARN", "batch --engine bedrock: the service role Bedrock runs the job with"},
     {"rpm", 0, ARG_STRING, OPT_RPM, "N", "batch: never send more than N requests per minute"},
     {"s3-prefix", 0, ARG_STRING, OPT_S3_PREFIX, "S3URI", "batch --engine bedrock: where the job's input and output go (s3://bucket/prefix/)"},
-    {"scenario", 0, ARG_STRING, OPT_SCENARIO, "FILE", "emulate: answer from this scenario file (docs/scenarios.md)"},
+    {"scenario", 0, ARG_STRING, OPT_SCENARIO, "FILE", "emulate, --emulator: answer from this scenario file (docs/scenarios.md)"},
     {"since", 0, ARG_STRING, OPT_SINCE, "WHEN", "usage: from a date (2026-08-01), 7d, 30d (default), 12h, today, month or all"},
     {"system", 0, ARG_STRING, OPT_SYSTEM, "TEXT", "system prompt"},
     {"temperature", 0, ARG_STRING, OPT_TEMPERATURE, "T", "sampling temperature, 0 to 1"},
@@ -563,18 +563,27 @@ enum brock_status cli_parse(int argc, char **argv, struct cli_config *cfg, struc
     return BROCK_OK;
 }
 
+static void print_row(FILE *f, const struct opt *o)
+{
+    char left[64];
+    if (o->short_name)
+        snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",
+                 o->metavar ? o->metavar : "");
+    else
+        snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+    fprintf(f, "  %-28s %s\n", left, o->help);
+}
+
 void cli_print_options(void *fp)
 {
-    FILE *f = fp;
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-        const struct opt *o = &options[i];
-        char left[64];
-        if (o->short_name)
-            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",
-                     o->metavar ? o->metavar : "");
-        else
-            snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "",
-                     o->metavar ? o->metavar : "");
-        fprintf(f, "  %-28s %s\n", left, o->help);
-    }
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+        print_row(fp, &options[i]);
+}
+
+bool cli_print_option(void *fp, const char *name)
+{
+    const struct opt *o = bsearch(name, options, sizeof options / sizeof options[0], sizeof options[0], cmp_opt);
+    if (o)
+        print_row(fp, o);
+    return o != NULL;
 }

@@ -1,6 +1,7 @@
 /* Tests for the CLI front end: option table, parsing, exit-code mapping. */
 #include "../support/test.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,29 @@ static void test_option_table_sorted_and_documented(void **state)
     bool ok = cli_options_table_ok(&why);
     if (!ok)
         fail_msg("option table out of order or undocumented at '%s'", why);
+}
+
+/* Every option a command's help names exists in the option table, once;
+ * every command has a usage line. */
+static void test_command_options_exist(void **state)
+{
+    (void)state;
+    FILE *null = fopen("/dev/null", "w");
+    assert_non_null(null);
+    for (const struct cli_command *c = cli_commands; c->name; c++) {
+        assert_non_null(c->usage);
+        assert_non_null(c->options);
+        assert_int_equal(strncmp(c->usage, c->name, strlen(c->name)), 0);
+        for (const char *const *o = c->options; *o; o++) {
+            if (!cli_print_option(null, *o))
+                fail_msg("brock %s --help names --%s, which is not an option", c->name, *o);
+            for (const char *const *p = o + 1; *p; p++)
+                if (!strcmp(*o, *p))
+                    fail_msg("brock %s --help names --%s twice", c->name, *o);
+        }
+    }
+    assert_false(cli_print_option(null, "frobnicate"));
+    fclose(null);
 }
 
 static enum brock_status parse(struct cli_config *cfg, struct brock_err *e, int argc, const char **argv)
@@ -91,6 +115,7 @@ int main(void)
     test_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_option_table_sorted_and_documented),
+        cmocka_unit_test(test_command_options_exist),
         cmocka_unit_test(test_parse_forms),
         cmocka_unit_test(test_parse_errors_name_the_option),
         cmocka_unit_test(test_exit_codes_distinct),

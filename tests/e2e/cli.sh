@@ -9,6 +9,17 @@ expect_rc 0 "--help exits 0" "$BROCK" --help
 for w in doctor --region --profile --endpoint-url "Exit status"; do
   grep -q -- "$w" "$E2E_TMP/out" && ok "--help mentions $w" || not_ok "--help mentions $w"
 done
+# one command's help: its usage and the options it reads, not every option
+expect_rc 0 "serve --help exits 0" "$BROCK" serve --help
+grep -q "^Usage: brock serve --key" "$E2E_TMP/out" && grep -q -- "--realtime" "$E2E_TMP/out" &&
+  grep -q -- "--tls-cert" "$E2E_TMP/out" && ! grep -q -- "--allowedTools" "$E2E_TMP/out" &&
+  ! grep -q -- "--s3-prefix" "$E2E_TMP/out" && ok "serve --help shows serve's options only" ||
+  not_ok "serve --help" "$(cat "$E2E_TMP/out")"
+expect_rc 0 "help batch exits 0" "$BROCK" help batch
+grep -q "^Usage: brock batch" "$E2E_TMP/out" && grep -q -- "--s3-prefix" "$E2E_TMP/out" &&
+  ! grep -q -- "--tls-cert" "$E2E_TMP/out" && ok "help batch shows batch's options" || not_ok "help batch" "$(cat "$E2E_TMP/out")"
+expect_rc 2 "help for an unknown command exits 2" "$BROCK" help frobnicate
+grep -q "frobnicate" "$E2E_TMP/err" && ok "help names the unknown command" || not_ok "help frobnicate" "$(cat "$E2E_TMP/err")"
 expect_rc 2 "unknown option exits 2" "$BROCK" --frobnicate
 grep -q -- "--frobnicate" "$E2E_TMP/err" && ok "unknown option is named" || not_ok "unknown option is named"
 expect_rc 2 "missing option value exits 2" "$BROCK" doctor --region
