@@ -470,12 +470,12 @@ static void on_loop_first_round(evutil_socket_t fd, short what, void *arg)
      * runs as soon as it wakes and is never preempted by ordinary threads
      * (its clients, its upstream, a build); it only ever blocks in epoll,
      * and the kernel's real-time throttling (95 % of each second by
-     * default) bounds it if it ever did not. Threads it starts later would
-     * inherit the policy; it starts none (the books and helper threads
-     * exist before it runs). */
+     * default) bounds it if it ever did not. SCHED_RESET_ON_FORK: a thread
+     * started from the loop (libcurl's resolver threads, when the upstream
+     * is a host name) gets the normal policy, not this one. */
     if (g->o.realtime) {
         struct sched_param sp = {.sched_priority = 1};
-        int rc = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+        int rc = sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) == 0 ? 0 : errno;
         if (rc == 0) {
             atomic_store(&g->realtime_on, true);
             log_info("gateway: the event loop runs at real-time priority (SCHED_FIFO 1)");

@@ -1606,8 +1606,24 @@ static void *fifo_probe(void *arg)
     return NULL;
 }
 
-/* --realtime: the loop thread, and only it, runs SCHED_FIFO, and health
- * says so; where that is not allowed the gateway serves all the same and
+/* Threads of this process whose sched_getscheduler() is exactly `want`
+ * (which shows SCHED_RESET_ON_FORK too). */
+static int threads_with_policy(int want)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' && sched_getscheduler((pid_t)atoi(de->d_name)) == want)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* --realtime: the loop thread, and only it, runs SCHED_FIFO (reset for any
+ * thread it starts), and health says so; where that is not allowed the gateway serves all the same and
  * health says it is not real-time. */
 static void test_loop_realtime(void **state)
 {
@@ -1629,6 +1645,7 @@ static void test_loop_realtime(void **state)
     resp_free(&r);
     if (allowed) {
         assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before + 1);
+        assert_int_equal(threads_with_policy(SCHED_FIFO | SCHED_RESET_ON_FORK), 1);
         assert_int_equal(health_field(&f, "realtime"), 1);
     } else {
         fprintf(stderr, "# SCHED_FIFO not allowed here: checked the refusal path\n");
