@@ -1949,6 +1949,71 @@ static void test_creds_refused_fast(void **state)
     aws_credentials_release(cc.set);
 }
 
+struct status_log {
+    pthread_mutex_t mu;
+    char status[8][64];
+    char msg[8][128];
+    int n;
+};
+
+static void status_record(void *ctx, struct store *s, const struct gateway_record *r)
+{
+    (void)s;
+    struct status_log *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    if (l->n < 8) {
+        snprintf(l->status[l->n], sizeof l->status[0], "%s", r->status);
+        snprintf(l->msg[l->n], sizeof l->msg[0], "%s", r->error_message ? r->error_message : "");
+        l->n++;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* A call parked for credentials when the gateway stops: answered (and
+ * booked) 503 "shutting down", never left behind or sent. */
+static void test_creds_wait_at_stop(void **state)
+{
+    (void)state;
+    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
+    pthread_mutex_init(&cc.mu, NULL);
+    struct aws_creds_source src = {
+        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct status_log sl = {.n = 0};
+    pthread_mutex_init(&sl.mu, NULL);
+    struct fx_opts fo = {
+        .no_cache = true, .creds = &src, .creds_check_ms = 600000, .record = status_record, .record_ctx = &sl};
+    struct fx f;
+    fx_up(&f, &fo);
+    pthread_mutex_lock(&cc.mu);
+    cc.delay_ms = 1500; /* the refresh outlasts the stop */
+    pthread_mutex_unlock(&cc.mu);
+    const char *fault = "{\"type\": \"expire_key\", \"access_key_id\": \"" EX_AKID "\", \"count\": 1}";
+    struct brock_err e = {0};
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    struct bg_req b = {.f = &f, .q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("parked at stop", false),
+                                      .bearer = TOK_ALICE}};
+    pthread_create(&b.th, NULL, bg_run, &b);
+    int waiting = 0;
+    for (int i = 0; i < 100 && !waiting; i++) {
+        usleep(10 * 1000);
+        waiting = (int)health_field(&f, "credentials_wait");
+    }
+    assert_int_equal(waiting, 1);
+    fx_down(&f); /* stops at once: the parked call is ended, then booked */
+    pthread_join(b.th, NULL);
+    assert_true(b.r.status == 0 || b.r.status == 503); /* the connection closed, or the answer got out */
+    resp_free(&b.r);
+    pthread_mutex_lock(&sl.mu);
+    assert_int_equal(sl.n, 1);
+    assert_string_equal(sl.status[0], "ServiceUnavailableException");
+    assert_non_null(strstr(sl.msg[0], "shutting down"));
+    pthread_mutex_unlock(&sl.mu);
+    free(f.dir);
+    pthread_mutex_destroy(&sl.mu);
+    pthread_mutex_destroy(&cc.mu);
+    aws_credentials_release(cc.set);
+}
+
 static void test_graceful_stop(void **state)
 {
     (void)state;
@@ -2023,6 +2088,7 @@ int main(void)
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_creds_refused_fast),
+        cmocka_unit_test(test_creds_wait_at_stop),
         cmocka_unit_test(test_health_books_pending),
         cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_loop_realtime),
