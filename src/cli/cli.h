@@ -170,6 +170,8 @@ void cli_logs_stop_background(struct shipper_bg *bg, const struct json_t *brock)
  * would refuse anyway (older than 14 days: audit_spool_prune), so an
  * unshipped spool stays bounded. Nothing happens when shipping is on. */
 void cli_logs_prune_unshipped(struct store *s, const struct json_t *brock);
+/* The same with the monitoring settings already read (the gateway's books thread). */
+void cli_logs_prune_if_unshipped(struct store *s, const struct monitor_config *mc);
 
 /* The REPL's start-up decision for `brock [words]` without a command or -p
  * (repl.c): 0 = start the REPL, else an exit code after an error message on

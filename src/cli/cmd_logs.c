@@ -126,14 +126,21 @@ void cli_logs_stop_background(struct shipper_bg *bg, const json_t *brock)
                 e.msg);
 }
 
+void cli_logs_prune_if_unshipped(struct store *s, const struct monitor_config *mc)
+{
+    struct brock_err e = {0};
+    if (!s || monitor_shipping_enabled(mc))
+        return;
+    if (audit_spool_prune(s, 0, NULL, &e) != BROCK_OK)
+        log_warn("could not prune the audit spool: %s", e.msg);
+}
+
 void cli_logs_prune_unshipped(struct store *s, const json_t *brock)
 {
     struct monitor_config mc;
     struct brock_err e = {0};
-    if (!s || cli_monitor_config(NULL, brock, &mc, &e) != BROCK_OK || monitor_shipping_enabled(&mc))
-        return;
-    if (audit_spool_prune(s, 0, NULL, &e) != BROCK_OK)
-        log_warn("could not prune the audit spool: %s", e.msg);
+    if (cli_monitor_config(NULL, brock, &mc, &e) == BROCK_OK)
+        cli_logs_prune_if_unshipped(s, &mc);
 }
 
 /* ---- brock logs status ------------------------------------------------------------ */

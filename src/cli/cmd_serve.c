@@ -51,11 +51,7 @@ struct audit_ctx {
 static void on_housekeep(void *ctx, struct store *s)
 {
     struct audit_ctx *a = ctx;
-    struct brock_err e = {0};
-    if (monitor_shipping_enabled(&a->mc))
-        return;
-    if (audit_spool_prune(s, 0, NULL, &e) != BROCK_OK)
-        log_warn("gateway: could not prune the audit spool: %s", e.msg);
+    cli_logs_prune_if_unshipped(s, &a->mc);
 }
 
 /* The book-keeping thread's record: one audit event (and its EMF metrics)

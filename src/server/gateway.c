@@ -741,7 +741,6 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     for (struct gw_job *j = g->live; j; j = j->lnext) {
         live++;
         upstream += j->call != NULL;
-        parked += j->parked;
         held += j->held;
         done += j->done;
         streaming += j->stream_started;
@@ -750,6 +749,8 @@ static void health(struct gateway *g, struct httpd_resp *resp)
         listed += j->in_notify;
         pthread_mutex_unlock(&g->notify_mu);
     }
+    for (struct gw_job *j = g->parked; j; j = j->park_next)
+        parked++;
     char b[768];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"

@@ -97,8 +97,7 @@ struct gw_job {
     bool head_sent, saw_exception, decode_failed;
     bool held;              /* the transfer is held (too many frames pending) */
     bool lookup_wait;       /* with the helper thread */
-    bool parked;            /* waiting for usable upstream credentials (g->parked) */
-    bool parked_once;       /* ... which happens once per call at most */
+    bool parked_once;       /* waited for usable upstream credentials (g->parked): once per call at most */
     int64_t park_until;     /* monotonic ms: then answered 503 */
     struct gw_job *park_next;
     char decode_err[300];

@@ -406,7 +406,7 @@ static void creds_refused(struct gw_job *j)
  * provider), and not at all otherwise. */
 static void park_job(struct gateway *g, struct gw_job *j)
 {
-    j->parked = j->parked_once = true;
+    j->parked_once = true;
     j->park_until = time_mono_ms() + GATEWAY_CREDS_PARK_MS;
     j->park_next = g->parked;
     g->parked = j;
@@ -434,7 +434,6 @@ static void on_park_timer(evutil_socket_t fd, short what, void *arg)
         struct gw_job *j = list;
         list = j->park_next;
         j->park_next = NULL;
-        j->parked = false;
         if (j->cancel) {
             local_error(j, 503, "interrupted", "brock gateway: the call was stopped (client gone)");
             job_done(j);
@@ -446,7 +445,6 @@ static void on_park_timer(evutil_socket_t fd, short what, void *arg)
             creds_refused(j);
             job_done(j);
         } else {
-            j->parked = true;
             j->park_next = g->parked;
             g->parked = j;
         }
@@ -919,7 +917,6 @@ void gw_upstream_stop(struct gateway *g)
         struct gw_job *j = g->parked;
         g->parked = j->park_next;
         j->park_next = NULL;
-        j->parked = false;
         local_error(j, 503, "ServiceUnavailableException", "brock gateway: shutting down");
         job_done(j);
     }

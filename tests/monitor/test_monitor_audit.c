@@ -516,14 +516,24 @@ static void check_no_secret(const char *text, size_t n, const char *where)
             fail_msg("%s holds the secret %.8s...", where, secrets[i]);
 }
 
+/* A store in a new temporary directory (*dir: free it after closing). */
+static struct store *tmp_store(char **dir)
+{
+    *dir = test_tmpdir();
+    struct store_options so = {.dir = *dir};
+    struct store *s = NULL;
+    struct brock_err e = {0};
+    if (store_open(&so, &s, &e) != BROCK_OK)
+        fail_msg("store_open: %s", e.msg);
+    return s;
+}
+
 static void test_no_secret_in_events_or_spool(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir();
-    struct store_options so = {.dir = dir};
-    struct store *s = NULL;
+    char *dir = NULL;
+    struct store *s = tmp_store(&dir);
     struct brock_err e = {0};
-    assert_int_equal(store_open(&so, &s, &e), BROCK_OK);
     struct monitor_config cfg;
     monitor_config_init(&cfg);
     struct audit_call c = base_call();
@@ -581,11 +591,9 @@ static void test_no_secret_in_events_or_spool(void **state)
 static void test_record_uses_now(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir();
-    struct store_options so = {.dir = dir};
-    struct store *s = NULL;
+    char *dir = NULL;
+    struct store *s = tmp_store(&dir);
     struct brock_err e = {0};
-    assert_int_equal(store_open(&so, &s, &e), BROCK_OK);
     struct monitor_config cfg;
     monitor_config_init(&cfg);
     struct audit_call c = base_call();
@@ -609,11 +617,9 @@ static void test_record_uses_now(void **state)
 static void test_spool_prune_age(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir();
-    struct store_options so = {.dir = dir};
-    struct store *s = NULL;
+    char *dir = NULL;
+    struct store *s = tmp_store(&dir);
     struct brock_err e = {0};
-    assert_int_equal(store_open(&so, &s, &e), BROCK_OK);
     struct monitor_config cfg;
     monitor_config_init(&cfg);
     const int64_t now = 1800000000000LL, minute = 60000;

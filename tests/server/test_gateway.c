@@ -1525,6 +1525,36 @@ static long health_field(struct fx *f, const char *name)
     return n;
 }
 
+/* Send q every 100 ms, at most `tries` times, until the answer is `want`:
+ * the last status. */
+static long status_within(struct fx *f, const struct req *q, long want, int tries)
+{
+    long status = 0;
+    for (int i = 0; i < tries && status != want; i++) {
+        usleep(100 * 1000);
+        struct resp r;
+        send_req(f, q, &r);
+        status = r.status;
+        resp_free(&r);
+    }
+    return status;
+}
+
+/* Read a health field every 10 ms, at most `tries` times, until it is
+ * `want`: the last value. Each read must take less than max_ms (0: any). */
+static long health_within(struct fx *f, const char *name, long want, int tries, int64_t max_ms)
+{
+    long v = -1;
+    for (int i = 0; i < tries && v != want; i++) {
+        usleep(10 * 1000);
+        int64_t t0 = time_mono_ms();
+        v = health_field(f, name);
+        if (max_ms > 0)
+            assert_true(time_mono_ms() - t0 < max_ms);
+    }
+    return v;
+}
+
 struct slice_want {
     long long ns;
     bool shown;
@@ -1873,14 +1903,7 @@ static void test_creds_refused_fast(void **state)
     cc.failing = false;
     int aheads = cc.aheads;
     pthread_mutex_unlock(&cc.mu);
-    long status = 0;
-    for (int i = 0; i < 40 && status != 200; i++) {
-        usleep(100 * 1000);
-        send_req(&f, &q, &r);
-        status = r.status;
-        resp_free(&r);
-    }
-    assert_int_equal(status, 200);
+    assert_int_equal(status_within(&f, &q, 200, 40), 200);
     assert_int_equal(health_field(&f, "credentials_usable"), 1);
     pthread_mutex_lock(&cc.mu);
     assert_true(cc.aheads > aheads);
@@ -1899,14 +1922,8 @@ static void test_creds_refused_fast(void **state)
     struct bg_req b = {.f = &f, .q = q};
     t0 = time_mono_ms();
     pthread_create(&b.th, NULL, bg_run, &b);
-    int waiting = 0;
-    for (int i = 0; i < 40 && !waiting; i++) {
-        usleep(10 * 1000);
-        int64_t h0 = time_mono_ms();
-        waiting = (int)health_field(&f, "credentials_wait");
-        assert_true(time_mono_ms() - h0 < 300); /* the loop is not waiting for the provider */
-    }
-    assert_int_equal(waiting, 1);
+    /* the loop is not waiting for the provider: health answers at once */
+    assert_int_equal(health_within(&f, "credentials_wait", 1, 40, 300), 1);
     pthread_join(b.th, NULL);
     int64_t took = time_mono_ms() - t0;
     assert_int_equal(b.r.status, 200);
@@ -1935,14 +1952,7 @@ static void test_creds_refused_fast(void **state)
     cc.failing = false;
     cc.delay_ms = 0;
     pthread_mutex_unlock(&cc.mu);
-    status = 0;
-    for (int i = 0; i < 40 && status != 200; i++) {
-        usleep(100 * 1000);
-        send_req(&f, &q, &r);
-        status = r.status;
-        resp_free(&r);
-    }
-    assert_int_equal(status, 200);
+    assert_int_equal(status_within(&f, &q, 200, 40), 200);
     fx_down(&f);
     free(f.dir);
     pthread_mutex_destroy(&cc.mu);
@@ -1993,12 +2003,7 @@ static void test_creds_wait_at_stop(void **state)
     struct bg_req b = {.f = &f, .q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("parked at stop", false),
                                       .bearer = TOK_ALICE}};
     pthread_create(&b.th, NULL, bg_run, &b);
-    int waiting = 0;
-    for (int i = 0; i < 100 && !waiting; i++) {
-        usleep(10 * 1000);
-        waiting = (int)health_field(&f, "credentials_wait");
-    }
-    assert_int_equal(waiting, 1);
+    assert_int_equal(health_within(&f, "credentials_wait", 1, 100, 0), 1);
     fx_down(&f); /* stops at once: the parked call is ended, then booked */
     pthread_join(b.th, NULL);
     assert_true(b.r.status == 0 || b.r.status == 503); /* the connection closed, or the answer got out */
