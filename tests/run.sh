@@ -50,14 +50,15 @@ failures=()
 # run_tap NAME COMMAND...: run a TAP producer and count its results.
 run_tap() {
   local name=$1; shift
-  local out rc planned=0 seen=0 p=0 f=0 line
+  local out rc planned=0 seen=0 p=0 f=0 line in_failure=
   out=$("$@" 2>"$scratch/stderr"); rc=$?
   while IFS= read -r line; do
     case $line in
-      "ok "*) p=$((p+1)); seen=$((seen+1)); [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
-      "not ok "*) f=$((f+1)); seen=$((seen+1)); failures+=("$name: ${line#not ok }"); echo "  $line";;
+      "ok "*) p=$((p+1)); seen=$((seen+1)); in_failure=; [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
+      "not ok "*) f=$((f+1)); seen=$((seen+1)); in_failure=1; failures+=("$name: ${line#not ok }"); echo "  $line";;
       1..*) n=${line#1..}; n=${n%%[!0-9]*}; planned=$((planned + ${n:-0}));;
-      "# "*) [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
+      # a failed test's diagnostics (cmocka: the assertion and file:line) always show
+      "# "*) { [ -n "$in_failure" ] || [ -n "${TEST_VERBOSE:-}" ]; } && echo "  $line";;
     esac
   done <<<"$out"
   if [ "$seen" -lt "$planned" ]; then
@@ -67,7 +68,15 @@ run_tap() {
     f=1; failures+=("$name: exited $rc")
   fi
   if [ "$f" -gt 0 ] || [ -n "${TEST_VERBOSE:-}" ]; then
-    sed 's/^/  stderr: /' "$scratch/stderr" | tail -n 40
+    # the start (what went wrong first) and the end (sanitizer summaries)
+    local nl; nl=$(wc -l <"$scratch/stderr")
+    if [ "$nl" -le 40 ]; then
+      sed 's/^/  stderr: /' "$scratch/stderr"
+    else
+      head -n 25 "$scratch/stderr" | sed 's/^/  stderr: /'
+      echo "  stderr: [... $((nl - 40)) lines ...]"
+      tail -n 15 "$scratch/stderr" | sed 's/^/  stderr: /'
+    fi
   fi
   printf '%-48s %4d passed, %d failed\n' "$name" "$p" "$f"
   passed=$((passed + p)); failed=$((failed + f))

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # httpd_js_h2.sh - the server core against Node's built-in http2 client (the
 # HTTP/2 stack the AWS SDK for JavaScript uses for Bedrock Runtime): many
-# streams on one session, large bodies both ways, streamed DATA, a stream the
-# server resets while others go on, a stream the client resets, an early 413,
-# and GOAWAY on a graceful stop. The server is `test_httpd --serve` from
-# $BROCK_BUILD (tests/server/test_httpd.c). Prints TAP.
+# streams on one session, large bodies both ways, a 6 MB flood under
+# backpressure, streamed DATA, a stream the server resets while others go on,
+# a stream the client resets, an early 413, and GOAWAY on a graceful stop.
+# The server is `test_httpd --serve` from $BROCK_BUILD
+# (tests/server/test_httpd.c). Prints TAP.
 set -u
 build=${BROCK_BUILD:-build}
 srv=$build/tests/server/test_httpd
@@ -104,6 +105,19 @@ test('large bodies: 5 MB upload echoed, 8 MB download (flow control)', async () 
   const d = await get(s, `/big?n=${n}`);
   assert(d.body.length === n, `download ${d.body.length} bytes`);
   for (let i = 0; i < n; i++) if (d.body[i] !== bigByte(i)) throw new Error(`byte ${i}`);
+  s.close();
+});
+
+test('backpressure: a 6 MB flood arrives whole and ends; the server held at most its bound', async () => {
+  const s = http2.connect(base);
+  const n = 6000000;
+  const d = await get(s, `/flood?limit=${n}`);
+  assert(!d.error && d.headers[':status'] === 200, `flood: ${d.error}`);
+  assert(d.body.length === n, `flood ${d.body.length} bytes`);
+  for (let i = 0; i < n; i++) if (d.body[i] !== bigByte(i)) throw new Error(`byte ${i}`);
+  const st = await stats(s);
+  assert(st.flood_max_buffered > 0 && st.flood_max_buffered <= st.flood_bound,
+         `held ${st.flood_max_buffered} bytes, bound ${st.flood_bound}`);
   s.close();
 });
 

@@ -122,6 +122,8 @@ struct flooder {
 
 #define FLOOD_PIECE ((size_t)64 * 1024)
 #define FLOOD_LOW ((size_t)256 * 1024)
+/* what a flood may hold at most: its low-water mark, one piece, some slack */
+#define FLOOD_BOUND (FLOOD_LOW + FLOOD_PIECE + 64 * 1024)
 
 static void flood_close(struct httpd_resp *resp, void *arg)
 {
@@ -257,14 +259,15 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
         snprintf(sl->text, sizeof sl->text, "slow %s", q);
         httpd_timer_add(httpd_resp_server(resp), qarg(q, "ms", 100), slow_fire, sl);
     } else if (strcmp(path, "/stats") == 0) {
-        char js[256];
+        char js[384];
         struct httpd_stats hs;
         httpd_stats(httpd_resp_server(resp), &hs);
         snprintf(js, sizeof js,
-                 "{\"closes\":%d,\"done\":%d,\"connections\":%llu,\"h2\":%llu,\"requests\":%llu}",
+                 "{\"closes\":%d,\"done\":%d,\"connections\":%llu,\"h2\":%llu,\"requests\":%llu,"
+                 "\"flood_max_buffered\":%zu,\"flood_bound\":%zu}",
                  atomic_load(&f->closes), atomic_load(&f->streams_done),
                  (unsigned long long)hs.connections, (unsigned long long)hs.h2_connections,
-                 (unsigned long long)hs.requests);
+                 (unsigned long long)hs.requests, atomic_load(&f->max_buffered), FLOOD_BOUND);
         (void)httpd_resp_send_text(resp, 200, "application/json", js);
     } else if (strcmp(path, "/stop") == 0) {
         httpd_stop(httpd_resp_server(resp), (int)qarg(q, "grace", 5000));
@@ -549,13 +552,17 @@ static void rawresp_free(struct rawresp *r)
 /* ------------------------------------------------------------------ */
 /* a small HTTP/2 client on nghttp2, for what curl 7.88.1 cannot do:    */
 /* reset one stream and keep the connection, honour RST_STREAM(NO_ERROR) */
-/* after an early answer (RFC 9113 section 8.1), and see GOAWAY.        */
+/* after an early answer (RFC 9113 section 8.1), see GOAWAY, and end a  */
+/* long streamed download reliably (see the back-pressure test).        */
 
 struct h2st {
     int32_t id;
     int status;
     size_t body_len;
     char body[256];
+    /* check every body byte against big_byte(); the first that differs */
+    bool check_big, big_differs;
+    size_t big_differs_at;
     bool closed;
     uint32_t err;
     /* upload */
@@ -609,6 +616,11 @@ static int h2cli_data(nghttp2_session *s, uint8_t fl, int32_t id, const uint8_t 
     struct h2st *st = h2cli_find(u, id);
     if (!st)
         return 0;
+    for (size_t j = 0; st->check_big && !st->big_differs && j < n; j++)
+        if (d[j] != big_byte(st->body_len + j)) {
+            st->big_differs = true;
+            st->big_differs_at = st->body_len + j;
+        }
     size_t room = sizeof st->body - 1 - (st->body_len < sizeof st->body - 1 ? st->body_len : sizeof st->body - 1);
     memcpy(st->body + (sizeof st->body - 1 - room), d, n < room ? n : room);
     st->body_len += n;
@@ -1454,23 +1466,50 @@ static void test_many_h2_streams(void **state)
     fx_free(f);
 }
 
+/* HTTP/1.1 through curl; HTTP/2 through the nghttp2 client above, because
+ * Debian 12's libcurl 7.88.1 now and then never ends a prior-knowledge h2
+ * transfer whose bytes have all arrived, after the server sent END_STREAM (4
+ * in ~8,000 runs under load). tests/e2e/httpd_js_h2.sh runs the same flood
+ * with Node's client. */
 static void test_streamed_response_with_backpressure(void **state)
 {
     (void)state;
     struct fx *f = fx_start();
-    for (int h2 = 0; h2 < 2; h2++) {
-        struct xfer x = {0};
-        CURL *c = mk_easy(&x, f->port, "/flood?limit=6000000", h2);
-        assert_int_equal(curl_easy_perform(c), CURLE_OK);
-        assert_int_equal(x.len, 6000000);
-        for (size_t i = 0; i < x.len; i++)
-            if ((uint8_t)x.data[i] != big_byte(i))
-                fail_msg("byte %zu differs", i);
-        curl_easy_cleanup(c);
-        xfer_free(&x);
-    }
+    struct xfer x = {0};
+    CURL *c = mk_easy(&x, f->port, "/flood?limit=6000000", false);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK || x.len != 6000000)
+        fail_msg("HTTP/1.1: %s after %zu of 6000000 bytes in %lld ms (server wrote %zu)",
+                 curl_easy_strerror(rc), x.len, (long long)(time_mono_ms() - x.start_ms),
+                 atomic_load(&f->flood_written));
+    for (size_t i = 0; i < x.len; i++)
+        if ((uint8_t)x.data[i] != big_byte(i))
+            fail_msg("HTTP/1.1: byte %zu differs", i);
+    curl_easy_cleanup(c);
+    xfer_free(&x);
+    assert_true(atomic_load(&f->max_buffered) <= FLOOD_BOUND);
+
+    atomic_store(&f->max_buffered, 0);
+    struct h2cli h;
+    h2cli_open(&h, f->port);
+    /* windows as wide as curl's, so what holds the writer back is the socket */
+    nghttp2_settings_entry wide = {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 32 << 20};
+    nghttp2_submit_settings(h.s, NGHTTP2_FLAG_NONE, &wide, 1);
+    nghttp2_session_set_local_window_size(h.s, NGHTTP2_FLAG_NONE, 0, 64 << 20);
+    struct h2st *st = h2cli_req(&h, "GET", "/flood?limit=6000000", NULL, 0, 0, NULL);
+    st->check_big = true;
+    int64_t t0 = time_mono_ms();
+    h2cli_pump(&h, 30000, st_closed, st);
+    if (!st->closed || st->err || st->status != 200 || st->body_len != 6000000)
+        fail_msg("h2: status %d, %zu of 6000000 bytes, %s (error %u) in %lld ms (server wrote %zu)",
+                 st->status, st->body_len, st->closed ? "closed" : "not closed", st->err,
+                 (long long)(time_mono_ms() - t0), atomic_load(&f->flood_written));
+    if (st->big_differs)
+        fail_msg("h2: byte %zu differs", st->big_differs_at);
+    h2cli_free(&h);
     /* the writer never held much more than its low-water mark + one piece */
-    assert_true(atomic_load(&f->max_buffered) <= FLOOD_LOW + FLOOD_PIECE + 64 * 1024);
+    size_t held = atomic_load(&f->max_buffered);
+    assert_true(held > 0 && held <= FLOOD_BOUND);
     fx_free(f);
 }
 
@@ -1837,7 +1876,7 @@ static void test_client_not_reading(void **state)
     assert_true(wait_for(&f->closes, 1, 6000));
     size_t written = atomic_load(&f->flood_written);
     size_t held = atomic_load(&f->max_buffered);
-    assert_true(held <= FLOOD_LOW + FLOOD_PIECE + 64 * 1024);
+    assert_true(held <= FLOOD_BOUND);
     if (written > (size_t)16 << 20)
         fail_msg("server produced %zu bytes for a client that reads nothing", written);
     close(fd);
