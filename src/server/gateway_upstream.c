@@ -767,6 +767,11 @@ static void *helper_main(void *arg)
                 pthread_mutex_lock(&g->lk_mu);
                 now = time_mono_ms();
                 g->creds_retry_at = ok ? 0 : now + GATEWAY_CREDS_RETRY_MS;
+                /* a nudge made while this refresh ran (a call that found no
+                 * usable set meanwhile) is answered by it: no second call
+                 * to the provider right after a good one */
+                if (ok)
+                    g->creds_now = false;
                 if (!nudged || ok)
                     next_check = now + g->creds_check_ms;
                 continue;

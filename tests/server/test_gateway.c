@@ -1762,6 +1762,7 @@ struct counting_creds {
     int gets, aheads, peeks;
     bool failing, usable;
     int delay_ms; /* a slow provider: get_ahead takes this long */
+    int in_flight; /* get_ahead calls running */
     int64_t ahead_ms;
     pthread_t peek_thread, ahead_thread;
 };
@@ -1798,6 +1799,7 @@ static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_cr
     struct counting_creds *c = ctx;
     pthread_mutex_lock(&c->mu);
     c->aheads++;
+    c->in_flight++;
     c->ahead_ms = ahead_ms;
     c->ahead_thread = pthread_self();
     bool failing = c->failing;
@@ -1808,6 +1810,7 @@ static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_cr
     pthread_mutex_lock(&c->mu);
     if (!failing)
         c->usable = true;
+    c->in_flight--;
     pthread_mutex_unlock(&c->mu);
     if (failing) {
         *out = NULL;
@@ -1815,6 +1818,23 @@ static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_cr
     }
     *out = aws_credentials_acquire(c->set);
     return BROCK_OK;
+}
+
+/* Wait until no refresh is running, so that one begun under the old
+ * provider behaviour cannot land after a test has changed it. */
+static bool cc_quiet(struct counting_creds *c, int timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        int n = c->in_flight;
+        pthread_mutex_unlock(&c->mu);
+        if (!n)
+            return true;
+        if (time_mono_ms() >= end)
+            return false;
+        usleep(5000);
+    }
 }
 
 static void cc_invalidate(void *ctx)
@@ -1868,6 +1888,63 @@ static void test_creds_ahead(void **state)
     aws_credentials_release(cc.set);
 }
 
+/* Calls that find no usable set while a refresh is running ask for one too;
+ * that refresh answers them all: the provider is called once, not again the
+ * moment it has succeeded. */
+static void test_creds_nudges_during_refresh(void **state)
+{
+    (void)state;
+    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
+    pthread_mutex_init(&cc.mu, NULL);
+    struct aws_creds_source src = {
+        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 600000};
+    struct fx f;
+    fx_up(&f, &fo);
+    assert_true(cc_quiet(&cc, 3000));
+    pthread_mutex_lock(&cc.mu);
+    assert_true(cc.usable);
+    cc.delay_ms = 500;
+    int aheads = cc.aheads;
+    pthread_mutex_unlock(&cc.mu);
+    /* Bedrock rejects the set: the call waits for the refresh (500 ms) */
+    const char *fault = "{\"type\": \"expire_key\", \"access_key_id\": \"" EX_AKID "\", \"count\": 1}";
+    struct brock_err e = {0};
+    assert_int_equal(emulator_add_faults(f.em, fault, strlen(fault), &e), BROCK_OK);
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("nudge", false), .bearer = TOK_ALICE};
+    struct bg_req b1 = {.f = &f, .q = q};
+    pthread_create(&b1.th, NULL, bg_run, &b1);
+    /* once the refresh runs, a second call finds no usable set and asks again */
+    int64_t end = time_mono_ms() + 3000;
+    for (;;) {
+        pthread_mutex_lock(&cc.mu);
+        bool running = cc.in_flight > 0;
+        pthread_mutex_unlock(&cc.mu);
+        if (running || time_mono_ms() >= end)
+            break;
+        usleep(2000);
+    }
+    struct bg_req b2 = {.f = &f, .q = q};
+    pthread_create(&b2.th, NULL, bg_run, &b2);
+    pthread_join(b1.th, NULL);
+    pthread_join(b2.th, NULL);
+    assert_int_equal(b1.r.status, 200);
+    assert_int_equal(b2.r.status, 200);
+    resp_free(&b1.r);
+    resp_free(&b2.r);
+    /* longer than a refresh takes: no second one started */
+    usleep(800 * 1000);
+    pthread_mutex_lock(&cc.mu);
+    int refreshes = cc.aheads - aheads, running = cc.in_flight;
+    pthread_mutex_unlock(&cc.mu);
+    assert_int_equal(refreshes, 1);
+    assert_int_equal(running, 0);
+    fx_down(&f);
+    free(f.dir);
+    pthread_mutex_destroy(&cc.mu);
+    aws_credentials_release(cc.set);
+}
+
 /* With no usable upstream credentials because the provider is down, calls
  * are answered 503 at once (the reason goes to the log) instead of the loop
  * waiting for a provider; the helper, asked by the loop, refreshes (at most
@@ -1913,6 +1990,7 @@ static void test_creds_refused_fast(void **state)
      * invalidates it and finds none usable; the call waits while the
      * helper refreshes (the provider now takes 600 ms) and then goes
      * through, and the loop serves others meanwhile */
+    assert_true(cc_quiet(&cc, 3000));
     pthread_mutex_lock(&cc.mu);
     cc.delay_ms = 600;
     pthread_mutex_unlock(&cc.mu);
@@ -1933,6 +2011,7 @@ static void test_creds_refused_fast(void **state)
     assert_int_equal(health_field(&f, "credentials_wait"), 0);
     /* rejected again and the refresh fails: the waiting call is answered
      * 503 as soon as the refresh has failed, not at the park limit */
+    assert_true(cc_quiet(&cc, 3000));
     pthread_mutex_lock(&cc.mu);
     cc.delay_ms = 300;
     cc.failing = true;
@@ -2093,6 +2172,7 @@ int main(void)
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_creds_refused_fast),
+        cmocka_unit_test(test_creds_nudges_during_refresh),
         cmocka_unit_test(test_creds_wait_at_stop),
         cmocka_unit_test(test_health_books_pending),
         cmocka_unit_test(test_loop_slice),
