@@ -50,15 +50,19 @@ failures=()
 # run_tap NAME COMMAND...: run a TAP producer and count its results.
 run_tap() {
   local name=$1; shift
-  local out rc planned=0 seen=0 p=0 f=0 line in_failure=
+  local out rc planned=0 seen=0 p=0 f=0 line in_failure= pending=
   out=$("$@" 2>"$scratch/stderr"); rc=$?
+  # A failed test's diagnostics always show: cmocka prints fail_msg() text
+  # before its "not ok" line, and the assertion and file:line as "# " lines
+  # after it.
   while IFS= read -r line; do
     case $line in
-      "ok "*) p=$((p+1)); seen=$((seen+1)); in_failure=; [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
-      "not ok "*) f=$((f+1)); seen=$((seen+1)); in_failure=1; failures+=("$name: ${line#not ok }"); echo "  $line";;
+      "ok "*) p=$((p+1)); seen=$((seen+1)); in_failure=; pending=; [ -n "${TEST_VERBOSE:-}" ] && echo "  $line";;
+      "not ok "*) f=$((f+1)); seen=$((seen+1)); in_failure=1; failures+=("$name: ${line#not ok }")
+                  printf '%s' "$pending"; pending=; echo "  $line";;
       1..*) n=${line#1..}; n=${n%%[!0-9]*}; planned=$((planned + ${n:-0}));;
-      # a failed test's diagnostics (cmocka: the assertion and file:line) always show
       "# "*) { [ -n "$in_failure" ] || [ -n "${TEST_VERBOSE:-}" ]; } && echo "  $line";;
+      *) pending+="  $line"$'\n';;
     esac
   done <<<"$out"
   if [ "$seen" -lt "$planned" ]; then

@@ -390,6 +390,9 @@ static void test_stopped_job(void **state)
     (void)state;
     struct fixture f;
     fixture_up(&f, NULL, 0);
+    /* steps of 250 ms, not 30: the stop must land while the job runs, also
+     * when a loaded machine delays the poll that sees it running */
+    setenv("BROCK_EMULATE_BATCH_STEP_MS", "250", 1);
     write_records(&f, 300, false);
     struct batch_options o;
     options(&f, &o);
