@@ -1820,20 +1820,21 @@ static enum brock_status cc_get_ahead(void *ctx, int64_t ahead_ms, struct aws_cr
     return BROCK_OK;
 }
 
-/* Wait until no refresh is running, so that one begun under the old
- * provider behaviour cannot land after a test has changed it. */
-static bool cc_quiet(struct counting_creds *c, int timeout_ms)
+/* Wait until a refresh is running (running) or none is (!running): the
+ * latter so that one begun under the old provider behaviour cannot land
+ * after a test has changed it. */
+static bool cc_wait(struct counting_creds *c, bool running, int timeout_ms)
 {
     int64_t end = time_mono_ms() + timeout_ms;
     for (;;) {
         pthread_mutex_lock(&c->mu);
-        int n = c->in_flight;
+        bool now = c->in_flight > 0;
         pthread_mutex_unlock(&c->mu);
-        if (!n)
+        if (now == running)
             return true;
         if (time_mono_ms() >= end)
             return false;
-        usleep(5000);
+        usleep(2000);
     }
 }
 
@@ -1845,6 +1846,30 @@ static void cc_invalidate(void *ctx)
     pthread_mutex_unlock(&c->mu);
 }
 
+static void cc_init(struct counting_creds *c, bool failing)
+{
+    memset(c, 0, sizeof *c);
+    c->set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting");
+    c->failing = failing;
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+/* The gateway's credential source backed by c; invalidate only if asked. */
+static struct aws_creds_source cc_source(struct counting_creds *c, bool invalidate)
+{
+    return (struct aws_creds_source){.get = cc_get,
+                                     .get_ahead = cc_get_ahead,
+                                     .peek = cc_peek,
+                                     .invalidate = invalidate ? cc_invalidate : NULL,
+                                     .ctx = c};
+}
+
+static void cc_free(struct counting_creds *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    aws_credentials_release(c->set);
+}
+
 /* The helper thread refreshes the upstream credentials ahead of expiry on
  * its own clock, with no call in flight and without the cache; the gateway
  * fetched the first set before serving; the loop only peeks at the current
@@ -1852,9 +1877,9 @@ static void cc_invalidate(void *ctx)
 static void test_creds_ahead(void **state)
 {
     (void)state;
-    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
-    pthread_mutex_init(&cc.mu, NULL);
-    struct aws_creds_source src = {.get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .ctx = &cc};
+    struct counting_creds cc;
+    cc_init(&cc, false);
+    struct aws_creds_source src = cc_source(&cc, false);
     struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 50};
     struct fx f;
     fx_up(&f, &fo);
@@ -1884,8 +1909,7 @@ static void test_creds_ahead(void **state)
     pthread_mutex_unlock(&cc.mu);
     fx_down(&f);
     free(f.dir);
-    pthread_mutex_destroy(&cc.mu);
-    aws_credentials_release(cc.set);
+    cc_free(&cc);
 }
 
 /* Calls that find no usable set while a refresh is running ask for one too;
@@ -1894,14 +1918,13 @@ static void test_creds_ahead(void **state)
 static void test_creds_nudges_during_refresh(void **state)
 {
     (void)state;
-    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
-    pthread_mutex_init(&cc.mu, NULL);
-    struct aws_creds_source src = {
-        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct counting_creds cc;
+    cc_init(&cc, false);
+    struct aws_creds_source src = cc_source(&cc, true);
     struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 600000};
     struct fx f;
     fx_up(&f, &fo);
-    assert_true(cc_quiet(&cc, 3000));
+    assert_true(cc_wait(&cc, false, 3000));
     pthread_mutex_lock(&cc.mu);
     assert_true(cc.usable);
     cc.delay_ms = 500;
@@ -1915,15 +1938,7 @@ static void test_creds_nudges_during_refresh(void **state)
     struct bg_req b1 = {.f = &f, .q = q};
     pthread_create(&b1.th, NULL, bg_run, &b1);
     /* once the refresh runs, a second call finds no usable set and asks again */
-    int64_t end = time_mono_ms() + 3000;
-    for (;;) {
-        pthread_mutex_lock(&cc.mu);
-        bool running = cc.in_flight > 0;
-        pthread_mutex_unlock(&cc.mu);
-        if (running || time_mono_ms() >= end)
-            break;
-        usleep(2000);
-    }
+    assert_true(cc_wait(&cc, true, 3000));
     struct bg_req b2 = {.f = &f, .q = q};
     pthread_create(&b2.th, NULL, bg_run, &b2);
     pthread_join(b1.th, NULL);
@@ -1941,8 +1956,7 @@ static void test_creds_nudges_during_refresh(void **state)
     assert_int_equal(running, 0);
     fx_down(&f);
     free(f.dir);
-    pthread_mutex_destroy(&cc.mu);
-    aws_credentials_release(cc.set);
+    cc_free(&cc);
 }
 
 /* With no usable upstream credentials because the provider is down, calls
@@ -1953,10 +1967,9 @@ static void test_creds_nudges_during_refresh(void **state)
 static void test_creds_refused_fast(void **state)
 {
     (void)state;
-    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting"), .failing = true};
-    pthread_mutex_init(&cc.mu, NULL);
-    struct aws_creds_source src = {
-        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct counting_creds cc;
+    cc_init(&cc, true);
+    struct aws_creds_source src = cc_source(&cc, true);
     struct fx_opts fo = {.no_cache = true, .creds = &src, .creds_check_ms = 600000};
     struct fx f;
     fx_up(&f, &fo); /* starts all the same: the first fetch failed, with a warning */
@@ -1990,7 +2003,7 @@ static void test_creds_refused_fast(void **state)
      * invalidates it and finds none usable; the call waits while the
      * helper refreshes (the provider now takes 600 ms) and then goes
      * through, and the loop serves others meanwhile */
-    assert_true(cc_quiet(&cc, 3000));
+    assert_true(cc_wait(&cc, false, 3000));
     pthread_mutex_lock(&cc.mu);
     cc.delay_ms = 600;
     pthread_mutex_unlock(&cc.mu);
@@ -2011,7 +2024,7 @@ static void test_creds_refused_fast(void **state)
     assert_int_equal(health_field(&f, "credentials_wait"), 0);
     /* rejected again and the refresh fails: the waiting call is answered
      * 503 as soon as the refresh has failed, not at the park limit */
-    assert_true(cc_quiet(&cc, 3000));
+    assert_true(cc_wait(&cc, false, 3000));
     pthread_mutex_lock(&cc.mu);
     cc.delay_ms = 300;
     cc.failing = true;
@@ -2034,8 +2047,7 @@ static void test_creds_refused_fast(void **state)
     assert_int_equal(status_within(&f, &q, 200, 40), 200);
     fx_down(&f);
     free(f.dir);
-    pthread_mutex_destroy(&cc.mu);
-    aws_credentials_release(cc.set);
+    cc_free(&cc);
 }
 
 struct status_log {
@@ -2063,10 +2075,9 @@ static void status_record(void *ctx, struct store *s, const struct gateway_recor
 static void test_creds_wait_at_stop(void **state)
 {
     (void)state;
-    struct counting_creds cc = {.set = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "counting")};
-    pthread_mutex_init(&cc.mu, NULL);
-    struct aws_creds_source src = {
-        .get = cc_get, .get_ahead = cc_get_ahead, .peek = cc_peek, .invalidate = cc_invalidate, .ctx = &cc};
+    struct counting_creds cc;
+    cc_init(&cc, false);
+    struct aws_creds_source src = cc_source(&cc, true);
     struct status_log sl = {.n = 0};
     pthread_mutex_init(&sl.mu, NULL);
     struct fx_opts fo = {
@@ -2094,8 +2105,7 @@ static void test_creds_wait_at_stop(void **state)
     pthread_mutex_unlock(&sl.mu);
     free(f.dir);
     pthread_mutex_destroy(&sl.mu);
-    pthread_mutex_destroy(&cc.mu);
-    aws_credentials_release(cc.set);
+    cc_free(&cc);
 }
 
 static void test_graceful_stop(void **state)
