@@ -118,6 +118,12 @@ $(BUILD)/%.o: %.c
 LIB_LIST := $(BUILD)/libbrock.sources
 $(shell mkdir -p $(BUILD) && { echo "$(LIB_SRC)" | cmp -s - $(LIB_LIST) || echo "$(LIB_SRC)" > $(LIB_LIST); })
 
+# `brock --version` names the commit it was built from: commands.o is rebuilt
+# when HEAD moves, not only when its source changes.
+REV_STAMP := $(BUILD)/gitrev
+$(shell mkdir -p $(BUILD) && { echo "$(GITREV)" | cmp -s - $(REV_STAMP) || echo "$(GITREV)" > $(REV_STAMP); })
+$(BUILD)/src/cli/commands.o: $(REV_STAMP)
+
 $(LIBBROCK): $(LIB_OBJ) $(LIB_LIST)
 	@mkdir -p $(dir $@)
 	$(say) AR $@
