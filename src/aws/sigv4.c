@@ -1645,6 +1645,8 @@ enum brock_status sigv4_verify(struct sigv4_signer *s, const struct sigv4_reques
         return reject(out, e, SIGV4_TOO_LARGE, "SignedHeaders is over %d bytes.", SIGV4_MAX_SIGNED_LIST);
     if (!is_hex64(a.signature))
         return reject(out, e, SIGV4_MISMATCH, "%s", k_msg_mismatch);
+    if (p->head_only)
+        return BROCK_OK; /* verdict stays SIGV4_VALID: "may be valid" */
 
     /* Payload hash the client must have used. */
     char body_hex[SHA256_HEX_LEN + 1];

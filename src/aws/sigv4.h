@@ -213,6 +213,11 @@ struct sigv4_verify_params {
     bool unsigned_payload;     /* S3 presigned: payload hash is UNSIGNED-PAYLOAD */
     bool allow_unsigned_token; /* presigned: accept an X-Amz-Security-Token that
                                   was added after signing (post-sts-header-after) */
+    bool head_only;            /* check only what the head decides (the form, the
+                                  key, the time window, the token) and stop before
+                                  the payload and the signature: a server asks this
+                                  before it reads a body; BROCK_OK then means "may be
+                                  valid", and the full check follows with the body */
 };
 
 /* What verification found. The parsed fields are filled as far as parsing

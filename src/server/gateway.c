@@ -664,6 +664,54 @@ static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, 
     return lc.found;
 }
 
+/* httpd's head check: false when the head alone says that authenticate()
+ * will refuse the request (no Authorization, an unknown bearer token, a
+ * SigV4 head that cannot verify: malformed, an unknown key, outside the time
+ * window). httpd then hands it to the handler at once without reading the
+ * body, and the handler answers as it always does; so a client we do not
+ * know cannot make the gateway hold its uploads. */
+static bool head_check(void *ctx, struct httpd_req *req)
+{
+    struct gateway *g = ctx;
+    const char *authz = httpd_req_header(req, "authorization");
+    if (!authz)
+        return false;
+    if (!strncasecmp(authz, "Bearer ", 7)) {
+        const char *tok = authz + 7;
+        while (*tok == ' ')
+            tok++;
+        size_t tl = strlen(tok);
+        for (size_t i = 0; i < g->keys.n; i++) {
+            const struct gateway_key *k = &g->keys.v[i];
+            if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
+                return true;
+        }
+        return false;
+    }
+    size_t nh = httpd_req_header_count(req);
+    struct sigv4_header *hs = xcalloc(nh + 2, sizeof *hs);
+    size_t k = 0;
+    const char *hn, *hv;
+    for (size_t i = 0; httpd_req_header_at(req, i, &hn, &hv); i++)
+        hs[k++] = (struct sigv4_header){hn, strlen(hn), hv, strlen(hv)};
+    const char *path = httpd_req_path(req), *query = httpd_req_query(req);
+    struct sigv4_request r = {.method = httpd_req_method(req),
+                              .path = path,
+                              .path_len = strlen(path),
+                              .query = query,
+                              .query_len = strlen(query),
+                              .headers = hs,
+                              .n_headers = k};
+    struct akid_lookup lc = {g, NULL};
+    struct sigv4_verify_params vp = {
+        .lookup = lookup_akid, .lookup_ctx = &lc, .now_s = gw_now_ms(g) / 1000, .head_only = true};
+    struct sigv4_verified ver;
+    struct brock_err e = {0};
+    enum brock_status st = sigv4_verify(g->signer, &r, &vp, &ver, &e);
+    free(hs);
+    return st == BROCK_OK && !strcmp(ver.service, "bedrock");
+}
+
 /* ---- budgets --------------------------------------------------------------------- */
 
 static void fmt_day_reset(char *out, size_t n, bool month)
@@ -948,6 +996,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     ho.tls_key_file = o->tls_key_file;
     ho.handler = handler;
     ho.handler_ctx = g;
+    ho.head_check = head_check;
     ho.max_body = o->max_body;
     ho.max_connections = 4096;
     ho.max_h2_streams = 256;

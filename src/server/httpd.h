@@ -73,6 +73,15 @@ typedef void httpd_handler_fn(void *ctx, struct httpd_req *req, struct httpd_res
 /* Response callbacks (see httpd_resp_on_close / httpd_resp_on_drain). */
 typedef void httpd_resp_fn(struct httpd_resp *resp, void *arg);
 typedef void httpd_timer_fn(void *arg);
+/* Called when a request's head is complete and a body follows, before any of
+ * the body is read (loop thread). Return false when the head alone decides
+ * that the request will be refused (an unknown client): the handler is then
+ * called at once, with an empty body, and the body is never buffered. Over
+ * HTTP/1.1 no `100 Continue` is sent and the connection closes after the
+ * answer (the unread body is drained for a moment, then dropped); over
+ * HTTP/2 the stream's DATA is dropped and the stream reset with NO_ERROR once
+ * the answer is out. */
+typedef bool httpd_head_fn(void *ctx, struct httpd_req *req);
 
 struct httpd_options {
     const char *host;        /* IP literal or "localhost"; NULL = "127.0.0.1" */
@@ -80,6 +89,7 @@ struct httpd_options {
     bool allow_non_loopback; /* required to bind anything but 127/8 and ::1 */
     httpd_handler_fn *handler; /* required */
     void *handler_ctx;
+    httpd_head_fn *head_check; /* optional; called with handler_ctx */
 
     size_t max_head;         /* 0 = HTTPD_DEFAULT_MAX_HEAD, and so on */
     size_t max_request_line;

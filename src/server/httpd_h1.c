@@ -656,6 +656,20 @@ void h1_on_read(struct httpd_conn *c)
         if (c->rd.head_ready) {
             c->rd.head_ready = false;
             struct httpd_x *x = c->rd.x;
+            const struct httpd_options *o = &c->srv->opt;
+            if (c->rd.state != H1R_DONE && o->head_check && !o->head_check(o->handler_ctx, &x->req)) {
+                /* refused on its head: answer now, never buffer the body;
+                 * the connection closes after the answer (the body is
+                 * unread), lingering to drain it for a moment */
+                x = h1_reader_take(&c->rd);
+                x->skip_body = true;
+                x->keep_alive = false;
+                httpd_conn_timer(c, -1);
+                c->h1 = H1C_HANDLING;
+                c->cur = x;
+                httpd_x_dispatch(c, x);
+                return;
+            }
             if (x->expect_continue && x->req.version == 11 && !evbuffer_get_length(in))
                 send_continue(c);
             if (c->rd.state != H1R_DONE)

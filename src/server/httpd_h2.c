@@ -137,8 +137,14 @@ static int send_data_cb(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t
     return 0;
 }
 
+/* How much of an upload we drop after an early answer before we reset the
+ * stream: a refused head (skip_body, nobody we know) gets what it may send
+ * without waiting for us; a refused body (413, 408) the whole limit, so a
+ * client that finishes its upload reads the answer. */
 static uint64_t drain_budget(const struct httpd_x *x)
 {
+    if (x->skip_body)
+        return HTTPD_H2_STREAM_WINDOW;
     return (uint64_t)x->srv->opt.max_body * HTTPD_H2_DRAIN_FACTOR;
 }
 
@@ -160,11 +166,11 @@ static void stream_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct httpd_conn *c = x->conn;
     if (!c)
         return;
-    if (x->rejected && x->answered) {
+    if ((x->rejected || x->skip_body) && x->answered) {
         reject_reset(c, x); /* the upload stalled after the early answer */
     } else if (x->abort_req) {
         nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, x->stream_id, NGHTTP2_INTERNAL_ERROR);
-    } else if (!x->req_done && !x->rejected) {
+    } else if (!x->req_done && !x->rejected && !x->skip_body) {
         if (!x->headers_done) {
             log_info("httpd: %s: stream %d: request head not received in time", c->peer,
                      (int)x->stream_id);
@@ -296,8 +302,8 @@ static void request_done(struct httpd_conn *c, struct httpd_x *x)
 {
     x->req_done = true;
     event_del(x->timer);
-    if (x->rejected || x->resp.gone)
-        return;
+    if (x->rejected || x->resp.gone || x->skip_body)
+        return; /* answered by httpd, gone, or handed over at its head */
     httpd_x_dispatch(c, x);
 }
 
@@ -311,8 +317,17 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
         return 0;
     if (frame->hd.type == NGHTTP2_HEADERS && !x->headers_done) {
         headers_done(x);
-        if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+            const struct httpd_options *o = &c->srv->opt;
+            if (!x->rejected && o->head_check && !o->head_check(o->handler_ctx, &x->req)) {
+                /* refused on its head: answer now, drop the body */
+                x->skip_body = true;
+                event_del(x->timer);
+                httpd_x_dispatch(c, x);
+                return 0;
+            }
             stream_timer(x, c->srv->opt.body_timeout_ms);
+        }
     }
     if (x->rejected && !x->resp.head_sent) {
         event_del(x->timer);
@@ -331,7 +346,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     struct httpd_x *x = stream_x(h2, id);
     if (!x || x->req_done)
         return 0;
-    if (x->rejected) {
+    if (x->rejected || x->skip_body) {
         x->drained += len;
         if (x->answered && x->drained > drain_budget(x))
             reject_reset(user, x);
@@ -359,7 +374,8 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
     struct httpd_x *x = stream_x(h2, frame->hd.stream_id);
     /* an early answer is out while the client is still sending: drop the
      * rest of the upload within the budget, or stop it now */
-    if (x && x->rejected && !nghttp2_session_get_stream_remote_close(h2, frame->hd.stream_id)) {
+    if (x && (x->rejected || x->skip_body) &&
+        !nghttp2_session_get_stream_remote_close(h2, frame->hd.stream_id)) {
         x->answered = true;
         if (x->drained > drain_budget(x))
             reject_reset(user, x);

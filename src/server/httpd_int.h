@@ -98,6 +98,7 @@ struct httpd_x {
     int64_t start_ns;
     /* HTTP/1.x request facts */
     bool keep_alive, expect_continue, is_head;
+    bool skip_body; /* head_check refused it: handled at once, body dropped */
     /* HTTP/2 */
     int32_t stream_id;
     struct evbuffer *pending; /* written, not yet framed */

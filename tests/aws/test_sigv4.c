@@ -1277,6 +1277,45 @@ static void test_verify_keys_tokens_time(void **state)
     free_signed(&r);
 }
 
+/* head_only: what the head decides (form, key, time, token) is checked and
+ * reported as a full check would; the payload and the signature are not, so
+ * a head that may be valid passes whatever body follows. */
+static enum sigv4_verdict verify_head(const struct sigv4_request *req, int64_t now, const char *akid,
+                                      const char *token, struct brock_err *e)
+{
+    struct keyring kr = {akid, "verify-secret", token, 0};
+    struct sigv4_verify_params vp = {.lookup = keyring_lookup, .lookup_ctx = &kr, .now_s = now, .head_only = true};
+    struct sigv4_signer *s = sigv4_signer_new();
+    struct sigv4_verified out;
+    enum brock_status st = sigv4_verify(s, req, &vp, &out, e);
+    sigv4_signer_free(s);
+    assert_int_equal(st == BROCK_OK, out.verdict == SIGV4_VALID);
+    return out.verdict;
+}
+
+static void test_verify_head_only(void **state)
+{
+    (void)state;
+    struct signed_req r;
+    make_signed(&r, k_model_path, NULL, false, T0);
+    struct brock_err e = {0};
+    assert_int_equal(verify_head(&r.req, T0, "AKIDVERIFY", NULL, &e), SIGV4_VALID);
+    /* the body is not looked at: an empty one (not read yet) or another */
+    struct sigv4_request nobody = r.req;
+    nobody.body = NULL;
+    nobody.body_len = 0;
+    assert_int_equal(verify_head(&nobody, T0, "AKIDVERIFY", NULL, &e), SIGV4_VALID);
+    assert_int_equal(verify_at(&nobody, T0, NULL, NULL), SIGV4_MISMATCH); /* the full check is */
+    /* what the head decides is refused, in the full check's words */
+    assert_int_equal(verify_head(&nobody, T0, "OTHERKEY", NULL, &e), SIGV4_UNKNOWN_KEY);
+    assert_string_equal(e.aws_code, "UnrecognizedClientException");
+    assert_int_equal(verify_head(&nobody, T0 + 901, "AKIDVERIFY", NULL, &e), SIGV4_EXPIRED);
+    assert_int_equal(verify_head(&nobody, T0, "AKIDVERIFY", "a-token", &e), SIGV4_BAD_TOKEN);
+    nobody.n_headers = 3; /* no Authorization, no X-Amz-Date */
+    assert_int_equal(verify_head(&nobody, T0, "AKIDVERIFY", NULL, &e), SIGV4_MISSING_AUTH);
+    free_signed(&r);
+}
+
 /* The Anthropic SDK sends ':' raw, the AWS SDKs send %3A: the server
  * canonicalises what it received, so both verify. */
 static void test_verify_colon_raw_and_encoded(void **state)
@@ -1969,6 +2008,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_presign_with_query_and_token),
         cmocka_unit_test(test_verify_tampering),
         cmocka_unit_test(test_verify_keys_tokens_time),
+        cmocka_unit_test(test_verify_head_only),
         cmocka_unit_test(test_verify_colon_raw_and_encoded),
         cmocka_unit_test(test_verify_malformed),
         cmocka_unit_test(test_verify_content_sha256),

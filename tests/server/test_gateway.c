@@ -19,6 +19,9 @@
 #include <dirent.h>
 #include <sched.h>
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -939,6 +943,92 @@ static void test_auth(void **state)
     /* no client secret in any log line */
     assert_false(log_has("SECRET"));
     assert_false(log_has(GW_SECRET));
+}
+
+/* Send a request head (no body) on a new connection; read what comes back
+ * within timeout_ms. Returns the bytes read (NUL-terminated in out). */
+static size_t head_exchange(uint16_t port, const char *head, char *out, size_t cap, int timeout_ms, bool *closed)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    size_t n = 0;
+    *closed = false;
+    int64_t end = time_mono_ms() + timeout_ms;
+    while (n + 1 < cap && time_mono_ms() < end) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+        if (r <= 0) {
+            *closed = true;
+            break;
+        }
+        n += (size_t)r;
+        out[n] = '\0';
+        if (strstr(out, "HTTP/1.1 100 Continue\r\n\r\n"))
+            break;
+    }
+    out[n] = '\0';
+    close(fd);
+    return n;
+}
+
+/* A client the gateway does not know is refused on its head: the 403 comes
+ * before any of the body is sent (no 100 Continue, nothing buffered), in
+ * the same words as when the body came first; a known client gets its
+ * 100 Continue. */
+static void test_auth_before_body(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    uint16_t port = gateway_port(f.gw);
+    char amz[17];
+    time_fmt_amz(time_now_ms() / 1000, amz);
+    char sigv4[512];
+    snprintf(sigv4, sizeof sigv4,
+             "Authorization: AWS4-HMAC-SHA256 Credential=AKIDNOTISSUED0000/%.8s/us-west-2/bedrock/aws4_request, "
+             "SignedHeaders=host;x-amz-date, Signature=%064d\r\nX-Amz-Date: %s\r\n", amz, 0, amz);
+    const struct {
+        const char *auth, *type;
+    } cases[] = {
+        {"", "MissingAuthenticationTokenException"},
+        {"Authorization: Bearer tok-unknown-0123456789abcdef\r\n", "UnrecognizedClientException"},
+        {sigv4, "UnrecognizedClientException"},
+    };
+    struct gateway_stats st0, st1;
+    gateway_stats(f.gw, &st0);
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(cases); i++) {
+        char head[1024], got[4096];
+        snprintf(head, sizeof head,
+                 "POST /model/%s/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Type: application/json\r\n"
+                 "Content-Length: 20000000\r\nExpect: 100-continue\r\n\r\n",
+                 SONNET_ENC, cases[i].auth);
+        bool closed;
+        int64_t t0 = time_mono_ms();
+        head_exchange(port, head, got, sizeof got, 2000, &closed);
+        if (strncmp(got, "HTTP/1.1 403 ", 13) || !strcasestr(got, cases[i].type) ||
+            !strcasestr(got, "\r\nConnection: close\r\n") || !closed)
+            fail_msg("case %zu: %s", i, got);
+        assert_true(time_mono_ms() - t0 < 1000);
+    }
+    gateway_stats(f.gw, &st1);
+    assert_int_equal(st1.refused_auth - st0.refused_auth, BROCK_ARRAY_LEN(cases));
+    /* a known client is asked for its body */
+    char head[512], got[4096];
+    bool closed;
+    snprintf(head, sizeof head,
+             "POST /model/%s/invoke HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+             "Content-Type: application/json\r\nContent-Length: 20\r\nExpect: 100-continue\r\n\r\n",
+             SONNET_ENC, TOK_ALICE);
+    head_exchange(port, head, got, sizeof got, 2000, &closed);
+    if (strncmp(got, "HTTP/1.1 100 Continue\r\n", 23))
+        fail_msg("known client: %s", got);
+    fx_down(&f);
+    free(f.dir);
 }
 
 static void test_translation_upstream(void **state)
@@ -2171,6 +2261,7 @@ int main(void)
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_passthrough),
         cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_auth_before_body),
         cmocka_unit_test(test_translation_upstream),
         cmocka_unit_test(test_books_budget_cache),
         cmocka_unit_test(test_persistent_cache),

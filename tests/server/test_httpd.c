@@ -37,6 +37,7 @@ struct fx {
     atomic_size_t max_buffered, flood_written;
     atomic_size_t greedy_buffered, greedy_written;
     atomic_int greedy_too_large;
+    atomic_int head_checks; /* head_check calls (test_head_check) */
 };
 
 static long qarg(const char *query, const char *key, long def)
@@ -733,6 +734,11 @@ static void h2cli_pump(struct h2cli *c, int timeout_ms, bool (*done)(void *), vo
 static bool st_closed(void *a)
 {
     return ((struct h2st *)a)->closed;
+}
+
+static bool st_has_status(void *a)
+{
+    return ((struct h2st *)a)->status != 0;
 }
 
 static bool st_has_body(void *a)
@@ -1616,6 +1622,113 @@ static void test_client_reset_h2(void **state)
     fx_free(f);
 }
 
+/* head_check: a head carrying x-deny is refused before its body. */
+static bool deny_head(void *ctx, struct httpd_req *req)
+{
+    struct fx *f = ctx;
+    atomic_fetch_add(&f->head_checks, 1);
+    return httpd_req_header(req, "x-deny") == NULL;
+}
+
+/* A head the check refuses is handled at once with an empty body, and the
+ * body is never waited for or buffered: over HTTP/1.1 without a 100 Continue
+ * and with Connection: close; over HTTP/2 the answer comes while the upload
+ * is open, then RST_STREAM(NO_ERROR). Heads the check passes are read whole
+ * as before, and requests without a body are never checked. */
+static void test_head_check(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.body_timeout_ms = 1200; /* longer than the answers may take */
+    o.head_check = deny_head;
+    struct fx *f = fx_start_opts(&o);
+
+    /* HTTP/1.1, Expect: 100-continue, no body sent: the answer comes now */
+    int fd = raw_connect(f->port);
+    raw_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: 10000000\r\n"
+                  "Expect: 100-continue\r\n\r\n");
+    struct rawbuf b = {0};
+    int64_t t0 = time_mono_ms();
+    raw_read(fd, &b, NULL, 1500);
+    struct rawresp r;
+    assert_true(parse_response(b.p, b.n, false, &r) > 0);
+    assert_int_equal(r.status, 200); /* not 100, not a 408 after the body timeout */
+    assert_true(time_mono_ms() - t0 < 800);
+    assert_non_null(strcasestr(r.head, "\r\nX-Body-Len: 0\r\n"));
+    assert_non_null(strcasestr(r.head, "\r\nConnection: close\r\n"));
+    assert_true(b.eof); /* closed after the answer */
+    rawresp_free(&r);
+    free(b.p);
+    close(fd);
+    assert_int_equal(atomic_load(&f->head_checks), 1);
+
+    /* HTTP/1.1, the body on its way: still answered, the body dropped */
+    size_t n = 3 << 20;
+    char *big = random_bytes(n);
+    fd = raw_connect(f->port);
+    raw_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nContent-Length: 3145728\r\n\r\n");
+    raw_send(fd, big, 1000);
+    memset(&b, 0, sizeof b);
+    raw_read(fd, &b, NULL, 1500);
+    assert_true(parse_response(b.p, b.n, false, &r) > 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.head, "\r\nX-Body-Len: 0\r\n"));
+    rawresp_free(&r);
+    free(b.p);
+    close(fd);
+
+    /* a head the check passes: 100 Continue, then the whole body */
+    fd = raw_connect(f->port);
+    raw_sends(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n");
+    memset(&b, 0, sizeof b);
+    raw_read(fd, &b, "\r\n\r\n", 1500);
+    assert_true(b.n > 12 && !strncmp(b.p, "HTTP/1.1 100 ", 13));
+    raw_send(fd, big, 1000);
+    b.n = 0;
+    raw_read(fd, &b, "X-Body-Len: 1000", 1500);
+    assert_non_null(strstr(b.p, "X-Body-Len: 1000"));
+    free(b.p);
+    close(fd);
+    /* no body, no check */
+    int before = atomic_load(&f->head_checks);
+    bool closed = false;
+    const char *get = "GET /echo HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\nConnection: close\r\n\r\n";
+    raw_exchange(f->port, get, strlen(get), &r, &closed, 1500);
+    assert_int_equal(r.status, 200);
+    rawresp_free(&r);
+    assert_int_equal(atomic_load(&f->head_checks), before);
+
+    /* HTTP/2: the upload stalls after 10 bytes; the answer comes anyway,
+     * then the stream is reset with NO_ERROR (body timeout after the answer) */
+    struct h2cli c;
+    h2cli_open(&c, f->port);
+    const char *deny[] = {"x-deny", "1", NULL};
+    t0 = time_mono_ms();
+    struct h2st *a = h2cli_req(&c, "POST", "/echo", big, n, 10, deny);
+    h2cli_pump(&c, 1500, st_has_status, a);
+    assert_int_equal(a->status, 200);
+    assert_true(time_mono_ms() - t0 < 800);
+    /* an upload that keeps coming is cut once past the stream window */
+    struct h2st *d = h2cli_req(&c, "POST", "/echo", big, n, 0, deny);
+    h2cli_pump(&c, 3000, st_closed, d);
+    assert_int_equal(d->status, 200);
+    assert_true(d->closed);
+    assert_int_equal(d->err, NGHTTP2_NO_ERROR);
+    assert_true(d->up_off < n);
+    /* the same connection serves a request the check passes, whole */
+    struct h2st *e = h2cli_req(&c, "POST", "/echo", big, 5000, 0, NULL);
+    h2cli_pump(&c, 3000, st_closed, e);
+    assert_int_equal(e->status, 200);
+    assert_int_equal(e->body_len, 5000);
+    h2cli_pump(&c, 3000, st_closed, a);
+    assert_true(a->closed);
+    assert_int_equal(a->err, NGHTTP2_NO_ERROR);
+    h2cli_free(&c);
+    free(big);
+    fx_free(f);
+}
+
 static void test_h2_limits(void **state)
 {
     (void)state;
@@ -2228,6 +2341,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_client_gone_h1),
         cmocka_unit_test(test_client_reset_h2),
         cmocka_unit_test(test_h2_limits),
+        cmocka_unit_test(test_head_check),
         cmocka_unit_test(test_h2_goaway_on_stop),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_slowloris_cut_at_header_timeout),
