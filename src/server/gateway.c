@@ -826,7 +826,7 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
 {
     struct gateway *g = ctx;
     const char *path = httpd_req_path(req), *method = httpd_req_method(req);
-    if (!strcmp(path, "/_gateway/health") && !strcmp(method, "GET")) {
+    if (!strcmp(path, "/_gateway/health") && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
         health(g, resp);
         return;
     }

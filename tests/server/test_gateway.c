@@ -718,6 +718,8 @@ static void send_req(const struct fx *f, const struct req *q, struct resp *r)
     struct wctx wc = {r, q, false};
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "HEAD"))
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (!strcmp(method, "POST")) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -929,11 +931,16 @@ static void test_auth(void **state)
     assert_int_equal(r.status, 404);
     assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "UnknownOperationException"));
     resp_free(&r);
-    /* health needs no key */
+    /* health needs no key, GET or HEAD */
     struct req hq = {.method = "GET", .path = "/_gateway/health"};
     send_req(&f, &hq, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(buf_cstr(&r.body), "\"status\":\"ok\""));
+    resp_free(&r);
+    hq.method = "HEAD";
+    send_req(&f, &hq, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
     resp_free(&r);
     struct gateway_stats st;
     gateway_stats(f.gw, &st);
