@@ -949,6 +949,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     ho.handler = handler;
     ho.handler_ctx = g;
     ho.max_body = o->max_body;
+    ho.write_timeout_ms = o->write_timeout_ms;
     ho.max_connections = 4096;
     ho.max_h2_streams = 256;
     enum brock_status st = httpd_new(&ho, &g->httpd, e);
