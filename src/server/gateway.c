@@ -998,6 +998,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     ho.handler_ctx = g;
     ho.head_check = head_check;
     ho.max_body = o->max_body;
+    ho.write_timeout_ms = o->write_timeout_ms;
     ho.max_connections = 4096;
     ho.max_h2_streams = 256;
     enum brock_status st = httpd_new(&ho, &g->httpd, e);

@@ -235,6 +235,8 @@ struct gateway_options {
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
     int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
     size_t max_body;         /* request body limit; 0 = httpd's default */
+    int write_timeout_ms;    /* a client taking no response bytes: closed (h2: stream reset);
+                              * 0 = httpd's default */
 
     /* Books. */
     bool no_store;           /* no ledger, no persistent cache, budgets from zero */

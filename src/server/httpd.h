@@ -58,7 +58,7 @@
 #define HTTPD_DEFAULT_HEADER_TIMEOUT_MS 10000    /* first byte to end of headers: 408 */
 #define HTTPD_DEFAULT_BODY_TIMEOUT_MS 30000      /* silence while reading a body: 408 */
 #define HTTPD_DEFAULT_KEEPALIVE_TIMEOUT_MS 30000 /* idle between requests: close */
-#define HTTPD_DEFAULT_WRITE_TIMEOUT_MS 30000     /* no write progress: close */
+#define HTTPD_DEFAULT_WRITE_TIMEOUT_MS 30000     /* no write progress: close (h2: reset) */
 #define HTTPD_DEFAULT_STOP_GRACE_MS 5000         /* httpd_stop() grace when given < 0 */
 /* Largest response header block a handler may build (names + values). */
 #define HTTPD_MAX_RESP_HEADERS ((size_t)64 * 1024)

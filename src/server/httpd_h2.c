@@ -14,7 +14,21 @@
  * and curl 7.88 drop the answer when that reset arrives while they are still
  * sending, so the server instead keeps reading and dropping the upload, up to
  * HTTPD_H2_DRAIN_FACTOR * max_body bytes, and only resets past that budget or
- * when the upload stalls for body_timeout. */
+ * when the upload stalls for body_timeout.
+ *
+ * Flow-control stalls: nghttp2 holds a stream's DATA while the client's stream
+ * or connection window is 0, and a client may keep it there (INITIAL_WINDOW_SIZE
+ * 0, no WINDOW_UPDATE) or open it a byte at a time. The bufferevent's write
+ * timeout does not see this: the socket is idle. So each stream with response
+ * bytes (or its END_STREAM) waiting to be framed runs a send watch on its timer:
+ * a period of write_timeout_ms starts when the stream gets something to send
+ * after having nothing, and at its end the stream must have sent at least
+ * HTTPD_H2_MIN_PROGRESS bytes of DATA in it, or everything it had. If not, and
+ * the client's window (stream or connection) is what holds it, the stream is
+ * reset with RST_STREAM(CANCEL); the handler sees on_close. If the socket is
+ * what holds it, the watch starts a new period and the bufferevent's write
+ * timeout stays the judge, as for HTTP/1.1. So a client must take at least 1 KiB
+ * per write_timeout_ms (34 bytes/s at the 30 s default) to keep a response. */
 #include "httpd_int.h"
 
 #include <stdio.h>
@@ -30,10 +44,48 @@ static struct httpd_x *stream_x(nghttp2_session *h2, int32_t id)
     return nghttp2_session_get_stream_user_data(h2, id);
 }
 
+/* Arm the stream's timer for a receive timeout or the abort fallback. */
 static void stream_timer(struct httpd_x *x, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    x->send_watch = false;
     event_add(x->timer, &tv);
+}
+
+/* Response bytes, or the response's end, wait to be framed. */
+static bool send_waiting(const struct httpd_x *x)
+{
+    return x->pending && (evbuffer_get_length(x->pending) || (x->ended && !x->end_sent));
+}
+
+/* Start a send-watch period (see the top of the file). */
+static void send_watch(struct httpd_x *x)
+{
+    stream_timer(x, x->srv->opt.write_timeout_ms);
+    x->send_watch = true;
+    x->sent_mark = x->sent;
+}
+
+/* End of a send-watch period: go on, stop watching, or reset the stream. */
+static void send_check(struct httpd_conn *c, struct httpd_x *x)
+{
+    if (!send_waiting(x)) {
+        x->send_watch = false; /* all out: the next write starts a period */
+        return;
+    }
+    int32_t sw = nghttp2_session_get_stream_remote_window_size(c->h2, x->stream_id);
+    int32_t cw = nghttp2_session_get_remote_window_size(c->h2);
+    uint64_t moved = x->sent - x->sent_mark;
+    if (moved >= HTTPD_H2_MIN_PROGRESS || (sw > 0 && cw > 0)) {
+        send_watch(x); /* progress, or the socket holds it (its write timeout rules) */
+        return;
+    }
+    log_info("httpd: %s: stream %d: %llu bytes sent in %d ms, %zu waiting on the client's "
+             "window (stream %d, connection %d); resetting",
+             c->peer, (int)x->stream_id, (unsigned long long)moved, c->srv->opt.write_timeout_ms,
+             evbuffer_get_length(x->pending), (int)sw, (int)cw);
+    x->send_watch = false;
+    nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, x->stream_id, NGHTTP2_CANCEL);
 }
 
 /* Answer a bad request on its stream (the handler never sees it). */
@@ -95,6 +147,8 @@ static void send_reject(struct httpd_conn *c, struct httpd_x *x)
     nghttp2_data_provider prd = {.source.ptr = x, .read_callback = read_cb};
     if (nghttp2_submit_response(c->h2, x->stream_id, nva, BROCK_ARRAY_LEN(nva), &prd) != 0)
         nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, x->stream_id, NGHTTP2_INTERNAL_ERROR);
+    else
+        send_watch(x); /* until the answer is out; then the drain rules take over */
 }
 
 static ssize_t send_cb(nghttp2_session *h2, const uint8_t *data, size_t length, int flags,
@@ -127,6 +181,7 @@ static int send_data_cb(nghttp2_session *h2, nghttp2_frame *frame, const uint8_t
     }
     if (length)
         evbuffer_remove_buffer(x->pending, out, length);
+    x->sent += length;
     if (pad > 1) {
         static const uint8_t zeros[256];
         evbuffer_add(out, zeros, pad - 1);
@@ -166,7 +221,9 @@ static void stream_timer_cb(evutil_socket_t fd, short what, void *arg)
     struct httpd_conn *c = x->conn;
     if (!c)
         return;
-    if ((x->rejected || x->skip_body) && x->answered) {
+    if (x->send_watch) {
+        send_check(c, x);
+    } else if ((x->rejected || x->skip_body) && x->answered) {
         reject_reset(c, x); /* the upload stalled after the early answer */
     } else if (x->abort_req) {
         nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, x->stream_id, NGHTTP2_INTERNAL_ERROR);
@@ -302,6 +359,9 @@ static void request_done(struct httpd_conn *c, struct httpd_x *x)
 {
     x->req_done = true;
     event_del(x->timer);
+    x->send_watch = false;
+    if ((x->rejected || x->skip_body) && send_waiting(x))
+        send_watch(x); /* the early answer is not out yet */
     if (x->rejected || x->resp.gone || x->skip_body)
         return; /* answered by httpd, gone, or handed over at its head */
     httpd_x_dispatch(c, x);
@@ -372,6 +432,8 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     struct httpd_x *x = stream_x(h2, frame->hd.stream_id);
+    if (x)
+        x->end_sent = true;
     /* an early answer is out while the client is still sending: drop the
      * rest of the upload within the budget, or stop it now */
     if (x && (x->rejected || x->skip_body) &&
@@ -568,6 +630,8 @@ enum brock_status h2_resp_head(struct httpd_x *x, bool streaming, const void *bo
                   nghttp2_strerror(rv));
         return BROCK_ERR_NETWORK;
     }
+    if (send_waiting(x))
+        send_watch(x);
     return BROCK_OK;
 }
 
@@ -584,17 +648,24 @@ enum brock_status h2_resp_body(struct httpd_x *x, const void *p, size_t n)
 {
     if (!x->pending || !n)
         return BROCK_OK;
+    bool idle = !send_waiting(x);
     evbuffer_add(x->pending, p, n);
     x->resp.body_bytes += n;
+    if (idle)
+        send_watch(x);
     resume(x);
     return BROCK_OK;
 }
 
 void h2_resp_finish(struct httpd_x *x)
 {
+    bool idle = !send_waiting(x);
     x->ended = true;
-    if (x->pending)
-        resume(x);
+    if (!x->pending)
+        return;
+    if (idle)
+        send_watch(x); /* the END_STREAM waits on the window too */
+    resume(x);
 }
 
 void h2_resp_abort(struct httpd_x *x)

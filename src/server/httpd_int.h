@@ -38,6 +38,10 @@
 /* HTTP/2: after an early answer, request bytes still read and dropped before
  * RST_STREAM(NO_ERROR), as a multiple of max_body (see httpd_h2.c). */
 #define HTTPD_H2_DRAIN_FACTOR 2
+/* HTTP/2: a stream whose response waits on the client's flow-control window
+ * must send this many DATA bytes (or all it has) per write_timeout_ms, or it
+ * is reset (see send_check in httpd_h2.c). */
+#define HTTPD_H2_MIN_PROGRESS ((uint64_t)1024)
 /* HTTP/1.1 stops taking pipelined requests while this much output waits. */
 #define HTTPD_H1_PIPELINE_OUT_MAX ((size_t)1024 * 1024)
 /* Input buffered per connection before libevent stops reading. */
@@ -102,8 +106,10 @@ struct httpd_x {
     /* HTTP/2 */
     int32_t stream_id;
     struct evbuffer *pending; /* written, not yet framed */
-    struct event *timer;      /* receive timeouts, abort fallback */
+    struct event *timer;      /* receive timeouts, send watch, abort fallback */
     bool ended, deferred, abort_req, req_done, headers_done, rejected;
+    bool send_watch, end_sent; /* timer is the send watch; END_STREAM is out */
+    uint64_t sent, sent_mark;  /* DATA payload bytes framed; at the watch's start */
     bool answered, reset_sent; /* rejected: early answer sent; stream reset */
     uint64_t drained;          /* rejected: request bytes dropped since */
     int reject_status;

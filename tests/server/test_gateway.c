@@ -20,6 +20,7 @@
 #include <sched.h>
 #include <jansson.h>
 #include <arpa/inet.h>
+#include <nghttp2/nghttp2.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -543,6 +544,7 @@ struct fx_opts {
     gateway_record_fn *record;
     void *record_ctx;
     bool realtime;
+    int write_timeout_ms;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -586,6 +588,7 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.record = fo->record;
         o.record_ctx = fo->record_ctx;
         o.realtime = fo->realtime;
+        o.write_timeout_ms = fo->write_timeout_ms;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1448,6 +1451,151 @@ static void test_client_gone(void **state)
     free(f.dir);
 }
 
+/* An h2c client that asks for a stream and never opens its window
+ * (SETTINGS_INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE): curl cannot do that, so
+ * a few lines of nghttp2. */
+struct stall_cli {
+    int fd;
+    nghttp2_session *s;
+    int status;
+    bool closed;
+    uint32_t err;
+};
+
+static ssize_t stall_send(nghttp2_session *s, const uint8_t *d, size_t n, int fl, void *u)
+{
+    (void)s;
+    (void)fl;
+    ssize_t w = send(((struct stall_cli *)u)->fd, d, n, MSG_NOSIGNAL);
+    return w < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : w;
+}
+
+static int stall_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                        const uint8_t *value, size_t vl, uint8_t fl, void *u)
+{
+    (void)s;
+    (void)f;
+    (void)vl;
+    (void)fl;
+    if (nl == 7 && !memcmp(name, ":status", 7))
+        ((struct stall_cli *)u)->status = atoi((const char *)value);
+    return 0;
+}
+
+static int stall_close(nghttp2_session *s, int32_t id, uint32_t err, void *u)
+{
+    (void)s;
+    (void)id;
+    struct stall_cli *c = u;
+    c->closed = true;
+    c->err = err;
+    return 0;
+}
+
+static ssize_t stall_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                          nghttp2_data_source *src, void *u)
+{
+    (void)s;
+    (void)id;
+    (void)u;
+    const char *b = src->ptr;
+    size_t n = strlen(b);
+    assert_true(n <= len);
+    memcpy(buf, b, n);
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static void stall_open(struct stall_cli *c, uint16_t port, const char *path, const char *body)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, stall_send);
+    nghttp2_session_callbacks_set_on_header_callback(cb, stall_header);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, stall_close);
+    nghttp2_option *opt;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_session_client_new2(&c->s, cb, c, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}};
+    nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, 1);
+    const char *auth = "Bearer " TOK_ALICE;
+    nghttp2_nv nva[] = {
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+        NV(":method", "POST"), NV(":scheme", "http"), NV(":path", path), NV(":authority", "127.0.0.1"),
+        NV("content-type", "application/json"), NV("authorization", auth),
+#undef NV
+    };
+    nghttp2_data_provider prd = {.source.ptr = (void *)body, .read_callback = stall_body};
+    assert_true(nghttp2_submit_request(c->s, NULL, nva, BROCK_ARRAY_LEN(nva), &prd, NULL) > 0);
+}
+
+static void stall_pump(struct stall_cli *c, int timeout_ms)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    uint8_t buf[16384];
+    while (!c->closed && time_mono_ms() < end) {
+        nghttp2_session_send(c->s);
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        ssize_t r = recv(c->fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        assert_true(nghttp2_session_mem_recv(c->s, buf, (size_t)r) == r);
+    }
+}
+
+/* The client's window stays shut: httpd resets the stream after the write
+ * timeout, and the gateway frees the upstream call then, well before the
+ * 12 events x 150 ms the upstream answer takes. */
+static void test_client_stalls_h2(void **state)
+{
+    (void)state;
+    struct fx_opts fo = {.write_timeout_ms = 300, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct stall_cli c;
+    int64_t t0 = time_mono_ms();
+    stall_open(&c, gateway_port(f.gw), "/model/" SONNET_ENC "/invoke-with-response-stream",
+               invoke_body("slow stream please", false));
+    stall_pump(&c, 5000);
+    int64_t reset_ms = time_mono_ms() - t0;
+    if (!c.closed)
+        fail_msg("the stalled stream is still open after %lld ms", (long long)reset_ms);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(c.err, NGHTTP2_CANCEL);
+    assert_true(reset_ms < 1500);
+    bool idle = false;
+    for (int i = 0; i < 100 && !idle; i++) {
+        struct gateway_stats st;
+        gateway_stats(f.gw, &st);
+        idle = st.inflight == 0 && st.client_gone == 1;
+        if (!idle)
+            usleep(10000);
+    }
+    assert_true(idle);
+    assert_true(time_mono_ms() - t0 < 1700);
+    /* another user's call goes through */
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("hello", false),
+                    .bearer = TOK_BOB, .h2 = true};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    nghttp2_session_del(c.s);
+    close(c.fd);
+    fx_down(&f);
+    free(f.dir);
+}
+
 /* A client that stops reading: the gateway holds the upstream transfer
  * (health says "held") instead of piling frames up, and the stream arrives
  * whole once the client reads again. HTTP/1.1 only: libcurl 7.88's HTTP/2
@@ -2276,6 +2424,7 @@ int main(void)
         cmocka_unit_test(test_region_failover),
         cmocka_unit_test(test_stream_cuts),
         cmocka_unit_test(test_client_gone),
+        cmocka_unit_test(test_client_stalls_h2),
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_creds_ahead),

@@ -752,6 +752,47 @@ static void h2cli_free(struct h2cli *c)
     close(c->fd);
 }
 
+/* A client that manages its windows by hand: streams start with
+ * `stream_window` (SETTINGS_INITIAL_WINDOW_SIZE), the connection with
+ * 65,535 + `conn_extra`, and nothing is given back unless the test sends a
+ * WINDOW_UPDATE. */
+static void h2cli_open_manual(struct h2cli *c, uint16_t port, uint32_t stream_window,
+                              int32_t conn_extra)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = raw_connect(port);
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, h2cli_send);
+    nghttp2_session_callbacks_set_on_header_callback(cb, h2cli_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2cli_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2cli_close_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2cli_frame);
+    nghttp2_option *opt;
+    nghttp2_option_new(&opt);
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_session_client_new2(&c->s, cb, c, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, stream_window}};
+    nghttp2_submit_settings(c->s, NGHTTP2_FLAG_NONE, iv, BROCK_ARRAY_LEN(iv));
+    if (conn_extra > 0)
+        nghttp2_submit_window_update(c->s, NGHTTP2_FLAG_NONE, 0, conn_extra);
+}
+
+/* Pump until `st` closes or `timeout_ms` passes, opening its window by
+ * `incr` bytes every `step_ms` (incr 0: never). */
+static void h2cli_pump_feeding(struct h2cli *c, struct h2st *st, int timeout_ms, int step_ms,
+                               int32_t incr)
+{
+    int64_t end = time_mono_ms() + timeout_ms;
+    while (!st->closed && !c->eof && time_mono_ms() < end) {
+        h2cli_pump(c, step_ms, st_closed, st);
+        if (incr && !st->closed)
+            nghttp2_submit_window_update(c->s, NGHTTP2_FLAG_NONE, st->id, incr);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* the HTTP/1.1 reader, without sockets                                 */
 
@@ -2006,6 +2047,157 @@ static void test_client_not_reading(void **state)
     fx_free(f);
 }
 
+/* HTTP/2 flow-control stalls. nghttp2 holds DATA while the client's window
+ * is 0; the socket is idle, so the bufferevent's write timeout never fires.
+ * The server's send watch resets such a stream with RST_STREAM(CANCEL) after
+ * write_timeout_ms without HTTPD_H2_MIN_PROGRESS bytes sent. */
+static struct fx *fx_start_write_timeout(int ms)
+{
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.write_timeout_ms = ms;
+    return fx_start_opts(&o);
+}
+
+/* The stream was reset by the server's send watch, in bounded time. */
+static void assert_stalled_reset(struct h2cli *c, struct h2st *st, int64_t t0)
+{
+    if (!st->closed)
+        fail_msg("stream %d still open after %lld ms (%zu bytes in)", (int)st->id,
+                 (long long)(time_mono_ms() - t0), st->body_len);
+    assert_int_equal(st->status, 200);
+    assert_int_equal(st->err, NGHTTP2_CANCEL);
+    assert_false(c->eof);
+}
+
+static void test_h2_zero_window_reset(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start_write_timeout(300);
+    struct h2cli c;
+    h2cli_open_manual(&c, f->port, 0, 16 << 20);
+    int64_t t0 = time_mono_ms();
+    struct h2st *stuck = h2cli_req(&c, "GET", "/flood", NULL, 0, 0, NULL);
+    /* a well-behaved stream on the same connection opens its window (once
+     * its HEADERS are out: nghttp2 ignores updates for streams not yet open) */
+    struct h2st *good = h2cli_req(&c, "GET", "/stream?pieces=4&delay=100&size=100", NULL, 0, 0,
+                                  NULL);
+    nghttp2_session_send(c.s);
+    nghttp2_submit_window_update(c.s, NGHTTP2_FLAG_NONE, good->id, 1 << 20);
+    h2cli_pump(&c, 5000, st_closed, stuck);
+    assert_stalled_reset(&c, stuck, t0);
+    assert_int_equal(stuck->body_len, 0);
+    assert_true(wait_for(&f->closes, 1, 3000)); /* the handler's on_close ran */
+    h2cli_pump(&c, 5000, st_closed, good);
+    assert_true(good->closed);
+    assert_int_equal(good->err, NGHTTP2_NO_ERROR);
+    assert_int_equal(good->body_len, 400);
+    assert_int_equal(atomic_load(&f->streams_done), 1);
+    assert_int_equal(atomic_load(&f->closes), 1);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
+static void test_h2_window_exhausted_reset(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start_write_timeout(300);
+    struct h2cli c;
+    h2cli_open_manual(&c, f->port, 32768, 16 << 20);
+    int64_t t0 = time_mono_ms();
+    struct h2st *stuck = h2cli_req(&c, "GET", "/flood", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 5000, st_closed, stuck);
+    assert_stalled_reset(&c, stuck, t0);
+    assert_int_equal(stuck->body_len, 32768); /* the window, then nothing */
+    assert_true(wait_for(&f->closes, 1, 3000));
+    /* the connection still serves */
+    struct h2st *echo = h2cli_req(&c, "GET", "/echo", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 3000, st_closed, echo);
+    assert_int_equal(echo->status, 200);
+    assert_int_equal(echo->err, NGHTTP2_NO_ERROR);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
+static bool st_took_conn_window(void *a)
+{
+    return ((struct h2st *)a)->body_len >= 65535;
+}
+
+static void test_h2_conn_window_stuck_reset(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start_write_timeout(300);
+    struct h2cli c;
+    /* wide stream windows, but the connection's 65,535 bytes are never given back */
+    h2cli_open_manual(&c, f->port, 1 << 20, 0);
+    int64_t t0 = time_mono_ms();
+    struct h2st *a = h2cli_req(&c, "GET", "/flood", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 3000, st_took_conn_window, a);
+    assert_int_equal(a->body_len, 65535);
+    struct h2st *b = h2cli_req(&c, "GET", "/stream?pieces=1000&delay=20&size=100", NULL, 0, 0,
+                               NULL);
+    h2cli_pump(&c, 5000, st_closed, a);
+    h2cli_pump(&c, 5000, st_closed, b);
+    assert_stalled_reset(&c, a, t0);
+    assert_stalled_reset(&c, b, t0);
+    assert_int_equal(a->body_len, 65535);
+    assert_int_equal(b->body_len, 0);
+    assert_true(wait_for(&f->closes, 2, 3000)); /* both handlers heard */
+    nghttp2_submit_window_update(c.s, NGHTTP2_FLAG_NONE, 0, 1 << 20);
+    struct h2st *echo = h2cli_req(&c, "GET", "/echo", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 3000, st_closed, echo);
+    assert_int_equal(echo->status, 200);
+    assert_int_equal(echo->err, NGHTTP2_NO_ERROR);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
+static void test_h2_trickled_window_reset(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start_write_timeout(300);
+    struct h2cli c;
+    h2cli_open_manual(&c, f->port, 0, 16 << 20);
+    int64_t t0 = time_mono_ms();
+    struct h2st *st = h2cli_req(&c, "GET", "/flood", NULL, 0, 0, NULL);
+    /* one byte every 100 ms: progress, but far below 1 KiB per 300 ms */
+    h2cli_pump_feeding(&c, st, 5000, 100, 1);
+    assert_stalled_reset(&c, st, t0);
+    assert_true(st->body_len > 0);
+    assert_true(st->body_len < 100);
+    assert_true(wait_for(&f->closes, 1, 3000));
+    h2cli_free(&c);
+    fx_free(f);
+}
+
+static void test_h2_slow_reader_not_reset(void **state)
+{
+    (void)state;
+    /* the period is 10 window updates long, so a loaded machine does not
+     * turn a slow reader into a stalled one */
+    struct fx *f = fx_start_write_timeout(1000);
+    struct h2cli c;
+    h2cli_open_manual(&c, f->port, 0, 16 << 20);
+    size_t total = 24 * 16384;
+    char path[64];
+    snprintf(path, sizeof path, "/flood?limit=%zu", total);
+    struct h2st *st = h2cli_req(&c, "GET", path, NULL, 0, 0, NULL);
+    st->check_big = true;
+    /* 16 KiB every 100 ms: the window is shut most of the time, but the
+     * stream moves well over 1 KiB per period */
+    h2cli_pump_feeding(&c, st, 20000, 100, 16384);
+    assert_true(st->closed);
+    assert_int_equal(st->status, 200);
+    assert_int_equal(st->err, NGHTTP2_NO_ERROR);
+    assert_int_equal(st->body_len, total);
+    assert_false(st->big_differs);
+    assert_int_equal(atomic_load(&f->streams_done), 1);
+    assert_int_equal(atomic_load(&f->closes), 0);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
 static void test_max_connections(void **state)
 {
     (void)state;
@@ -2347,6 +2539,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_slowloris_cut_at_header_timeout),
         cmocka_unit_test(test_body_and_idle_timeouts),
         cmocka_unit_test(test_client_not_reading),
+        cmocka_unit_test(test_h2_zero_window_reset),
+        cmocka_unit_test(test_h2_window_exhausted_reset),
+        cmocka_unit_test(test_h2_conn_window_stuck_reset),
+        cmocka_unit_test(test_h2_trickled_window_reset),
+        cmocka_unit_test(test_h2_slow_reader_not_reset),
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_graceful_stop_h1),
         cmocka_unit_test(test_graceful_stop_h2),
