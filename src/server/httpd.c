@@ -3,7 +3,9 @@
  * httpd_h1.c, HTTP/2 (nghttp2) in httpd_h2.c.
  *
  * Re-entrancy rule: connections are freed only from their own event callbacks
- * (read, write, event, timer, kick) or at httpd_free(); response calls made by
+ * (read, write, event, timer, kick), at accept (evicting one at
+ * max_connections: nothing of it is on the stack there), at the stop deadline
+ * or at httpd_free(); response calls made by
  * a handler only queue bytes and schedule work. Handler callbacks (on_close,
  * on_drain) go through one notification queue run from a zero-delay timer. */
 #include "httpd_int.h"
@@ -55,6 +57,7 @@ void httpd_options_resolve(const struct httpd_options *in, struct httpd_options 
     DEF(max_resp_buffer, HTTPD_DEFAULT_MAX_RESP_BUFFER);
     DEF(header_timeout_ms, HTTPD_DEFAULT_HEADER_TIMEOUT_MS);
     DEF(body_timeout_ms, HTTPD_DEFAULT_BODY_TIMEOUT_MS);
+    DEF(min_body_rate, HTTPD_DEFAULT_MIN_BODY_RATE);
     DEF(keepalive_timeout_ms, HTTPD_DEFAULT_KEEPALIVE_TIMEOUT_MS);
     DEF(write_timeout_ms, HTTPD_DEFAULT_WRITE_TIMEOUT_MS);
 #undef DEF
@@ -144,6 +147,24 @@ void httpd_log_path(const char *in, char *out, size_t outlen)
         i += 3;
     }
     out[i] = '\0';
+}
+
+/* Whether a repetitive line may go out now; if so, `more` gets "" or " (N
+ * more since the last such line)" to end it with. */
+static bool loglimit_ok(struct httpd_loglimit *l, char *more, size_t morelen)
+{
+    int64_t now = time_mono_ms();
+    if (now < l->next_ms) {
+        l->skipped++;
+        return false;
+    }
+    more[0] = '\0';
+    if (l->skipped)
+        snprintf(more, morelen, " (%llu more since the last such line)",
+                 (unsigned long long)l->skipped);
+    l->skipped = 0;
+    l->next_ms = now + HTTPD_LOG_EVERY_MS;
+    return true;
 }
 
 /* ---- the request ---- */
@@ -296,6 +317,49 @@ enum brock_status httpd_path_segment(const char *path, size_t index, struct buf 
     if (uri_decode(out, p, len) != BROCK_OK)
         return err_set(e, BROCK_ERR_TOO_LARGE, "path segment %zu: too long", index);
     return BROCK_OK;
+}
+
+/* ---- body deadlines ---- */
+
+void httpd_body_begin(struct httpd_x *x)
+{
+    x->body_start_ms = x->body_last_ms = time_mono_ms();
+    x->body_rx = 0;
+}
+
+/* body_timeout_ms from the start, plus 1 s per min_body_rate bytes, capped. */
+static int64_t body_rate_due(const struct httpd_x *x, const struct httpd_options *o)
+{
+    int64_t cap = (int64_t)o->body_timeout_ms * HTTPD_BODY_TIME_FACTOR;
+    uint64_t earned = x->body_rx / o->min_body_rate * 1000 +
+                      x->body_rx % o->min_body_rate * 1000 / o->min_body_rate;
+    int64_t allowed = o->body_timeout_ms + (earned < (uint64_t)cap ? (int64_t)earned : cap);
+    return x->body_start_ms + (allowed < cap ? allowed : cap);
+}
+
+int httpd_body_wait(struct httpd_x *x, const struct httpd_options *o, size_t n)
+{
+    int64_t now = time_mono_ms();
+    if (n) {
+        x->body_rx += n;
+        x->body_last_ms = now;
+    }
+    int64_t due = x->body_last_ms + o->body_timeout_ms;
+    int64_t rate_due = body_rate_due(x, o);
+    if (rate_due < due)
+        due = rate_due;
+    return due <= now ? 0 : (int)(due - now);
+}
+
+bool httpd_body_too_slow(const struct httpd_x *x, const struct httpd_options *o, char *msg,
+                         size_t msglen)
+{
+    if (body_rate_due(x, o) >= x->body_last_ms + o->body_timeout_ms)
+        return false; /* the silence deadline came first */
+    snprintf(msg, msglen, "request body too slow: %llu bytes in %lld ms (minimum %zu bytes/s)",
+             (unsigned long long)x->body_rx, (long long)(time_mono_ms() - x->body_start_ms),
+             o->min_body_rate);
+    return true;
 }
 
 /* ---- exchanges ---- */
@@ -705,9 +769,83 @@ static void check_done(struct httpd *s)
         event_base_loopexit(s->base, NULL);
 }
 
+static enum conn_class conn_class(const struct httpd_conn *c)
+{
+    if (c->closing || c->dead || c->lingering)
+        return CONN_BUSY;
+    /* an answer still on its way (HTTP/2 with streams: see below) */
+    bool out = evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+    switch (c->proto) {
+    case PROTO_DETECT:
+        return CONN_READING; /* nothing yet, part of a head, or a TLS handshake */
+    case PROTO_H1:
+        if (out)
+            return CONN_BUSY;
+        if (c->h1 == H1C_IDLE)
+            return evbuffer_get_length(bufferevent_get_input(c->bev)) ? CONN_READING : CONN_IDLE;
+        return c->h1 == H1C_READING ? CONN_READING : CONN_BUSY;
+    case PROTO_H2:
+        if (!c->nstreams)
+            return c->goaway_sent || out ? CONN_BUSY : CONN_IDLE;
+        /* streams still arriving, or dropping the upload after an error
+         * answer that is out: what is queued is control frames (SETTINGS,
+         * PING and WINDOW_UPDATE answers), so a client's PING does not
+         * renew its place in the list */
+        for (const struct httpd_x *x = c->streams; x; x = x->cnext)
+            if (x->handler_called || (x->rejected && !x->answered))
+                return CONN_BUSY;
+        return CONN_READING;
+    }
+    return CONN_BUSY;
+}
+
+static void conn_list_unlink(struct httpd_conn *c)
+{
+    struct httpd *s = c->srv;
+    if (c->cls == CONN_BUSY)
+        return;
+    if (c->lprev)
+        c->lprev->lnext = c->lnext;
+    else
+        s->cls_head[c->cls] = c->lnext;
+    if (c->lnext)
+        c->lnext->lprev = c->lprev;
+    else
+        s->cls_tail[c->cls] = c->lprev;
+    c->lprev = c->lnext = NULL;
+    c->cls = CONN_BUSY;
+}
+
+/* Move the connection to the tail of its class's list if its class changed;
+ * cheap when it did not (HTTP/2: a walk over its streams, stopping at the
+ * first busy one). Called at the end of each connection callback, which is
+ * where the states change (a handler's late answer wakes the connection's
+ * kick), and re-checked before evicting, so a missed change can only spare a
+ * connection, never close a busy one. */
+static void conn_reclass(struct httpd_conn *c)
+{
+    enum conn_class k = conn_class(c);
+    if (k == c->cls)
+        return;
+    struct httpd *s = c->srv;
+    conn_list_unlink(c);
+    c->cls = k;
+    c->cls_since_ms = time_mono_ms();
+    if (k == CONN_BUSY)
+        return;
+    c->lnext = NULL;
+    c->lprev = s->cls_tail[k];
+    if (s->cls_tail[k])
+        s->cls_tail[k]->lnext = c;
+    else
+        s->cls_head[k] = c;
+    s->cls_tail[k] = c;
+}
+
 void httpd_conn_free(struct httpd_conn *c)
 {
     struct httpd *s = c->srv;
+    conn_list_unlink(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -753,6 +891,7 @@ void httpd_conn_close_after_flush(struct httpd_conn *c, bool linger)
         return;
     c->closing = true;
     c->linger_ok = linger;
+    conn_list_unlink(c);
     bufferevent_disable(c->bev, EV_READ);
     bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     httpd_conn_timer(c, -1);
@@ -797,6 +936,8 @@ static void conn_kick_cb(evutil_socket_t fd, short what, void *arg)
         h2_flush(c);
     if (c->dead)
         httpd_conn_free(c);
+    else
+        conn_reclass(c);
 }
 
 static void conn_detect(struct httpd_conn *c)
@@ -851,6 +992,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     }
     if (c->dead)
         httpd_conn_free(c);
+    else
+        conn_reclass(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
@@ -871,6 +1014,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
         h2_flush(c);
     if (c->dead)
         httpd_conn_free(c);
+    else
+        conn_reclass(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -923,6 +1068,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
     if (c->dead)
         httpd_conn_free(c);
+    else
+        conn_reclass(c);
 }
 
 struct httpd_conn *httpd_conn_new(struct httpd *s, struct bufferevent *bev, evutil_socket_t fd,
@@ -949,6 +1096,7 @@ struct httpd_conn *httpd_conn_new(struct httpd *s, struct bufferevent *bev, evut
     bufferevent_set_timeouts(bev, NULL, &wt);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     httpd_conn_timer(c, s->opt.header_timeout_ms);
+    conn_reclass(c);
     log_trace("httpd: %s: connection accepted", c->peer);
     return c;
 }
@@ -972,6 +1120,33 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t outlen)
     }
 }
 
+/* At max_connections: close the connection idle longest, else the one
+ * longest sending a request not yet handled, to admit `peer`. False if every
+ * connection is busy. */
+static bool evict_one(struct httpd *s, const char *peer)
+{
+    static const enum conn_class order[] = {CONN_IDLE, CONN_READING};
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(order); i++) {
+        struct httpd_conn *c;
+        while ((c = s->cls_head[order[i]])) {
+            if (conn_class(c) != order[i]) {
+                conn_reclass(c); /* moves it off this list */
+                continue;
+            }
+            atomic_fetch_add(&s->st_evicted, 1);
+            char more[64];
+            if (log_enabled(LOG_INFO) && loglimit_ok(&s->log_evict, more, sizeof more))
+                log_info("httpd: %s: closed after %lld ms %s, to admit %s at %zu connections%s",
+                         c->peer, (long long)(time_mono_ms() - c->cls_since_ms),
+                         order[i] == CONN_IDLE ? "idle" : "sending a request", peer,
+                         s->opt.max_connections, more);
+            httpd_conn_free(c);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
@@ -980,9 +1155,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     struct httpd *s = arg;
     char peer[80];
     format_peer(sa, peer, sizeof peer);
-    if (s->stopping || atomic_load(&s->st_open) >= s->opt.max_connections) {
+    if (s->stopping ||
+        (atomic_load(&s->st_open) >= s->opt.max_connections && !evict_one(s, peer))) {
         atomic_fetch_add(&s->st_refused, 1);
-        log_info("httpd: %s: refused: %zu connections open", peer, s->opt.max_connections);
+        char more[64];
+        if (log_enabled(LOG_INFO) && loglimit_ok(&s->log_refuse, more, sizeof more))
+            log_info("httpd: %s: refused: %zu connections open, all busy%s", peer,
+                     s->opt.max_connections, more);
         evutil_closesocket(fd);
         return;
     }
@@ -1013,7 +1192,10 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 {
     struct httpd *s = arg;
     int err = EVUTIL_SOCKET_ERROR();
-    log_warn("httpd: accept failed: %s; pausing for 100 ms", evutil_socket_error_to_string(err));
+    char more[64];
+    if (loglimit_ok(&s->log_accept_err, more, sizeof more))
+        log_warn("httpd: accept failed: %s; pausing for 100 ms%s",
+                 evutil_socket_error_to_string(err), more);
     /* EMFILE and friends: stop accepting briefly instead of spinning */
     evconnlistener_disable(l);
     static const struct timeval pause = {0, 100000};
@@ -1310,6 +1492,7 @@ void httpd_stats(const struct httpd *s, struct httpd_stats *out)
     out->connections = atomic_load(&m->st_connections);
     out->open = atomic_load(&m->st_open);
     out->refused = atomic_load(&m->st_refused);
+    out->evicted = atomic_load(&m->st_evicted);
     out->h2_connections = atomic_load(&m->st_h2);
     out->requests = atomic_load(&m->st_requests);
     out->rejected = atomic_load(&m->st_rejected);

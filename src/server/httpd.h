@@ -37,7 +37,22 @@
  * zero means the default below. Violations answer 400, 408, 411, 413, 414,
  * 417, 431, 501 or 505 with a one-line text body and close the connection
  * (HTTP/2: the stream). Error bodies and log lines never repeat header values;
- * debug logs never show `authorization`, `x-amz-security-token` or cookies. */
+ * debug logs never show `authorization`, `x-amz-security-token` or cookies.
+ *
+ * A request body must keep up a minimum rate (after Apache's mod_reqtimeout,
+ * body=20,MinRate=500): it gets body_timeout_ms from the end of its head, plus
+ * one second per min_body_rate bytes received, but never more than
+ * HTTPD_BODY_TIME_FACTOR x body_timeout_ms in all; and body_timeout_ms of
+ * silence ends it too. Either answers 408. At the defaults a body of B bytes
+ * may take 30 s + B / 500 s, at most 300 s (a 32 MiB body needs 112 KB/s on
+ * average; at loopback speed it takes milliseconds).
+ *
+ * Connections. At max_connections a new connection does not wait: the server
+ * closes the connection that has been idle longest (HTTP/1.1 between requests,
+ * HTTP/2 without open streams), or failing that the one that has spent
+ * longest sending a request head or body not yet handed to the handler, and
+ * admits the new one. Only when every connection has a request in the handler
+ * or a response on its way is the new one refused (closed at once). */
 #ifndef BROCK_SERVER_HTTPD_H
 #define BROCK_SERVER_HTTPD_H
 
@@ -52,11 +67,14 @@
 #define HTTPD_DEFAULT_MAX_REQUEST_LINE ((size_t)16 * 1024)  /* request line alone: 414 */
 #define HTTPD_DEFAULT_MAX_HEADERS 100                       /* header fields: 431 */
 #define HTTPD_DEFAULT_MAX_BODY ((size_t)32 * 1024 * 1024)   /* request body: 413 */
-#define HTTPD_DEFAULT_MAX_CONNECTIONS 1024                  /* more are closed at accept */
+#define HTTPD_DEFAULT_MAX_CONNECTIONS 1024                  /* at the cap: evict or refuse */
 #define HTTPD_DEFAULT_MAX_H2_STREAMS 100                    /* SETTINGS_MAX_CONCURRENT_STREAMS */
 #define HTTPD_DEFAULT_MAX_RESP_BUFFER ((size_t)4 * 1024 * 1024) /* per streamed response */
 #define HTTPD_DEFAULT_HEADER_TIMEOUT_MS 10000    /* first byte to end of headers: 408 */
 #define HTTPD_DEFAULT_BODY_TIMEOUT_MS 30000      /* silence while reading a body: 408 */
+#define HTTPD_DEFAULT_MIN_BODY_RATE 500          /* bytes/s a body must keep up: 408 */
+/* A body's whole upload may take at most this many body timeouts. */
+#define HTTPD_BODY_TIME_FACTOR 10
 #define HTTPD_DEFAULT_KEEPALIVE_TIMEOUT_MS 30000 /* idle between requests: close */
 #define HTTPD_DEFAULT_WRITE_TIMEOUT_MS 30000     /* no write progress: close (h2: reset) */
 #define HTTPD_DEFAULT_STOP_GRACE_MS 5000         /* httpd_stop() grace when given < 0 */
@@ -100,6 +118,7 @@ struct httpd_options {
     size_t max_resp_buffer;
     int header_timeout_ms;
     int body_timeout_ms;
+    size_t min_body_rate;    /* bytes/s (see above) */
     int keepalive_timeout_ms;
     int write_timeout_ms;
 
@@ -112,7 +131,8 @@ struct httpd_options {
 struct httpd_stats {
     uint64_t connections;     /* accepted in total */
     uint64_t open;            /* open now */
-    uint64_t refused;         /* closed at accept: max_connections */
+    uint64_t refused;         /* closed at accept: max_connections, none to evict */
+    uint64_t evicted;         /* closed at max_connections to admit a new one */
     uint64_t h2_connections;  /* of `connections`, how many spoke HTTP/2 */
     uint64_t requests;        /* handed to the handler */
     uint64_t rejected;        /* answered by the server with a 4xx/5xx */

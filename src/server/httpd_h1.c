@@ -582,6 +582,9 @@ size_t h1_reader_feed(struct h1_reader *r, const char *p, size_t n)
 static void h1_keepalive_wait(struct httpd_conn *c)
 {
     c->h1 = H1C_IDLE;
+    /* the write callback then runs when the answer is all out, and the
+     * connection counts as idle (evictable) from there */
+    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
     httpd_conn_timer(c, c->srv->opt.keepalive_timeout_ms);
 }
 
@@ -672,10 +675,12 @@ void h1_on_read(struct httpd_conn *c)
             }
             if (x->expect_continue && x->req.version == 11 && !evbuffer_get_length(in))
                 send_continue(c);
-            if (c->rd.state != H1R_DONE)
-                httpd_conn_timer(c, c->srv->opt.body_timeout_ms);
+            if (c->rd.state != H1R_DONE) {
+                httpd_body_begin(x);
+                httpd_conn_timer(c, httpd_body_wait(x, &c->srv->opt, 0));
+            }
         } else if (was_body && used_total && c->rd.state != H1R_DONE) {
-            httpd_conn_timer(c, c->srv->opt.body_timeout_ms);
+            httpd_conn_timer(c, httpd_body_wait(c->rd.x, &c->srv->opt, used_total));
         }
         if (c->rd.state == H1R_DONE) {
             struct httpd_x *x = h1_reader_take(&c->rd);
@@ -706,13 +711,17 @@ void h1_on_timer(struct httpd_conn *c)
         log_debug("httpd: %s: keep-alive timeout", c->peer);
         httpd_conn_close_after_flush(c, false);
         break;
-    case H1C_READING:
+    case H1C_READING: {
+        char msg[160];
         if (c->rd.state <= H1R_HEAD)
             h1_send_error(c, 408, "request head not received in time");
+        else if (c->rd.x && httpd_body_too_slow(c->rd.x, &c->srv->opt, msg, sizeof msg))
+            h1_send_error(c, 408, msg);
         else
             h1_send_error(c, 408, "request body stalled");
         h1_reader_reset(&c->rd);
         break;
+    }
     default:
         break;
     }

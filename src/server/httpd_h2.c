@@ -14,7 +14,8 @@
  * and curl 7.88 drop the answer when that reset arrives while they are still
  * sending, so the server instead keeps reading and dropping the upload, up to
  * HTTPD_H2_DRAIN_FACTOR * max_body bytes, and only resets past that budget or
- * when the upload stalls for body_timeout.
+ * when the upload falls behind the body deadlines (httpd_body_wait) counted
+ * afresh from the answer.
  *
  * Flow-control stalls: nghttp2 holds a stream's DATA while the client's stream
  * or connection window is 0, and a client may keep it there (INITIAL_WINDOW_SIZE
@@ -233,7 +234,10 @@ static void stream_timer_cb(evutil_socket_t fd, short what, void *arg)
                      (int)x->stream_id);
             nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, x->stream_id, NGHTTP2_CANCEL);
         } else {
-            h2_reject(x, 408, "request body stalled");
+            char msg[sizeof x->reject_msg];
+            if (!httpd_body_too_slow(x, &c->srv->opt, msg, sizeof msg))
+                snprintf(msg, sizeof msg, "request body stalled");
+            h2_reject(x, 408, msg);
             send_reject(c, x);
         }
     }
@@ -386,7 +390,8 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
                 httpd_x_dispatch(c, x);
                 return 0;
             }
-            stream_timer(x, c->srv->opt.body_timeout_ms);
+            httpd_body_begin(x);
+            stream_timer(x, httpd_body_wait(x, &c->srv->opt, 0));
         }
     }
     if (x->rejected && !x->resp.head_sent) {
@@ -411,7 +416,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         if (x->answered && x->drained > drain_budget(x))
             reject_reset(user, x);
         else if (x->answered)
-            stream_timer(x, x->srv->opt.body_timeout_ms);
+            stream_timer(x, httpd_body_wait(x, &x->srv->opt, len));
         return 0;
     }
     struct buf *b = &x->req.body;
@@ -422,7 +427,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         return 0;
     }
     buf_add(b, data, len);
-    stream_timer(x, x->srv->opt.body_timeout_ms);
+    stream_timer(x, httpd_body_wait(x, &x->srv->opt, len));
     return 0;
 }
 
@@ -439,10 +444,12 @@ static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *
     if (x && (x->rejected || x->skip_body) &&
         !nghttp2_session_get_stream_remote_close(h2, frame->hd.stream_id)) {
         x->answered = true;
-        if (x->drained > drain_budget(x))
+        if (x->drained > drain_budget(x)) {
             reject_reset(user, x);
-        else
-            stream_timer(x, x->srv->opt.body_timeout_ms);
+        } else {
+            httpd_body_begin(x); /* the rest of the upload gets its own deadlines */
+            stream_timer(x, httpd_body_wait(x, &x->srv->opt, 0));
+        }
     }
     return 0;
 }

@@ -100,6 +100,10 @@ struct httpd_x {
     bool queued, linked;
     bool handler_called, handler_done, proto_done;
     int64_t start_ns;
+    /* receiving the body (or, HTTP/2, dropping it after an early answer):
+     * see httpd_body_begin */
+    int64_t body_start_ms, body_last_ms;
+    uint64_t body_rx;
     /* HTTP/1.x request facts */
     bool keep_alive, expect_continue, is_head;
     bool skip_body; /* head_check refused it: handled at once, body dropped */
@@ -184,10 +188,27 @@ uint32_t httpd_arena_add(struct httpd_req *r, const char *s, size_t n);
 bool httpd_hdr_push(struct httpd_req *r, uint32_t name, uint32_t name_len, uint32_t value,
                     uint32_t value_len);
 
+/* Body deadlines (httpd.h, "A request body must keep up a minimum rate").
+ * begin: the clock starts now with nothing received. wait: count n bytes
+ * received now (0: none) and return the ms until the body's next deadline,
+ * silence or rate, whichever comes first (0: already due). too_slow: whether
+ * that deadline is the rate's, with a message saying so into msg. */
+void httpd_body_begin(struct httpd_x *x);
+int httpd_body_wait(struct httpd_x *x, const struct httpd_options *o, size_t n);
+bool httpd_body_too_slow(const struct httpd_x *x, const struct httpd_options *o, char *msg,
+                         size_t msglen);
+
 /* ---- connections ---- */
 
 enum conn_proto { PROTO_DETECT, PROTO_H1, PROTO_H2 };
 enum h1_cstate { H1C_IDLE, H1C_READING, H1C_HANDLING, H1C_CLOSING };
+/* What closing a connection would cost, for eviction at max_connections:
+ * IDLE (HTTP/1.1 between requests, HTTP/2 without streams) and READING (a
+ * request head or body still arriving, nothing handed to the handler) are
+ * kept on the server's lists in the order they entered that state; BUSY (a
+ * request in the handler, a response or error answer on its way, closing) is
+ * on none and never evicted. */
+enum conn_class { CONN_BUSY, CONN_IDLE, CONN_READING, CONN_NCLASS };
 
 struct httpd_conn {
     struct httpd *srv;
@@ -213,6 +234,18 @@ struct httpd_conn {
     size_t linger_bytes;
     struct event *timer;
     struct event *kick;
+    /* eviction lists (see enum conn_class) */
+    enum conn_class cls;
+    struct httpd_conn *lprev, *lnext;
+    int64_t cls_since_ms;
+};
+
+/* At most one line per HTTPD_LOG_EVERY_MS for a repetitive event; the next
+ * line counts those left out. */
+#define HTTPD_LOG_EVERY_MS 5000
+struct httpd_loglimit {
+    int64_t next_ms;
+    uint64_t skipped;
 };
 
 struct httpd_timer {
@@ -235,6 +268,8 @@ struct httpd {
     struct event *notify_ev;
     struct event *deadline_ev;
     struct httpd_conn *conns;
+    struct httpd_conn *cls_head[CONN_NCLASS], *cls_tail[CONN_NCLASS]; /* [CONN_BUSY] unused */
+    struct httpd_loglimit log_evict, log_refuse, log_accept_err;
     struct httpd_x *live;
     struct httpd_x *notify_head, *notify_tail;
     struct httpd_timer *timers;
@@ -245,7 +280,8 @@ struct httpd {
     pthread_t thread;
     bool thread_started;
     atomic_bool thread_joined;
-    atomic_uint_fast64_t st_connections, st_open, st_refused, st_h2, st_requests, st_rejected;
+    atomic_uint_fast64_t st_connections, st_open, st_refused, st_h2, st_requests, st_rejected,
+        st_evicted;
     int64_t date_sec;
     char date[40];
 };

@@ -2098,6 +2098,101 @@ static void test_h2_zero_window_reset(void **state)
     fx_free(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* max_connections: eviction, and the minimum body rate                 */
+
+static void wait_open(struct fx *f, uint64_t n)
+{
+    struct httpd_stats st;
+    int64_t end = time_mono_ms() + 3000;
+    do {
+        httpd_stats(f->s, &st);
+        if (st.open == n)
+            return;
+        usleep(5000);
+    } while (time_mono_ms() < end);
+    fail_msg("%llu connections open, want %llu", (unsigned long long)st.open,
+             (unsigned long long)n);
+}
+
+/* Whether the server closed fd within ms (what it sent is dropped). */
+static bool raw_closed(int fd, int ms)
+{
+    struct rawbuf b = {0};
+    raw_read(fd, &b, NULL, ms);
+    free(b.p);
+    return b.eof;
+}
+
+/* A keep-alive connection that has had one answer and now waits. */
+static int raw_idle(struct fx *f)
+{
+    int fd = raw_connect(f->port);
+    raw_sends(fd, "GET /echo HTTP/1.1\r\nHost: h\r\n\r\n");
+    struct rawbuf b = {0};
+    raw_read(fd, &b, "\r\n\r\n", 3000);
+    if (!b.p || strncmp(b.p, "HTTP/1.1 200 ", 13) != 0)
+        fail_msg("no answer on a new connection: '%s'", b.p ? b.p : "");
+    free(b.p);
+    usleep(20000); /* the server sees its answer out */
+    return fd;
+}
+
+/* A connection that has sent part of a head, or a head and part of a body. */
+static int raw_slow(struct fx *f, bool body)
+{
+    int fd = raw_connect(f->port);
+    raw_sends(fd, body ? "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n0123456789"
+                       : "GET /echo HTTP/1.1\r\nHost: h\r\nX-Slow: ");
+    return fd;
+}
+
+static void test_evict_idle_at_cap(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.max_connections = 8;
+    struct fx *f = fx_start_opts(&o);
+    /* the oldest four are slow senders, then an idle h2 and three idle h1 */
+    int slow[4], idle[3];
+    for (int i = 0; i < 4; i++) {
+        slow[i] = raw_slow(f, i % 2);
+        wait_open(f, (uint64_t)i + 1);
+    }
+    struct h2cli c;
+    h2cli_open(&c, f->port);
+    struct h2st *s1 = h2cli_req(&c, "GET", "/echo", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 3000, st_closed, s1);
+    assert_int_equal(s1->status, 200);
+    h2cli_pump(&c, 50, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        idle[i] = raw_idle(f);
+    wait_open(f, 8);
+    /* a new client is served: the idle h2 connection (oldest idle) goes */
+    int n1 = raw_idle(f);
+    h2cli_pump(&c, 1000, NULL, NULL);
+    assert_true(c.eof);
+    /* the next: the oldest idle h1 connection goes, before any slow sender */
+    int n2 = raw_idle(f);
+    assert_true(raw_closed(idle[0], 1000));
+    assert_false(raw_closed(idle[1], 100));
+    assert_false(raw_closed(slow[0], 100));
+    struct httpd_stats st;
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.evicted, 2);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.open, 8);
+    for (int i = 0; i < 4; i++)
+        close(slow[i]);
+    for (int i = 0; i < 3; i++)
+        close(idle[i]);
+    close(n1);
+    close(n2);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
 static void test_h2_window_exhausted_reset(void **state)
 {
     (void)state;
@@ -2198,33 +2293,240 @@ static void test_h2_slow_reader_not_reset(void **state)
     fx_free(f);
 }
 
+static void test_evict_slow_sender_at_cap(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.max_connections = 8;
+    struct fx *f = fx_start_opts(&o);
+    /* eight clients sending heads and bodies slowly: a head, a body, an h2
+     * body, then five more */
+    int slow[8];
+    struct h2cli c;
+    for (int i = 0; i < 8; i++) {
+        if (i == 2) {
+            h2cli_open(&c, f->port);
+            const char *cl[] = {"content-length", "100", NULL};
+            h2cli_req(&c, "POST", "/echo", "0123456789", 100, 10, cl);
+            h2cli_pump(&c, 200, NULL, NULL); /* its stream is open before the next */
+            slow[i] = -1;
+        } else {
+            slow[i] = raw_slow(f, i % 2);
+        }
+        wait_open(f, (uint64_t)i + 1);
+    }
+    /* a new client is served; the oldest slow one is closed */
+    const char *req = "GET /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+    struct rawresp r;
+    assert_int_equal(raw_exchange(f->port, req, strlen(req), &r, NULL, 3000), 200);
+    rawresp_free(&r);
+    assert_true(raw_closed(slow[0], 1000));
+    assert_false(raw_closed(slow[1], 100));
+    wait_open(f, 7);
+    /* at the cap again, newer slow clients push out the next oldest: the h1
+     * body, then the h2 one */
+    int n[3];
+    for (int i = 0; i < 3; i++) {
+        n[i] = raw_slow(f, false);
+        wait_open(f, 8);
+    }
+    assert_true(raw_closed(slow[1], 1000));
+    h2cli_pump(&c, 1000, NULL, NULL);
+    assert_true(c.eof);
+    assert_false(raw_closed(slow[3], 100));
+    struct httpd_stats st;
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.evicted, 3);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.requests, 1);
+    for (int i = 0; i < 8; i++)
+        if (slow[i] >= 0)
+            close(slow[i]);
+    for (int i = 0; i < 3; i++)
+        close(n[i]);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
 static void test_max_connections(void **state)
 {
     (void)state;
     struct httpd_options o;
     httpd_options_init(&o);
-    o.max_connections = 2;
+    o.max_connections = 8;
     struct fx *f = fx_start_opts(&o);
-    int a = raw_connect(f->port), b = raw_connect(f->port);
-    usleep(100000);
-    int c = raw_connect(f->port);
+    /* every connection has a request in the handler (seven h1, one h2) */
+    int busy[7];
+    for (int i = 0; i < 7; i++) {
+        busy[i] = raw_connect(f->port);
+        raw_sends(busy[i], "GET /hang HTTP/1.1\r\nHost: h\r\n\r\n");
+        struct rawbuf rb = {0};
+        raw_read(busy[i], &rb, "\r\n\r\n", 2000);
+        assert_true(rb.p && strncmp(rb.p, "HTTP/1.1 200 ", 13) == 0);
+        free(rb.p);
+    }
+    struct h2cli c;
+    h2cli_open(&c, f->port);
+    struct h2st *h = h2cli_req(&c, "GET", "/hang", NULL, 0, 0, NULL);
+    h2cli_pump(&c, 3000, st_has_body, h);
+    assert_int_equal(h->status, 200);
+    wait_open(f, 8);
+    /* so a new one is refused: closed at once, nothing sent */
+    int n = raw_connect(f->port);
     struct rawbuf rb = {0};
-    raw_read(c, &rb, NULL, 2000);
+    raw_read(n, &rb, NULL, 2000);
     assert_true(rb.eof);
+    assert_int_equal(rb.n, 0);
     free(rb.p);
-    /* the first two still work */
-    raw_sends(a, "GET /echo HTTP/1.1\r\nHost: h\r\n\r\n");
-    rb = (struct rawbuf){0};
-    raw_read(a, &rb, "\r\n\r\n", 2000);
-    assert_true(strncmp(rb.p, "HTTP/1.1 200 ", 13) == 0);
-    free(rb.p);
+    close(n);
+    /* and the busy ones are untouched */
+    h2cli_pump(&c, 100, NULL, NULL);
+    assert_false(c.eof);
+    assert_false(h->closed);
+    assert_false(raw_closed(busy[0], 100));
     struct httpd_stats st;
     httpd_stats(f->s, &st);
     assert_int_equal(st.refused, 1);
-    assert_int_equal(st.open, 2);
-    close(a);
-    close(b);
-    close(c);
+    assert_int_equal(st.evicted, 0);
+    assert_int_equal(st.open, 8);
+    assert_int_equal(atomic_load(&f->closes), 0);
+    for (int i = 0; i < 7; i++)
+        close(busy[i]);
+    h2cli_free(&c);
+    fx_free(f);
+}
+
+/* POST a body of n bytes in pieces of `piece` every `every` ms, for at most
+ * `max_ms`; the answer (HTTP/1.1) or the stream's status and body (h2). */
+struct drip {
+    int status;
+    char body[256];
+    size_t body_len;
+    int64_t took_ms;
+    size_t sent;
+};
+
+static void drip_h1(struct fx *f, size_t n, size_t piece, int every, int max_ms, struct drip *d)
+{
+    memset(d, 0, sizeof *d);
+    int fd = raw_connect(f->port);
+    char head[128];
+    snprintf(head, sizeof head,
+             "POST /echo HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+             n);
+    char *body = malloc(n);
+    memset(body, 'd', n);
+    int64_t t0 = time_mono_ms();
+    raw_sends(fd, head);
+    struct rawbuf b = {0};
+    while (d->sent < n && !b.n && !b.eof && time_mono_ms() - t0 < max_ms) {
+        size_t k = n - d->sent < piece ? n - d->sent : piece;
+        raw_send(fd, body + d->sent, k);
+        d->sent += k;
+        raw_read(fd, &b, "\r\n\r\n", every);
+    }
+    raw_read(fd, &b, NULL, 2000); /* the answer, then close */
+    d->took_ms = time_mono_ms() - t0;
+    struct rawresp r = {0};
+    if (b.p && parse_response(b.p, b.n, false, &r)) {
+        d->status = r.status;
+        d->body_len = r.body_len;
+        snprintf(d->body, sizeof d->body, "%.*s", (int)r.body_len, r.body);
+    }
+    rawresp_free(&r);
+    free(b.p);
+    free(body);
+    close(fd);
+}
+
+static void drip_h2(struct fx *f, size_t n, size_t piece, int every, int max_ms, struct drip *d)
+{
+    memset(d, 0, sizeof *d);
+    char *body = malloc(n);
+    memset(body, 'd', n);
+    char len[24];
+    snprintf(len, sizeof len, "%zu", n);
+    const char *cl[] = {"content-length", len, NULL};
+    struct h2cli c;
+    h2cli_open(&c, f->port);
+    int64_t t0 = time_mono_ms();
+    struct h2st *st = h2cli_req(&c, "POST", "/echo", body, n, piece < n ? piece : 0, cl);
+    while (!st_has_status(st) && !st->closed && time_mono_ms() - t0 < max_ms) {
+        h2cli_pump(&c, every, st_has_status, st);
+        if (st->stall_at && !st_has_status(st)) {
+            st->stall_at = st->stall_at + piece < n ? st->stall_at + piece : 0;
+            nghttp2_session_resume_data(c.s, st->id);
+        }
+    }
+    h2cli_pump(&c, 2000, st_closed, st);
+    d->took_ms = time_mono_ms() - t0;
+    d->status = st->status;
+    d->sent = st->up_off;
+    d->body_len = st->body_len;
+    snprintf(d->body, sizeof d->body, "%s", st->body);
+    assert_true(st->closed);
+    h2cli_free(&c);
+    free(body);
+}
+
+static void test_body_drip_cut_by_rate(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.body_timeout_ms = 300; /* minimum rate: the default, 500 bytes/s */
+    struct fx *f = fx_start_opts(&o);
+    /* one byte every 100 ms: never 300 ms of silence, but far below the rate */
+    struct drip d;
+    drip_h1(f, 100, 1, 100, 2000, &d);
+    if (d.status != 408 || !strstr(d.body, "request body too slow"))
+        fail_msg("h1: %d '%s' after %lld ms, %zu bytes", d.status, d.body, (long long)d.took_ms,
+                 d.sent);
+    assert_true(d.took_ms >= 250 && d.took_ms < 1500);
+    drip_h2(f, 100, 1, 100, 2000, &d);
+    if (d.status != 408 || !strstr(d.body, "request body too slow"))
+        fail_msg("h2: %d '%s' after %lld ms, %zu bytes", d.status, d.body, (long long)d.took_ms,
+                 d.sent);
+    assert_true(d.took_ms >= 250 && d.took_ms < 2500);
+    fx_free(f);
+}
+
+static void test_body_steady_completes(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.body_timeout_ms = 300;
+    o.min_body_rate = 500;
+    struct fx *f = fx_start_opts(&o);
+    /* 1,000 bytes/s for 1.2 s: past the 300 ms the body starts with, never behind */
+    struct drip d;
+    drip_h1(f, 1200, 100, 100, 3000, &d);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.body_len, 1200);
+    assert_true(d.took_ms >= 1000);
+    drip_h2(f, 1200, 100, 100, 3000, &d);
+    assert_int_equal(d.status, 200);
+    assert_int_equal(d.body_len, 1200);
+    assert_true(d.took_ms >= 1000);
+    fx_free(f);
+}
+
+static void test_body_time_cap(void **state)
+{
+    (void)state;
+    struct httpd_options o;
+    httpd_options_init(&o);
+    o.body_timeout_ms = 200; /* so at most 2 s for a whole body */
+    struct fx *f = fx_start_opts(&o);
+    /* about 2,500 bytes/s, five times the minimum, but without end */
+    struct drip d;
+    drip_h1(f, 100000, 100, 40, 4000, &d);
+    if (d.status != 408 || !strstr(d.body, "request body too slow"))
+        fail_msg("%d '%s' after %lld ms, %zu bytes", d.status, d.body, (long long)d.took_ms,
+                 d.sent);
+    assert_true(d.took_ms >= 1900 && d.took_ms < 3000);
     fx_free(f);
 }
 
@@ -2545,6 +2847,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_h2_trickled_window_reset),
         cmocka_unit_test(test_h2_slow_reader_not_reset),
         cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_evict_idle_at_cap),
+        cmocka_unit_test(test_evict_slow_sender_at_cap),
+        cmocka_unit_test(test_body_drip_cut_by_rate),
+        cmocka_unit_test(test_body_steady_completes),
+        cmocka_unit_test(test_body_time_cap),
         cmocka_unit_test(test_graceful_stop_h1),
         cmocka_unit_test(test_graceful_stop_h2),
         cmocka_unit_test(test_stop_deadline_cuts_stream),
