@@ -8,7 +8,8 @@
 #
 # Environment: BROCK_TESTDATA (the shared AWS test vectors; found next to the
 # repository or its origin when unset), TEST_FILTER (substring of a unit-test
-# binary or e2e script name), TEST_VERBOSE=1 (show every line).
+# binary or e2e script name), TEST_VERBOSE=1 (show every line). test_gateway
+# also takes TEST_CASE (a cmocka pattern of test names) when run by hand.
 set -u
 build=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -245,13 +245,17 @@ rc=$?
   ok "a failed job: exit 5 with the job's message" || not_ok "failed job (exit $rc)" "$(cat failed.err)"
 
 # a stopped job: stop it from another brock while the first waits
-curl -s "$EMU_URL/_emulator/batch" -d '{"step_ms": 400}' >/dev/null
+# Each step 1.5 s: the job is InProgress with records done for two steps (3 s),
+# room for a poll (`brock batch list` + python3) and a `brock batch stop` on a
+# loaded machine. (At 400 ms the window was 800 ms and a poll alone can take
+# 0.5-0.9 s under load. The job's ARN is on stderr only once the run ends, so
+# it cannot be read from stopped.err in time.)
+curl -s "$EMU_URL/_emulator/batch" -d '{"step_ms": 1500}' >/dev/null
 "$BROCK" batch in.jsonl -o stopped.out "${bedrock[@]}" -v 2>stopped.err &
 pid=$!
 sid=
 for _ in $(seq 1 100); do
-  sid=$(sed -n 's/.*batch inference job \(arn:[^ ]*\).*/\1/p' stopped.err | head -n 1)
-  [ -z "$sid" ] && sid=$("$BROCK" batch list --json 2>/dev/null | python3 -c '
+  sid=$("$BROCK" batch list --json 2>/dev/null | python3 -c '
 import json, sys
 for j in json.load(sys.stdin)["jobs"]:
     if j["status"] == "InProgress" and j.get("processedRecordCount", 0) > 0: print(j["jobArn"]); break' 2>/dev/null)

@@ -55,7 +55,7 @@ run_claude() {
   (cd "$E2E_TMP/project" && env -i HOME="$HOME" PATH=/usr/bin:/bin TERM=dumb \
     CLAUDE_CODE_USE_BEDROCK=1 ANTHROPIC_BEDROCK_BASE_URL="$gw" AWS_BEARER_TOKEN_BEDROCK="$1" \
     AWS_REGION=us-west-2 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-    timeout 180 "$claude" -p "$2" --output-format json)
+    ${CC_MAX_RETRIES:+CLAUDE_CODE_MAX_RETRIES=$CC_MAX_RETRIES} timeout 180 "$claude" -p "$2" --output-format json)
 }
 
 if run_claude "$key" "say hello to the brock gateway" >"$E2E_TMP/cc.json" 2>"$E2E_TMP/cc.err"; then
@@ -100,11 +100,15 @@ done <"$E2E_TMP/checks"
 [ -s "$E2E_TMP/checks" ] || not_ok "the request log could be read" "$(cat "$E2E_TMP/checks.err")"
 
 # An unknown key: Claude Code reports the refusal (exit non-zero).
-if run_claude "not-a-key-0123456789abcdef" "hi" >"$E2E_TMP/bad.json" 2>"$E2E_TMP/bad.err"; then
-  grep -q '"is_error":true' "$E2E_TMP/bad.json" && ok "an unknown key is refused (Claude Code shows an error)" ||
-    not_ok "unknown key refused" "$(head -c 1000 "$E2E_TMP/bad.json")"
+# Claude Code retries a Bedrock 403 for minutes (with backoff, refreshing
+# AWS credentials): without CLAUDE_CODE_MAX_RETRIES=0 this call only ever
+# ended by `timeout 180` (exit 124), which the old check took for a refusal.
+CC_MAX_RETRIES=0 run_claude "not-a-key-0123456789abcdef" "hi" >"$E2E_TMP/bad.json" 2>"$E2E_TMP/bad.err"
+rc=$?
+if [ "$rc" -ne 124 ] && grep -q '"api_error_status":403' "$E2E_TMP/bad.json"; then
+  ok "an unknown key is refused: Claude Code shows the gateway's 403 (exit $rc)"
 else
-  ok "an unknown key is refused (Claude Code exits non-zero)"
+  not_ok "unknown key refused (exit $rc)" "$(head -c 1000 "$E2E_TMP/bad.json"; tail -n 5 "$E2E_TMP/bad.err")"
 fi
 
 kill -TERM "$gw_pid" 2>/dev/null

@@ -2436,8 +2436,10 @@ int main(void)
         cmocka_unit_test(test_loop_realtime),
         cmocka_unit_test(test_graceful_stop),
     };
-    if (getenv("TEST_FILTER"))
-        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    /* TEST_CASE=pattern runs only the matching tests (TEST_FILTER is
+     * tests/run.sh's, a binary or script name) */
+    if (getenv("TEST_CASE"))
+        cmocka_set_test_filter(getenv("TEST_CASE"));
     int rc = cmocka_run_group_tests_name("gateway", tests, NULL, NULL);
     buf_free(&log_text);
     return rc;
