@@ -95,6 +95,8 @@ struct cli_config {
     const char *tls_cert;    /* --tls-cert FILE */
     const char *tls_key;     /* --tls-key FILE */
     bool realtime;           /* --realtime: the loop thread at SCHED_FIFO */
+    long max_upstream;       /* --max-upstream N (0 = the gateway's default) */
+    long max_per_client;     /* --max-per-client N (0 = the gateway's default) */
     /* command and its positional arguments */
     const char *command;
     const char **args;

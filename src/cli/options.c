@@ -63,6 +63,8 @@ enum opt_id {
     OPT_KEYS_FILE,
     OPT_TLS_CERT,
     OPT_REALTIME,
+    OPT_MAX_UPSTREAM,
+    OPT_MAX_PER_CLIENT,
     OPT_TLS_KEY,
     OPT_MAX_TOKENS,
     OPT_MODEL,
@@ -135,8 +137,11 @@ static const struct opt options[] = {
     {"logging-role-arn", 0, ARG_STRING, OPT_LOGGING_ROLE_ARN, "ARN",
      "setup monitoring: the role Bedrock writes invocation logs with (default: brock creates one)"},
     {"max-budget-usd", 0, ARG_STRING, OPT_MAX_BUDGET_USD, "USD", "stop before a request once this run has spent USD (exit 8)"},
+    {"max-per-client", 0, ARG_LONG, OPT_MAX_PER_CLIENT, "N",
+     "serve: upstream calls one client key may have at once (default: a quarter of --max-upstream)"},
     {"max-tokens", 0, ARG_LONG, OPT_MAX_TOKENS, "N", "most tokens in the answer (default: the model's maximum, up to 16384)"},
     {"max-turns", 0, ARG_LONG, OPT_MAX_TURNS, "N", "stop after N model calls (per message in the REPL)"},
+    {"max-upstream", 0, ARG_LONG, OPT_MAX_UPSTREAM, "N", "serve: upstream calls at once, for all clients (default 512)"},
     {"model", 0, ARG_STRING, OPT_MODEL, "MODEL", "sonnet, opus, haiku, auto (routed per request), a Bedrock model id, inference profile or ARN (ANTHROPIC_MODEL)"},
     {"no-cache", 0, ARG_NONE, OPT_NO_CACHE, NULL, "never answer from, nor store in, the response cache"},
     {"no-color", 0, ARG_NONE, OPT_NO_COLOR, NULL, "no colours (also NO_COLOR=1)"},
@@ -475,6 +480,20 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
     case OPT_NO_COLOR:
         cfg->no_color = true;
         break;
+    case OPT_MAX_UPSTREAM:
+    case OPT_MAX_PER_CLIENT: {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < 1 || v > 65536)
+            return err_set(e, BROCK_ERR_USAGE, "--%s: expected a number of calls from 1 to 65536, got '%s'", o->name,
+                           val);
+        if (o->id == OPT_MAX_UPSTREAM)
+            cfg->max_upstream = v;
+        else
+            cfg->max_per_client = v;
+        break;
+    }
     case OPT_PORT: {
         char *end;
         errno = 0;

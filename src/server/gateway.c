@@ -929,7 +929,13 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     g->o.fallback = NULL;
     if (!g->o.max_upstream)
         g->o.max_upstream = GATEWAY_DEFAULT_MAX_UPSTREAM;
-    if (!g->o.max_per_client || g->o.max_per_client > g->o.max_upstream)
+    /* one key never holds every slot: a client whose streams never end (a
+     * stuck reader, a runaway script) leaves the others three quarters */
+    if (!g->o.max_per_client)
+        g->o.max_per_client = g->o.max_upstream / GATEWAY_DEFAULT_PER_CLIENT_DIV;
+    if (!g->o.max_per_client)
+        g->o.max_per_client = 1;
+    if (g->o.max_per_client > g->o.max_upstream)
         g->o.max_per_client = g->o.max_upstream;
     if (g->o.queue_timeout_ms <= 0)
         g->o.queue_timeout_ms = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS;

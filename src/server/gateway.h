@@ -71,6 +71,7 @@
 #define GATEWAY_KEYS_FILE_MAX ((size_t)1024 * 1024)
 #define GATEWAY_MAX_TARGETS 8                    /* regions + fallback models */
 #define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once */
+#define GATEWAY_DEFAULT_PER_CLIENT_DIV 4         /* one key holds at most max_upstream / 4 of them */
 #define GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS 30000   /* waiting for an upstream slot: then 429 */
 #define GATEWAY_MAX_QUEUED_PER_CLIENT 1024       /* more waiting from one client: 429 at once */
 #define GATEWAY_STREAM_PENDING_MAX ((size_t)256 * 1024) /* frames queued per stream before upstream is held */
@@ -231,7 +232,7 @@ struct gateway_options {
     size_t n_fallback;
 
     size_t max_upstream;     /* 0 = GATEWAY_DEFAULT_MAX_UPSTREAM */
-    size_t max_per_client;   /* 0 = max_upstream (no per-client cap) */
+    size_t max_per_client;   /* 0 = GATEWAY_DEFAULT_PER_CLIENT_DIV: a quarter of max_upstream */
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
     int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
     size_t max_body;         /* request body limit; 0 = httpd's default */

@@ -1695,6 +1695,8 @@ static void *bg_run(void *arg)
     return NULL;
 }
 
+static long health_field(struct fx *f, const char *name);
+
 static void test_admission_fair(void **state)
 {
     (void)state;
@@ -1730,6 +1732,56 @@ static void test_admission_fair(void **state)
     assert_int_equal(b.r.status, 200);
     resp_free(&b.r);
     assert_true(later >= 2); /* bob finished before most of alice's burst */
+    fx_down(&f);
+    free(f.dir);
+}
+
+/* Without max_per_client, one key holds at most a quarter of the slots:
+ * alice's four slow streams take 2 of 8 and wait for the rest, and bob's
+ * call starts at once. */
+static void test_admission_default_share(void **state)
+{
+    (void)state;
+    struct fx_opts fo = {.max_upstream = 8, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    assert_int_equal(f.gw->max_per_client, 2);
+    struct bg_req a[4], b;
+    char body_a[1024], body_b[1024];
+    snprintf(body_a, sizeof body_a, "%s", invoke_body("slow stream A", false));
+    snprintf(body_b, sizeof body_b, "%s", invoke_body("slow stream B", false));
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct bg_req){.f = &f,
+                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                                     .body = body_a, .bearer = TOK_ALICE}};
+        pthread_create(&a[i].th, NULL, bg_run, &a[i]);
+    }
+    long inflight = 0, queued = 0;
+    for (int i = 0; i < 100 && (inflight != 2 || queued != 2); i++) {
+        usleep(10000);
+        inflight = health_field(&f, "inflight");
+        queued = health_field(&f, "queued");
+    }
+    assert_int_equal(inflight, 2);
+    assert_int_equal(queued, 2);
+    b = (struct bg_req){.f = &f,
+                        .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                              .body = body_b, .bearer = TOK_BOB}};
+    pthread_create(&b.th, NULL, bg_run, &b);
+    for (int i = 0; i < 100 && inflight != 3; i++) {
+        usleep(10000);
+        inflight = health_field(&f, "inflight");
+    }
+    assert_int_equal(inflight, 3);
+    assert_int_equal(health_field(&f, "queued"), 2);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(a[i].th, NULL);
+        assert_int_equal(a[i].r.status, 200);
+        resp_free(&a[i].r);
+    }
+    pthread_join(b.th, NULL);
+    assert_int_equal(b.r.status, 200);
+    resp_free(&b.r);
     fx_down(&f);
     free(f.dir);
 }
@@ -2427,6 +2479,7 @@ int main(void)
         cmocka_unit_test(test_client_stalls_h2),
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
+        cmocka_unit_test(test_admission_default_share),
         cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_creds_refused_fast),
         cmocka_unit_test(test_creds_nudges_during_refresh),
