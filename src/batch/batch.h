@@ -120,6 +120,7 @@ struct batch_progress {
     double eta_s;      /* seconds left, < 0 when unknown */
     double admit_rps;  /* the admission limit now; 0 = not limiting */
     const char *phase; /* "running"; Bedrock: "uploading", a job status, "downloading" */
+    const char *job_arn; /* Bedrock: the job, once it exists (NULL before) */
 };
 
 typedef void batch_progress_fn(void *ctx, const struct batch_progress *p);

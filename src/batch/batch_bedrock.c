@@ -396,7 +396,7 @@ static enum brock_status wait_job(const struct batch_options *o, struct aws_clie
         enum brock_status st = batch_job_get(ctl, arn, job, e);
         if (st != BROCK_OK)
             return err_prefix(e, "checking batch inference job %s", arn);
-        struct batch_progress p = {.total = total, .resumed = resumed};
+        struct batch_progress p = {.total = total, .resumed = resumed, .job_arn = arn};
         if (job->processed > 0) {
             p.done = (size_t)job->processed;
             double secs = (double)(time_mono_ms() - t0) / 1000.0;

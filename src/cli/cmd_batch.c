@@ -39,6 +39,7 @@
 
 struct view {
     bool tty, verbose;
+    bool job_named; /* -v: the Bedrock job's ARN went out */
     size_t warnings;
     int64_t last_line_ms;
     size_t last_len;
@@ -69,10 +70,24 @@ static void human(double v, char *out, size_t n)
         snprintf(out, n, "%.0f", v);
 }
 
+static void end_line(struct view *v)
+{
+    if (v->tty && v->last_len)
+        fprintf(stderr, "\r%*s\r", (int)v->last_len, "");
+    v->last_len = 0;
+}
+
 static void on_progress(void *ctx, const struct batch_progress *p)
 {
     struct view *v = ctx;
     int64_t now = time_mono_ms();
+    if (p->job_arn && v->verbose && !v->job_named) {
+        /* as soon as the job exists, so it can be stopped or watched from
+         * elsewhere (brock batch stop|status) while this run waits */
+        end_line(v);
+        fprintf(stderr, "brock: batch inference job %s\n", p->job_arn);
+        v->job_named = true;
+    }
     if (!v->tty && (!v->verbose || now - v->last_line_ms < VERBOSE_EVERY_MS))
         return;
     v->last_line_ms = now;
@@ -96,13 +111,6 @@ static void on_progress(void *ctx, const struct batch_progress *p)
         fprintf(stderr, "brock: %s\n", line);
     }
     fflush(stderr);
-}
-
-static void end_line(struct view *v)
-{
-    if (v->tty && v->last_len)
-        fprintf(stderr, "\r%*s\r", (int)v->last_len, "");
-    v->last_len = 0;
 }
 
 /* ---- the AWS side ------------------------------------------------------------------ */
@@ -349,7 +357,7 @@ int cmd_batch(const struct cli_config *cfg)
     end_line(&v);
     if (v.warnings > MAX_WARNINGS_SHOWN)
         fprintf(stderr, "brock: warning: ... and %zu more (their records say why)\n", v.warnings - MAX_WARNINGS_SHOWN);
-    if (sum.job_arn[0] && (cfg->verbose || st != BROCK_OK))
+    if (sum.job_arn[0] && ((cfg->verbose && !v.job_named) || st != BROCK_OK))
         fprintf(stderr, "brock: batch inference job %s\n", sum.job_arn);
     if (st == BROCK_OK || st == BROCK_ERR_INTERRUPTED || st == BROCK_ERR_BUDGET)
         summary(cfg->output, &sum);

@@ -244,22 +244,27 @@ rc=$?
 [ "$rc" -eq 5 ] && grep -q "ended as Failed: Input validation failed: injected by the e2e test" failed.err &&
   ok "a failed job: exit 5 with the job's message" || not_ok "failed job (exit $rc)" "$(cat failed.err)"
 
-# a stopped job: stop it from another brock while the first waits
+# a stopped job: stop it from another brock while the first waits. -v names
+# the job as soon as it is created; the stop waits until records are done.
 # Each step 1.5 s: the job is InProgress with records done for two steps (3 s),
-# room for a poll (`brock batch list` + python3) and a `brock batch stop` on a
-# loaded machine. (At 400 ms the window was 800 ms and a poll alone can take
-# 0.5-0.9 s under load. The job's ARN is on stderr only once the run ends, so
-# it cannot be read from stopped.err in time.)
+# room for a status poll and a `brock batch stop` on a loaded machine (at
+# 400 ms the window was 800 ms, and one poll can take 0.5-0.9 s under load).
 curl -s "$EMU_URL/_emulator/batch" -d '{"step_ms": 1500}' >/dev/null
 "$BROCK" batch in.jsonl -o stopped.out "${bedrock[@]}" -v 2>stopped.err &
 pid=$!
 sid=
 for _ in $(seq 1 100); do
-  sid=$("$BROCK" batch list --json 2>/dev/null | python3 -c '
-import json, sys
-for j in json.load(sys.stdin)["jobs"]:
-    if j["status"] == "InProgress" and j.get("processedRecordCount", 0) > 0: print(j["jobArn"]); break' 2>/dev/null)
+  sid=$(sed -n 's/.*batch inference job \(arn:[^ ]*\).*/\1/p' stopped.err | head -n 1)
   [ -n "$sid" ] && break
+  sleep 0.1
+done
+[ -n "$sid" ] && ! grep -q ' -> stopped.out: ' stopped.err && ok "-v names the job while it runs" ||
+  not_ok "job arn while it runs" "$(cat stopped.err)"
+for _ in $(seq 1 100); do
+  "$BROCK" batch status "$sid" --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+sys.exit(0 if j["status"] == "InProgress" and j.get("processedRecordCount", 0) > 0 else 1)' 2>/dev/null && break
   sleep 0.1
 done
 "$BROCK" batch stop "$sid" >stop.txt 2>&1 && ok "brock batch stop" || not_ok "stop" "$(cat stop.txt)"
