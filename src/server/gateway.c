@@ -586,32 +586,27 @@ static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
     return d == 0;
 }
 
-/* Who is calling; answers the error and returns NULL when nobody we know. */
-static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, struct httpd_resp *resp,
-                                      const char *id)
+/* The client whose bearer token is in `authz` ("Bearer ..."), or NULL. */
+static struct gw_client *bearer_client(struct gateway *g, const char *authz)
 {
-    const char *authz = httpd_req_header(req, "authorization");
-    if (!authz) {
-        atomic_fetch_add(&g->st_refused_auth, 1);
-        send_error(resp, id, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
-        return NULL;
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t tl = strlen(tok);
+    for (size_t i = 0; i < g->keys.n; i++) {
+        const struct gateway_key *k = &g->keys.v[i];
+        if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
+            return &g->clients[i];
     }
-    if (!strncasecmp(authz, "Bearer ", 7)) {
-        const char *tok = authz + 7;
-        while (*tok == ' ')
-            tok++;
-        size_t tl = strlen(tok);
-        for (size_t i = 0; i < g->keys.n; i++) {
-            const struct gateway_key *k = &g->keys.v[i];
-            if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
-                return &g->clients[i];
-        }
-        atomic_fetch_add(&g->st_refused_auth, 1);
-        log_info("gateway: %s %s -> 403 unknown bearer token", httpd_req_method(req), httpd_req_path(req));
-        send_error(resp, id, 403, "UnrecognizedClientException",
-                   "The security token included in the request is invalid.");
-        return NULL;
-    }
+    return NULL;
+}
+
+/* sigv4_verify against the keys the gateway issued, with the request as
+ * received (HTTP/2 without Host: its signed :authority stands in). head_only:
+ * the head's checks alone, before the body is read. lc->found is the client. */
+static enum brock_status sigv4_check(struct gateway *g, struct httpd_req *req, bool head_only,
+                                     struct akid_lookup *lc, struct sigv4_verified *ver, struct brock_err *e)
+{
     size_t nh = httpd_req_header_count(req);
     struct sigv4_header *hs = xcalloc(nh + 2, sizeof *hs);
     bool has_host = false;
@@ -627,7 +622,7 @@ static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, 
         hs[k++] = (struct sigv4_header){":authority", 10, authority, strlen(authority)};
     }
     size_t blen = 0;
-    const char *body = httpd_req_body(req, &blen);
+    const char *body = head_only ? NULL : httpd_req_body(req, &blen);
     const char *path = httpd_req_path(req), *query = httpd_req_query(req);
     struct sigv4_request r = {.method = httpd_req_method(req),
                               .path = path,
@@ -638,12 +633,38 @@ static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, 
                               .n_headers = k,
                               .body = body,
                               .body_len = blen};
-    struct akid_lookup lc = {g, NULL};
-    struct sigv4_verify_params vp = {.lookup = lookup_akid, .lookup_ctx = &lc, .now_s = gw_now_ms(g) / 1000};
+    *lc = (struct akid_lookup){g, NULL};
+    struct sigv4_verify_params vp = {
+        .lookup = lookup_akid, .lookup_ctx = lc, .now_s = gw_now_ms(g) / 1000, .head_only = head_only};
+    enum brock_status st = sigv4_verify(g->signer, &r, &vp, ver, e);
+    free(hs);
+    return st;
+}
+
+/* Who is calling; answers the error and returns NULL when nobody we know. */
+static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, struct httpd_resp *resp,
+                                      const char *id)
+{
+    const char *authz = httpd_req_header(req, "authorization");
+    if (!authz) {
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        send_error(resp, id, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+        return NULL;
+    }
+    if (!strncasecmp(authz, "Bearer ", 7)) {
+        struct gw_client *c = bearer_client(g, authz);
+        if (c)
+            return c;
+        atomic_fetch_add(&g->st_refused_auth, 1);
+        log_info("gateway: %s %s -> 403 unknown bearer token", httpd_req_method(req), httpd_req_path(req));
+        send_error(resp, id, 403, "UnrecognizedClientException",
+                   "The security token included in the request is invalid.");
+        return NULL;
+    }
+    struct akid_lookup lc;
     struct sigv4_verified ver;
     struct brock_err e = {0};
-    enum brock_status st = sigv4_verify(g->signer, &r, &vp, &ver, &e);
-    free(hs);
+    enum brock_status st = sigv4_check(g, req, false, &lc, &ver, &e);
     if (st == BROCK_OK && strcmp(ver.service, "bedrock")) {
         atomic_fetch_add(&g->st_refused_auth, 1);
         send_error(resp, id, 403, "InvalidSignatureException", "Credential should be scoped to correct service: 'bedrock'.");
@@ -669,47 +690,20 @@ static struct gw_client *authenticate(struct gateway *g, struct httpd_req *req, 
  * SigV4 head that cannot verify: malformed, an unknown key, outside the time
  * window). httpd then hands it to the handler at once without reading the
  * body, and the handler answers as it always does; so a client we do not
- * know cannot make the gateway hold its uploads. */
+ * know cannot make the gateway hold its uploads. A known SigV4 key with the
+ * wrong service passes: the full check refuses it in its own words. */
 static bool head_check(void *ctx, struct httpd_req *req)
 {
     struct gateway *g = ctx;
     const char *authz = httpd_req_header(req, "authorization");
     if (!authz)
         return false;
-    if (!strncasecmp(authz, "Bearer ", 7)) {
-        const char *tok = authz + 7;
-        while (*tok == ' ')
-            tok++;
-        size_t tl = strlen(tok);
-        for (size_t i = 0; i < g->keys.n; i++) {
-            const struct gateway_key *k = &g->keys.v[i];
-            if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
-                return true;
-        }
-        return false;
-    }
-    size_t nh = httpd_req_header_count(req);
-    struct sigv4_header *hs = xcalloc(nh + 2, sizeof *hs);
-    size_t k = 0;
-    const char *hn, *hv;
-    for (size_t i = 0; httpd_req_header_at(req, i, &hn, &hv); i++)
-        hs[k++] = (struct sigv4_header){hn, strlen(hn), hv, strlen(hv)};
-    const char *path = httpd_req_path(req), *query = httpd_req_query(req);
-    struct sigv4_request r = {.method = httpd_req_method(req),
-                              .path = path,
-                              .path_len = strlen(path),
-                              .query = query,
-                              .query_len = strlen(query),
-                              .headers = hs,
-                              .n_headers = k};
-    struct akid_lookup lc = {g, NULL};
-    struct sigv4_verify_params vp = {
-        .lookup = lookup_akid, .lookup_ctx = &lc, .now_s = gw_now_ms(g) / 1000, .head_only = true};
+    if (!strncasecmp(authz, "Bearer ", 7))
+        return bearer_client(g, authz) != NULL;
+    struct akid_lookup lc;
     struct sigv4_verified ver;
     struct brock_err e = {0};
-    enum brock_status st = sigv4_verify(g->signer, &r, &vp, &ver, &e);
-    free(hs);
-    return st == BROCK_OK; /* a wrong service is refused after the body, in its own words */
+    return sigv4_check(g, req, true, &lc, &ver, &e) == BROCK_OK;
 }
 
 /* ---- budgets --------------------------------------------------------------------- */
