@@ -1072,7 +1072,6 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->cut_streams = atomic_load(&g->st_cut);
     out->client_gone = atomic_load(&g->st_gone);
     out->translated = atomic_load(&g->st_translated);
-    out->books_catchup = gw_books_catchup_batches(g);
 }
 
 /* Jobs still alive after the loop ended (cut at the stop deadline, or never

@@ -33,12 +33,11 @@
  * frame, never silently. A client that leaves cancels the upstream call.
  * Every call writes a ledger row (store.h) with the key's user and project,
  * and the record callback (the CLI's: the audit event and EMF) runs on the
- * book-keeping threads (one at a time) with the store handle.
+ * book-keeping thread with its store handle.
  *
  * Threads: the httpd loop thread (everything above, the upstream calls
- * too), two book-keeping threads, one writing at a time (the store: ledger
- * rows, spend, writing the persistent cache; one at idle priority, one that
- * catches up when it falls behind), one helper thread (reading the persistent cache, and
+ * too), one book-keeping thread (the store: ledger rows, spend, writing the
+ * persistent cache), one helper thread (reading the persistent cache, and
  * refreshing the upstream credentials before they near expiry, so the loop
  * never waits for a credential provider). gateway_stop() and
  * gateway_stats() may be called from any thread; gateway_stop() is
@@ -83,7 +82,6 @@
 #define GATEWAY_SESSION_TTL_MS ((int64_t)3600 * 1000) /* sticky target of an idle session */
 #define GATEWAY_MAX_SESSIONS 65536
 #define GATEWAY_SPEND_REFRESH_MS ((int64_t)60 * 1000)  /* re-read spend from the store */
-#define GATEWAY_BOOKS_CATCHUP 2048               /* book-keeping records queued: the catch-up writer starts */
 #define GATEWAY_CREDS_CHECK_MS 60000             /* the helper thread looks at the upstream credentials */
 #define GATEWAY_CREDS_RETRY_MS 1000              /* ... and, asked by the loop, retries a failed refresh after this */
 #define GATEWAY_CREDS_PARK_MS 5000               /* a call whose set was rejected waits this long for a new one */
@@ -213,7 +211,7 @@ struct gateway_record {
 
 struct store;
 struct pricing;
-/* Runs on a book-keeping thread (one at a time) after the ledger row is written; `s` is that
+/* Runs on the book-keeping thread after the ledger row is written; `s` is that
  * thread's store handle (NULL without a store). */
 typedef void gateway_record_fn(void *ctx, struct store *s, const struct gateway_record *r);
 
@@ -250,8 +248,6 @@ struct gateway_options {
     int64_t cache_ttl_s;     /* 0 = GATEWAY_DEFAULT_CACHE_TTL_S */
     size_t cache_mem;        /* 0 = GATEWAY_DEFAULT_CACHE_MEM */
     bool no_translate;       /* forward bodies as given */
-    size_t books_catchup;    /* records queued at which the catch-up writer takes over
-                              * from the idle-time one; 0 = GATEWAY_BOOKS_CATCHUP */
     bool realtime;           /* the loop thread at SCHED_FIFO priority 1 (needs CAP_SYS_NICE or RLIMIT_RTPRIO);
                               * when refused, a warning and the short slice as without */
     gateway_record_fn *record;
@@ -273,7 +269,6 @@ struct gateway_stats {
     uint64_t cut_streams;  /* upstream streams that ended early (exception frame sent) */
     uint64_t client_gone;  /* clients that left before their answer was complete */
     uint64_t translated;   /* bodies changed by gateway_translate */
-    uint64_t books_catchup; /* batches the catch-up writer wrote (the idle-time one fell behind) */
     uint64_t inflight, queued;
 };
 

@@ -24,16 +24,13 @@
 #include "gateway_int.h"
 
 #define BOOKS_MAX_QUEUE 20000 /* records waiting; past it the loop's posts wait (never dropped) */
-#define BOOKS_BATCH 512       /* records the catch-up writer puts in one store transaction at most */
-/* ... and the idle-time writer (it ends a batch early when the catch-up
- * writer waits, after the record it is writing) */
-#define BOOKS_IDLE_BATCH 64
+#define BOOKS_BATCH 512       /* records written in one store transaction at most */
 /* A record that finds the thread idle waits this long for others to share
  * its transaction. 20 ms was tried: fewer wake-ups of this thread, but each
  * batch then preempts the loop for longer on two cores (one client's p99
  * 1.1 -> 1.8-2.0 ms, paced runs no better), so 2 it is. */
 #define BOOKS_LINGER_MS 2
-#define BOOKS_NICE 10 /* the catch-up writer's nice value (the loop keeps the process's) */
+#define BOOKS_NICE 10 /* the books thread's nice value (the loop keeps the process's) */
 #define BOOKS_TRIM_ROWS 10000 /* after this many rows ... */
 #define BOOKS_TRIM_IDLE_MS 1000 /* ... and a second with none, free memory goes back to the system */
 
@@ -49,20 +46,14 @@ struct gw_books {
     struct store *store;  /* the books thread's */
     struct store *lookup; /* the lookup thread's cache reads, under lookup_mu */
     pthread_mutex_t lookup_mu;
-    pthread_mutex_t wmu; /* the writer's: held from taking a batch to its commit (the store, the order) */
-    pthread_mutex_t mu;  /* the queue's */
-    pthread_cond_t cv, space, catchup_cv;
+    pthread_mutex_t mu;
+    pthread_cond_t cv, space;
     struct rec *head, *tail;
     size_t n;
-    size_t catchup_at;   /* queue length that wakes the catch-up writer ... */
-    size_t catchup_low;  /* ... which writes until fewer than this are left */
-    bool catching_up;    /* it is writing: the idle-time writer stands aside */
     bool stop;
     bool store_warned;
-    _Atomic uint64_t catchup_batches;
-    atomic_bool catchup_waiting; /* the catch-up writer waits for wmu: the idle-time one ends its batch */
-    pthread_t th, th_catchup;
-    bool started, started_catchup;
+    pthread_t th;
+    bool started;
 };
 
 /* ---- cost ----------------------------------------------------------------------- */
@@ -292,13 +283,10 @@ void gw_books_post(struct gateway *g, const struct gateway_record *r, const stru
         b->head = x;
     b->tail = x;
     b->n++;
-    /* the writers look at the queue again after each batch: wake the
-     * idle-time one only from idle, or from its linger when a batch is
-     * full; the catch-up one when the queue reaches its mark */
-    if (b->n == 1 || b->n == BOOKS_IDLE_BATCH)
+    /* the books thread looks at the queue again after each batch: wake it
+     * only from idle, or from its linger when a batch is full */
+    if (b->n == 1 || b->n == BOOKS_BATCH)
         pthread_cond_signal(&b->cv);
-    if (b->n == b->catchup_at)
-        pthread_cond_signal(&b->catchup_cv);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -347,30 +335,27 @@ static void write_one(struct gw_books *b, struct rec *x)
         g->o.record(g->o.record_ctx, b->store, r);
 }
 
-/* One batch (what queued up while the last was written, up to BOOKS_BATCH
- * records) goes in one transaction: ledger rows, audit events, cache
- * entries. A commit per write was the gateway's biggest cost under load
- * (two commits per call, each a WAL append, and a checkpoint with fsyncs
- * every few thousand). A lone record is its own transaction, as before.
- * With `yield`, the batch ends early when the catch-up writer waits for
- * the writer's lock: what is left is returned, unwritten, in order. */
-static struct rec *write_batch(struct gw_books *b, struct rec *list, bool yield)
+/* What queued up while the last batch was written (up to BOOKS_BATCH records)
+ * goes in one transaction: ledger rows, audit events, cache entries. A
+ * commit per write was the gateway's biggest cost under load (two commits
+ * per call, each a WAL append, and a checkpoint with fsyncs every few
+ * thousand). A lone record is its own transaction, as before. */
+static void write_list(struct gw_books *b, struct rec *list)
 {
-    struct brock_err e = {0};
-    bool batch = b->store && list && list->next && store_batch_begin(b->store, &e) == BROCK_OK;
     while (list) {
-        struct rec *x = list;
-        list = x->next;
-        write_one(b, x);
-        rec_free(x);
-        if (yield && atomic_load_explicit(&b->catchup_waiting, memory_order_relaxed))
-            break;
+        struct brock_err e = {0};
+        bool batch = b->store && list->next && store_batch_begin(b->store, &e) == BROCK_OK;
+        for (size_t n = 0; list && n < BOOKS_BATCH; n++) {
+            struct rec *x = list;
+            list = x->next;
+            write_one(b, x);
+            rec_free(x);
+        }
+        if (batch && store_batch_commit(b->store, &e) != BROCK_OK && !b->store_warned) {
+            b->store_warned = true;
+            log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e.msg);
+        }
     }
-    if (batch && store_batch_commit(b->store, &e) != BROCK_OK && !b->store_warned) {
-        b->store_warned = true;
-        log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e.msg);
-    }
-    return list;
 }
 
 void gw_deadline_in(struct timespec *ts, int64_t ms)
@@ -391,105 +376,28 @@ static void housekeep(struct gw_books *b)
         g->o.housekeep(g->o.record_ctx, b->store);
 }
 
-/* Takes the next batch (at most max records) off the queue and writes it;
- * the number taken. Neither lock held on entry. The writer's lock is held
- * from the take to the commit, so batches reach the store in queue order
- * whichever writer takes them. */
-static size_t write_next(struct gw_books *b, size_t max, bool catchup)
-{
-    if (catchup) {
-        atomic_store(&b->catchup_waiting, true);
-        pthread_mutex_lock(&b->wmu);
-        atomic_store(&b->catchup_waiting, false);
-    } else {
-        pthread_mutex_lock(&b->wmu);
-    }
-    pthread_mutex_lock(&b->mu);
-    struct rec *list = b->head, *last = NULL;
-    size_t taken = 0;
-    for (struct rec *x = list; x && taken < max; x = x->next) {
-        last = x;
-        taken++;
-    }
-    if (last) {
-        b->head = last->next;
-        last->next = NULL;
-        if (!b->head)
-            b->tail = NULL;
-    }
-    b->n -= taken;
-    /* one batch at a time, so a loop waiting for room (the queue full)
-     * waits for one batch, not for everything queued */
-    pthread_cond_broadcast(&b->space);
-    pthread_mutex_unlock(&b->mu);
-    struct rec *left = write_batch(b, list, !catchup);
-    if (left) { /* the catch-up writer waits: it takes these first */
-        size_t n_left = 0;
-        for (struct rec *x = left; x; x = x->next)
-            n_left++;
-        pthread_mutex_lock(&b->mu);
-        last->next = b->head;
-        if (!b->head)
-            b->tail = last;
-        b->head = left;
-        b->n += n_left;
-        taken -= n_left;
-        pthread_mutex_unlock(&b->mu);
-    }
-    pthread_mutex_unlock(&b->wmu);
-    return taken;
-}
-
-#ifdef __linux__
-/* This thread's scheduling policy, keeping its nice value; the time slice
- * when slice_us > 0 (EEVDF's custom slice, Linux >= 6.12; older kernels
- * ignore it). Best effort: 0 or an errno. */
-static int set_policy(int policy, int nice, unsigned slice_us)
-{
-#ifdef SYS_sched_setattr
-    struct gw_sched_attr a = {.size = sizeof a, .policy = (uint32_t)policy, .nice = nice,
-                              .runtime = (uint64_t)slice_us * 1000u};
-    if (syscall(SYS_sched_setattr, (pid_t)syscall(SYS_gettid), &a, 0u) == 0)
-        return 0;
-#else
-    (void)slice_us;
-#endif
-    struct sched_param sp = {0};
-    int rc = pthread_setschedparam(pthread_self(), policy, &sp);
-    if (rc == 0 && policy != SCHED_IDLE)
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice);
-    return rc;
-}
-
-static int nice_of_this_thread(void)
-{
-    errno = 0;
-    int n = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
-    return errno ? 0 : n;
-}
-#endif
-
-/* The idle-time writer. The books are background work: every call waits on
- * the loop, none on them (unless the queue fills). On a machine whose cores
- * are busy (the loop, its upstream, its clients, a build) a batch written at
- * a normal priority delays whatever wakes on that core for the rest of the
- * batch's time slice (a closed loop of one client: p99 0.62 -> 0.42 ms with
- * this thread at SCHED_IDLE, where any other thread that wakes preempts it).
- * A SCHED_IDLE thread gets almost no CPU while every core is busy, though,
- * and may not leave that policy again without privilege, so a second thread
- * (catchup_main) takes over when the queue reaches catchup_at records. */
 static void *books_main(void *arg)
 {
     struct gw_books *b = arg;
+    /* The books are background work: every call waits on the loop, none
+     * on this thread (unless its queue fills). On a busy machine (the loop, its upstream and its
+     * clients sharing few cores) a batch here must not keep the loop off a
+     * core, so this thread runs as batch work at a lower priority. Best
+     * effort: where not allowed, it runs as before. */
 #ifdef __linux__
-    set_policy(SCHED_IDLE, nice_of_this_thread(), 0);
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno == 0 && nice_now < BOOKS_NICE)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), BOOKS_NICE);
 #endif
     int64_t next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
     size_t since_trim = 0;
     pthread_mutex_lock(&b->mu);
-    while (!b->stop) {
+    for (;;) {
         bool idle = false;
-        while ((!b->head || b->catching_up) && !b->stop) {
+        while (!b->head && !b->stop) {
             int64_t now = time_mono_ms();
             if (now >= next_refresh)
                 break;
@@ -515,84 +423,54 @@ static void *books_main(void *arg)
          * company: at a few thousand calls a second a transaction per call
          * cost more than the rest of the books together. (Under more load
          * records gather while the last batch is written.) */
-        if (idle && b->head && b->n < BOOKS_IDLE_BATCH && !b->stop && b->store) {
+        if (idle && b->head && b->n < BOOKS_BATCH && !b->stop && b->store) {
             struct timespec ts;
             gw_deadline_in(&ts, BOOKS_LINGER_MS);
-            while (b->n < BOOKS_IDLE_BATCH && !b->stop)
+            while (b->n < BOOKS_BATCH && !b->stop)
                 if (pthread_cond_timedwait(&b->cv, &b->mu, &ts) != 0)
                     break;
         }
-        bool work = b->head && !b->catching_up && !b->stop;
+        /* one batch at a time, so a loop waiting for room (the queue full)
+         * waits for one batch, not for everything queued */
+        struct rec *list = b->head, *last = NULL;
+        size_t taken = 0;
+        for (struct rec *x = list; x && taken < BOOKS_BATCH; x = x->next) {
+            last = x;
+            taken++;
+        }
+        if (last) {
+            b->head = last->next;
+            last->next = NULL;
+            if (!b->head)
+                b->tail = NULL;
+        }
+        b->n -= taken;
+        bool stop = b->stop;
+        pthread_cond_broadcast(&b->space);
         pthread_mutex_unlock(&b->mu);
-        if (work)
-            since_trim += write_next(b, BOOKS_IDLE_BATCH, false);
+        write_list(b, list);
+        since_trim += taken;
         if (time_mono_ms() >= next_refresh) {
-            pthread_mutex_lock(&b->wmu);
             spend_refresh(b);
             housekeep(b);
-            pthread_mutex_unlock(&b->wmu);
             next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
         }
         pthread_mutex_lock(&b->mu);
-    }
-    pthread_mutex_unlock(&b->mu);
-    return NULL;
-}
-
-/* The catch-up writer: asleep until the queue reaches catchup_at records
- * (the idle-time writer is falling behind: the cores are busy), then writes
- * full batches until less than one is left, as batch work at nice 10 with a
- * short slice, so it gets a share of a busy machine without keeping
- * anything that wakes off a core for long. (Up to half its mark, or one
- * full batch, stays for the idle-time writer.) It also writes whatever is
- * queued at stop, so a stop never waits on the idle-time writer. */
-static void *catchup_main(void *arg)
-{
-    struct gw_books *b = arg;
-#ifdef __linux__
-    int nice_now = nice_of_this_thread();
-    set_policy(SCHED_BATCH, nice_now < BOOKS_NICE ? BOOKS_NICE : nice_now, GATEWAY_LOOP_SLICE_US);
-#endif
-    pthread_mutex_lock(&b->mu);
-    for (;;) {
-        while (b->n < b->catchup_at && !b->stop)
-            pthread_cond_wait(&b->catchup_cv, &b->mu);
-        if (b->stop && !b->head)
+        if (stop && !b->head)
             break;
-        b->catching_up = true;
-        while (b->head && (b->stop || b->n >= b->catchup_low)) {
-            pthread_mutex_unlock(&b->mu);
-            write_next(b, BOOKS_BATCH, true);
-            atomic_fetch_add(&b->catchup_batches, 1);
-            pthread_mutex_lock(&b->mu);
-        }
-        b->catching_up = false;
-        if (b->head)
-            pthread_cond_signal(&b->cv); /* the rest is the idle-time writer's */
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
-}
-
-uint64_t gw_books_catchup_batches(struct gateway *g)
-{
-    return g->books ? atomic_load(&g->books->catchup_batches) : 0;
 }
 
 struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e)
 {
     struct gw_books *b = xcalloc(1, sizeof *b);
     b->g = g;
-    b->catchup_at = g->o.books_catchup ? g->o.books_catchup : GATEWAY_BOOKS_CATCHUP;
-    b->catchup_low = b->catchup_at / 2 < BOOKS_BATCH ? b->catchup_at / 2 : BOOKS_BATCH;
-    if (b->catchup_low < 1)
-        b->catchup_low = 1;
     pthread_mutex_init(&b->mu, NULL);
-    pthread_mutex_init(&b->wmu, NULL);
     pthread_mutex_init(&b->lookup_mu, NULL);
     pthread_cond_init(&b->cv, NULL);
     pthread_cond_init(&b->space, NULL);
-    pthread_cond_init(&b->catchup_cv, NULL);
     if (!g->o.no_store) {
         struct store_options so = {.dir = g->o.store_dir, .clock = g->clock, .idle_checkpoints = false};
         if (store_open(&so, &b->store, e) != BROCK_OK ||
@@ -604,14 +482,13 @@ struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e)
         housekeep(b);
     }
     g->books = b;
-    b->started_catchup = pthread_create(&b->th_catchup, NULL, catchup_main, b) == 0;
-    b->started = b->started_catchup && pthread_create(&b->th, NULL, books_main, b) == 0;
-    if (!b->started) {
+    if (pthread_create(&b->th, NULL, books_main, b) != 0) {
         g->books = NULL;
-        err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the book-keeping threads");
+        err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the book-keeping thread");
         gw_books_stop(b);
         return NULL;
     }
+    b->started = true;
     return b;
 }
 
@@ -619,17 +496,13 @@ void gw_books_stop(struct gw_books *b)
 {
     if (!b)
         return;
-    if (b->started || b->started_catchup) {
+    if (b->started) {
         pthread_mutex_lock(&b->mu);
         b->stop = true;
         pthread_cond_broadcast(&b->cv);
-        pthread_cond_broadcast(&b->catchup_cv);
         pthread_cond_broadcast(&b->space);
         pthread_mutex_unlock(&b->mu);
-        if (b->started)
-            pthread_join(b->th, NULL);
-        if (b->started_catchup)
-            pthread_join(b->th_catchup, NULL); /* it writes what is left */
+        pthread_join(b->th, NULL);
     }
     while (b->head) {
         struct rec *x = b->head;
@@ -639,11 +512,9 @@ void gw_books_stop(struct gw_books *b)
     store_close(b->store);
     store_close(b->lookup);
     pthread_mutex_destroy(&b->mu);
-    pthread_mutex_destroy(&b->wmu);
     pthread_mutex_destroy(&b->lookup_mu);
     pthread_cond_destroy(&b->cv);
     pthread_cond_destroy(&b->space);
-    pthread_cond_destroy(&b->catchup_cv);
     free(b);
 }
 

@@ -239,7 +239,6 @@ void gw_books_post(struct gateway *g, const struct gateway_record *r, const stru
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
 bool gw_books_can_lookup(const struct gateway *g); /* a store is open for it */
 size_t gw_books_pending(struct gateway *g);       /* records queued, not yet taken for writing (any thread) */
-uint64_t gw_books_catchup_batches(struct gateway *g); /* batches the catch-up writer wrote (any thread) */
 double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
 
 /* memory cache [loop] (gateway_books.c) */

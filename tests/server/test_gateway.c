@@ -17,7 +17,6 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
-#include <errno.h>
 #include <sched.h>
 #include <jansson.h>
 #include <arpa/inet.h>
@@ -546,7 +545,6 @@ struct fx_opts {
     void *record_ctx;
     bool realtime;
     int write_timeout_ms;
-    size_t books_catchup;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -591,7 +589,6 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.record_ctx = fo->record_ctx;
         o.realtime = fo->realtime;
         o.write_timeout_ms = fo->write_timeout_ms;
-        o.books_catchup = fo->books_catchup;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1162,13 +1159,6 @@ static int threads_scheduled(int policy, int nice)
     return each_task_file("stat", stat_matches, &w);
 }
 
-static int own_nice(void)
-{
-    errno = 0;
-    int n = getpriority(PRIO_PROCESS, 0);
-    return errno ? 0 : n;
-}
-
 static void test_books_budget_cache(void **state)
 {
     (void)state;
@@ -1234,13 +1224,10 @@ static void test_books_budget_cache(void **state)
     gateway_stats(f.gw, &st);
     assert_int_equal(st.cache_hits, 2);
     assert_true(st.refused_budget >= 1);
-    /* the books are background work: the idle-time writer at SCHED_IDLE
-     * (any thread that wakes preempts it), the catch-up writer as batch
-     * work at nice 10; the loop stays at the process's policy and nice */
-    assert_int_equal(threads_scheduled(SCHED_IDLE, own_nice()), 1);
+    /* the books thread is background work: batch policy, nice 10, so its
+     * batches never keep the loop off a core (the loop stays at nice 0) */
     assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 1);
     fx_down(&f);
-    assert_int_equal(threads_scheduled(SCHED_IDLE, own_nice()), 0);
     assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 0);
 
     /* every call has its row, with the client's user and project; the
@@ -1929,10 +1916,9 @@ static void test_loop_slice(void **state)
     send_req(&f, &q, &r); /* the loop has run a round */
     assert_int_equal(r.status, 200);
     resp_free(&r);
-    /* the loop thread and the books' catch-up writer, and only they: the
-     * idle-time writer, the helper and the emulator's threads keep the
-     * default */
-    assert_int_equal(threads_with_slice(ns), before + 2);
+    /* the loop thread, and only it: the books, the helper and the
+     * emulator's threads keep the default */
+    assert_int_equal(threads_with_slice(ns), before + 1);
     fx_down(&f);
     assert_int_equal(threads_with_slice(ns), before);
     free(f.dir);
@@ -2004,76 +1990,6 @@ static void test_loop_realtime(void **state)
     assert_int_equal(threads_scheduled(SCHED_FIFO, nice_now), before);
     assert_int_equal(health_field(&f, "realtime"), 0);
     fx_down(&f);
-    free(f.dir);
-}
-
-/* Threads that keep every core busy (at the process's own priority) until
- * told to stop: a machine whose cores a build or a load test holds. */
-struct hogs {
-    pthread_t th[16];
-    int n;
-    atomic_bool stop;
-};
-
-static void *hog_main(void *arg)
-{
-    struct hogs *h = arg;
-    volatile unsigned long x = 0;
-    while (!atomic_load_explicit(&h->stop, memory_order_relaxed))
-        x++;
-    return NULL;
-}
-
-static void hogs_start(struct hogs *h)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    h->n = (int)(cpus < 1 ? 2 : cpus * 2 > 16 ? 16 : cpus * 2);
-    atomic_store(&h->stop, false);
-    for (int i = 0; i < h->n; i++)
-        assert_int_equal(pthread_create(&h->th[i], NULL, hog_main, h), 0);
-}
-
-static void hogs_stop(struct hogs *h)
-{
-    atomic_store(&h->stop, true);
-    for (int i = 0; i < h->n; i++)
-        pthread_join(h->th[i], NULL);
-}
-
-/* The idle-time writer (SCHED_IDLE) gets almost no CPU while every core is
- * busy; the catch-up writer then takes the backlog, and the stop writes
- * what is left: every call keeps its ledger row. */
-static void test_books_catch_up(void **state)
-{
-    (void)state;
-    struct fx_opts fo = {.books_catchup = 8, .no_cache = true};
-    struct fx f;
-    fx_up(&f, &fo);
-    struct hogs h;
-    hogs_start(&h);
-    enum { CALLS = 60 };
-    struct resp r;
-    for (int i = 0; i < CALLS; i++) {
-        char text[32];
-        snprintf(text, sizeof text, "busy machine %d", i);
-        struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body(text, false), .bearer = TOK_ALICE};
-        send_req(&f, &q, &r);
-        assert_int_equal(r.status, 200);
-        resp_free(&r);
-    }
-    struct gateway_stats st = {0};
-    for (int i = 0; i < 400 && !st.books_catchup; i++) { /* 20 s at most */
-        gateway_stats(f.gw, &st);
-        if (!st.books_catchup)
-            usleep(50000);
-    }
-    assert_true(st.books_catchup >= 1);
-    fx_down(&f); /* the cores still busy: the catch-up writer writes the rest */
-    hogs_stop(&h);
-    struct store_usage u;
-    ledger_for(f.dir, "alice", &u);
-    assert_int_equal(u.total.calls, CALLS);
-    store_usage_free(&u);
     free(f.dir);
 }
 
@@ -2569,7 +2485,6 @@ int main(void)
         cmocka_unit_test(test_creds_nudges_during_refresh),
         cmocka_unit_test(test_creds_wait_at_stop),
         cmocka_unit_test(test_health_books_pending),
-        cmocka_unit_test(test_books_catch_up),
         cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_loop_realtime),
         cmocka_unit_test(test_graceful_stop),
