@@ -73,8 +73,9 @@ emu_pid=$!
 pids+=("$emu_pid")
 emu=$(wait_url "$tmp/emu" "$emu_pid")
 # One key sends all of wrk's load (up to 500 connections, and 500 open
-# streams for the RSS reading): it may hold every upstream slot here.
-"$brock" serve --port 0 --endpoint-url "$emu" --max-per-client 512 --key "$gw_key=bench/gateway" >"$tmp/gw" 2>"$tmp/gw.err" &
+# streams for the RSS reading): it may hold every upstream slot here, and
+# send without a limit of requests a minute.
+"$brock" serve --port 0 --endpoint-url "$emu" --max-per-client 512 --max-rpm-per-client 0 --key "$gw_key=bench/gateway" >"$tmp/gw" 2>"$tmp/gw.err" &
 gw_pid=$!
 pids+=("$gw_pid")
 gw=$(wait_url "$tmp/gw" "$gw_pid")
@@ -178,7 +179,7 @@ paced_tables
 # The same with `brock serve --realtime` (the event loop at SCHED_FIFO 1),
 # where this user may do that: a second gateway, the cores still shared.
 if chrt -f 1 true 2>/dev/null; then
-  "$brock" serve --port 0 --realtime --endpoint-url "$emu" --max-per-client 512 --key "$gw_key=bench/gateway" >"$tmp/gwrt" 2>"$tmp/gwrt.err" &
+  "$brock" serve --port 0 --realtime --endpoint-url "$emu" --max-per-client 512 --max-rpm-per-client 0 --key "$gw_key=bench/gateway" >"$tmp/gwrt" 2>"$tmp/gwrt.err" &
   rt_pid=$!
   pids+=("$rt_pid")
   rt=$(wait_url "$tmp/gwrt" "$rt_pid")

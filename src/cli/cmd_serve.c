@@ -228,6 +228,7 @@ int cmd_serve(const struct cli_config *cfg)
     o.realtime = cfg->realtime;
     o.max_upstream = (size_t)cfg->max_upstream;
     o.max_per_client = (size_t)cfg->max_per_client;
+    o.rpm_per_client = cfg->rpm_per_client;
     o.tls_cert_file = cfg->tls_cert;
     o.tls_key_file = cfg->tls_key;
     /* beyond loopback only with TLS: keys and prompts never cross a network in clear */

@@ -27,7 +27,7 @@ static const char *const no_opts[] = {NULL};
 static const char *const logs_opts[] = {"log-group", "json", AWS_OPTS, NULL};
 static const char *const models_opts[] = {"json", "region", NULL};
 static const char *const serve_opts[] = {"key",      "keys-file",    "port",           "host",     "tls-cert",
-                                         "tls-key",  "realtime",     "max-upstream",   "max-per-client",
+                                         "tls-key",  "realtime",     "max-upstream",   "max-per-client", "max-rpm-per-client",
                                          "no-cache", "regions",      "log-group",      AWS_OPTS,   "scenario",
                                          NULL};
 static const char *const setup_opts[] = {"account", "alarm-sns-topic", "cost-metric", "daily-budget-usd", "dry-run",

@@ -65,6 +65,7 @@ enum opt_id {
     OPT_REALTIME,
     OPT_MAX_UPSTREAM,
     OPT_MAX_PER_CLIENT,
+    OPT_MAX_RPM_PER_CLIENT,
     OPT_TLS_KEY,
     OPT_MAX_TOKENS,
     OPT_MODEL,
@@ -139,6 +140,8 @@ static const struct opt options[] = {
     {"max-budget-usd", 0, ARG_STRING, OPT_MAX_BUDGET_USD, "USD", "stop before a request once this run has spent USD (exit 8)"},
     {"max-per-client", 0, ARG_LONG, OPT_MAX_PER_CLIENT, "N",
      "serve: upstream calls one client key may have at once (default: a quarter of --max-upstream)"},
+    {"max-rpm-per-client", 0, ARG_LONG, OPT_MAX_RPM_PER_CLIENT, "N",
+     "serve: requests a minute one client key may send, a sixth of them at once (default 600; 0 = no limit)"},
     {"max-tokens", 0, ARG_LONG, OPT_MAX_TOKENS, "N", "most tokens in the answer (default: the model's maximum, up to 16384)"},
     {"max-turns", 0, ARG_LONG, OPT_MAX_TURNS, "N", "stop after N model calls (per message in the REPL)"},
     {"max-upstream", 0, ARG_LONG, OPT_MAX_UPSTREAM, "N", "serve: upstream calls at once, for all clients (default 512)"},
@@ -492,6 +495,17 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
             cfg->max_upstream = v;
         else
             cfg->max_per_client = v;
+        break;
+    }
+    case OPT_MAX_RPM_PER_CLIENT: {
+        char *end;
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < 0 || v > 1000000) /* GATEWAY_MAX_RPM */
+            return err_set(e, BROCK_ERR_USAGE,
+                           "--max-rpm-per-client: expected requests a minute from 0 (no limit) to 1000000, got '%s'",
+                           val);
+        cfg->rpm_per_client = v ? v : -1;
         break;
     }
     case OPT_PORT: {

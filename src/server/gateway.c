@@ -3,6 +3,7 @@
  * upstream brings back (gateway.h; the design is in
  * docs/internals/gateway.md). */
 #include <errno.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <event2/event.h>
 #include <jansson.h>
@@ -803,6 +804,53 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 
+/* ---- requests a minute, per key -------------------------------------------------- */
+
+static double rate_burst(long rpm)
+{
+    double b = (double)rpm / GATEWAY_RATE_BURST_DIV;
+    return b < 1 ? 1 : b;
+}
+
+/* A token bucket per key: rpm / GATEWAY_RATE_BURST_DIV requests at once,
+ * refilled at rpm / 60 a second. Past it: Bedrock's 429 ThrottlingException
+ * (the SDKs and Claude Code back off and retry), before any work, so a
+ * runaway or hostile client (a loop, HTTP/2 rapid reset with a valid key)
+ * neither reaches the upstream nor writes ledger rows faster than that.
+ * Every authenticated request counts. Loop thread only. */
+static bool rate_ok(struct gateway *g, struct gw_client *c, struct httpd_resp *resp, const char *id)
+{
+    if (c->rpm <= 0)
+        return true;
+    int64_t now = time_mono_ms();
+    double burst = rate_burst(c->rpm);
+    c->rate_tokens += (double)(now - c->rate_ms) * (double)c->rpm / 60000.0;
+    if (c->rate_tokens > burst)
+        c->rate_tokens = burst;
+    c->rate_ms = now;
+    if (c->rate_tokens >= 1) {
+        c->rate_tokens -= 1;
+        return true;
+    }
+    double wait_s = (1 - c->rate_tokens) * 60.0 / (double)c->rpm;
+    atomic_fetch_add(&g->st_refused_rate, 1);
+    if (now - g->rate_log_ms >= 5000 || !g->rate_log_ms) {
+        log_info("gateway: user %s's key is past %ld requests a minute -> 429 (%" PRIu64 " more refusals since the last line)",
+                 c->key->user, c->rpm, g->rate_log_skipped);
+        g->rate_log_ms = now;
+        g->rate_log_skipped = 0;
+    } else {
+        g->rate_log_skipped++;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "brock gateway: this key (user %s) may send %ld requests a minute (brock serve --max-rpm-per-client, or "
+             "the key's \"max_rpm\"); try again in %.1f s",
+             c->key->user, c->rpm, wait_s);
+    send_error(resp, id, 429, "ThrottlingException", msg);
+    return false;
+}
+
 static bool is_control(const char *method, const char *path)
 {
     if (strcmp(method, "GET"))
@@ -828,7 +876,7 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
     new_id(id);
     httpd_req_set_id(req, id);
     struct gw_client *c = authenticate(g, req, resp, id);
-    if (!c)
+    if (!c || !rate_ok(g, c, resp, id))
         return;
     char model[GW_MAX_MODEL_ID + 1] = "";
     enum gateway_op op = !strcmp(method, "POST") ? gateway_route(path, model, sizeof model) : GATEWAY_OP_NONE;
@@ -953,13 +1001,21 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
             .project = xstrdup(k->project ? k->project : ""),
             .daily_usd = k->daily_usd,
             .monthly_usd = k->monthly_usd,
+            .max_rpm = k->max_rpm,
         };
         g->keys.v = xrealloc(g->keys.v, (g->keys.n + 1) * sizeof *g->keys.v);
         g->keys.v[g->keys.n++] = c;
     }
+    if (!g->o.rpm_per_client)
+        g->o.rpm_per_client = GATEWAY_DEFAULT_RPM_PER_CLIENT;
     g->clients = xcalloc(g->keys.n, sizeof *g->clients);
-    for (size_t i = 0; i < g->keys.n; i++)
-        g->clients[i].key = &g->keys.v[i];
+    for (size_t i = 0; i < g->keys.n; i++) {
+        struct gw_client *c = &g->clients[i];
+        c->key = &g->keys.v[i];
+        c->rpm = c->key->max_rpm > 0 ? c->key->max_rpm : g->o.rpm_per_client;
+        c->rate_tokens = rate_burst(c->rpm);
+        c->rate_ms = time_mono_ms();
+    }
     g->rr = &g->clients[g->keys.n - 1];
 
     /* targets: the request itself, then regions, then fallback models */
@@ -1065,6 +1121,7 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->refused_auth = atomic_load(&g->st_refused_auth);
     out->refused_budget = atomic_load(&g->st_refused_budget);
     out->refused_busy = atomic_load(&g->st_refused_busy);
+    out->refused_rate = atomic_load(&g->st_refused_rate);
     out->cache_hits = atomic_load(&g->st_cache_hits);
     out->upstream = atomic_load(&g->st_upstream);
     out->upstream_errors = atomic_load(&g->st_upstream_errors);

@@ -73,6 +73,9 @@
 #define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once */
 #define GATEWAY_DEFAULT_PER_CLIENT_DIV 4         /* one key holds at most max_upstream / 4 of them */
 #define GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS 30000   /* waiting for an upstream slot: then 429 */
+#define GATEWAY_DEFAULT_RPM_PER_CLIENT 600       /* requests a minute one key may send ... */
+#define GATEWAY_RATE_BURST_DIV 6                 /* ... a sixth of them (10 s' worth) at once */
+#define GATEWAY_MAX_RPM 1000000
 #define GATEWAY_MAX_QUEUED_PER_CLIENT 1024       /* more waiting from one client: 429 at once */
 #define GATEWAY_STREAM_PENDING_MAX ((size_t)256 * 1024) /* frames queued per stream before upstream is held */
 #define GATEWAY_MAX_ANSWER ((size_t)64 * 1024 * 1024)  /* a non-streamed upstream answer */
@@ -100,6 +103,7 @@ struct gateway_key {
     char *project;           /* "" when none */
     double daily_usd;        /* this user's limits; 0 = the default */
     double monthly_usd;
+    long max_rpm;            /* requests a minute this key may send; 0 = the gateway's */
 };
 
 struct gateway_keys {
@@ -113,7 +117,7 @@ struct gateway_keys {
 enum brock_status gateway_keys_add_spec(struct gateway_keys *k, const char *spec, struct brock_err *e) BROCK_WUR;
 /* A keys file (JSON):
  *   {"keys": [{"token": "...", "user": "alice", "project": "app",
- *              "daily_usd": 5, "monthly_usd": 100},
+ *              "daily_usd": 5, "monthly_usd": 100, "max_rpm": 1200},
  *             {"access_key_id": "AKIA...", "secret_access_key": "...", "user": "ci"}]}
  * Appends; errors name `what`:line:col and the field, never a secret. A
  * duplicate token or access key id is an error. */
@@ -233,6 +237,8 @@ struct gateway_options {
 
     size_t max_upstream;     /* 0 = GATEWAY_DEFAULT_MAX_UPSTREAM */
     size_t max_per_client;   /* 0 = GATEWAY_DEFAULT_PER_CLIENT_DIV: a quarter of max_upstream */
+    long rpm_per_client;     /* requests a minute one key may send (a sixth of them at once), unless
+                              * its keys-file entry says; 0 = GATEWAY_DEFAULT_RPM_PER_CLIENT, < 0 = no limit */
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
     int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
     size_t max_body;         /* request body limit; 0 = httpd's default */
@@ -262,6 +268,7 @@ struct gateway_options {
 struct gateway_stats {
     uint64_t requests;     /* authenticated model and control calls */
     uint64_t refused_auth, refused_budget, refused_busy;
+    uint64_t refused_rate; /* a key past its requests a minute */
     uint64_t cache_hits;
     uint64_t upstream;     /* upstream calls started */
     uint64_t upstream_errors;

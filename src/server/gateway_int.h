@@ -139,6 +139,9 @@ struct gw_client {
     struct gw_job *qhead, *qtail;
     struct gw_client *rr_next;     /* on the round-robin ring of clients with work */
     bool on_ring;
+    long rpm;                      /* requests a minute; <= 0: no limit */
+    double rate_tokens;            /* requests it may send now (at most rpm / GATEWAY_RATE_BURST_DIV) */
+    int64_t rate_ms;               /* time_mono_ms() of the last refill */
     /* spend [g->spend_mu] */
     int64_t day_start_ms, month_start_ms;
     double today_usd, month_usd;
@@ -181,6 +184,8 @@ struct gateway {
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
     _Atomic bool realtime_on;       /* the loop thread got SCHED_FIFO (--realtime) */
+    int64_t rate_log_ms;            /* [loop] when a rate refusal was last logged ... */
+    uint64_t rate_log_skipped;      /* ... and how many were not since */
     struct gw_job *parked;          /* calls waiting for a refreshed credential set */
     struct event *park_timer;       /* looks at them while there are any */
 
@@ -213,7 +218,7 @@ struct gateway {
     pthread_t thread;
     bool threaded;
     _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
-        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated;
+        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate;
 };
 
 /* gateway_upstream.c, all on the loop unless said */

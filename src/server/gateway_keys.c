@@ -132,6 +132,19 @@ static enum brock_status bad(struct brock_err *e, const char *what, size_t i, co
     return err_set(e, BROCK_ERR_PARSE, "%s: keys[%zu]: %s%s", what, i, fmt, field ? field : "");
 }
 
+/* "max_rpm": a whole number of requests a minute, 1 to GATEWAY_MAX_RPM. */
+static bool get_rpm(const json_t *o, long *out)
+{
+    const json_t *v = json_object_get(o, "max_rpm");
+    *out = 0;
+    if (!v)
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > GATEWAY_MAX_RPM)
+        return false;
+    *out = (long)json_integer_value(v);
+    return true;
+}
+
 static bool get_usd(const json_t *o, const char *name, double *out)
 {
     const json_t *v = json_object_get(o, name);
@@ -181,7 +194,7 @@ enum brock_status gateway_keys_parse(struct gateway_keys *k, const char *text, s
         const json_t *val;
         json_object_foreach((json_t *)o, key, val) {
             static const char *const known[] = {"token", "access_key_id", "secret_access_key", "user", "project",
-                                                "daily_usd", "monthly_usd"};
+                                                "daily_usd", "monthly_usd", "max_rpm"};
             size_t j = 0;
             while (j < BROCK_ARRAY_LEN(known) && strcmp(known[j], key))
                 j++;
@@ -226,6 +239,10 @@ enum brock_status gateway_keys_parse(struct gateway_keys *k, const char *text, s
         struct gateway_key nk = {0};
         if (!get_usd(o, "daily_usd", &nk.daily_usd) || !get_usd(o, "monthly_usd", &nk.monthly_usd)) {
             st = bad(e, what, i, "\"daily_usd\" and \"monthly_usd\" are amounts from 0 to 1e9", NULL);
+            break;
+        }
+        if (!get_rpm(o, &nk.max_rpm)) {
+            st = bad(e, what, i, "\"max_rpm\" is a whole number of requests a minute, from 1 to 1000000", NULL);
             break;
         }
         nk.token = tok ? xstrdup(tok) : NULL;

@@ -28,12 +28,14 @@ start_emulator || { not_ok "the emulator starts"; done_testing; exit 0; }
 
 tok=gw-alice-Secret-0123456789abcdef
 budget_tok=gw-dave-Secret-0123456789abcdefgh
+rate_tok=gw-erin-Secret-0123456789abcdefgh
 akid=BRGWGATEWAYE2E00001
 secret=gatewayE2eSecret/0123456789ABCDEFabcdef
 cat >"$E2E_TMP/keys.json" <<JSON
 {"keys": [
   {"access_key_id": "$akid", "secret_access_key": "$secret", "user": "ci", "project": "pipeline"},
-  {"token": "$budget_tok", "user": "dave", "project": "tiny", "daily_usd": 0.0001}
+  {"token": "$budget_tok", "user": "dave", "project": "tiny", "daily_usd": 0.0001},
+  {"token": "$rate_tok", "user": "erin", "max_rpm": 6}
 ]}
 JSON
 
@@ -49,7 +51,7 @@ grep -q 'audit events stay in the local spool' "$GW_ERR" &&
   not_ok "the spool line at start" "$(cat "$GW_ERR")"
 
 if [ -n "$GW_URL" ]; then
-  (cd "$top/tests/js" && node gateway_sdk.mjs "$GW_URL" "$EMU_URL" "$tok" "$budget_tok" "$akid" "$secret" \
+  (cd "$top/tests/js" && node gateway_sdk.mjs "$GW_URL" "$EMU_URL" "$tok" "$budget_tok" "$akid" "$secret" "$rate_tok" \
     >"$E2E_TMP/js.out" 2>"$E2E_TMP/js.err") || :
   while IFS= read -r line; do
     case $line in
@@ -87,7 +89,7 @@ if command -v sqlite3 >/dev/null; then
     not_ok "audit events for alice in the spool" "$(sqlite3 "$BROCK_DATA_DIR/brock.db" '.tables')"
 fi
 
-if grep -q -e "$tok" -e "$budget_tok" -e "$secret" -e 'wJalrXUtnFEMI' "$E2E_TMP/gw.out" "$E2E_TMP/gw.err"; then
+if grep -q -e "$tok" -e "$budget_tok" -e "$rate_tok" -e "$secret" -e 'wJalrXUtnFEMI' "$E2E_TMP/gw.out" "$E2E_TMP/gw.err"; then
   not_ok "no key or secret in the gateway's output"
 else
   ok "no key or secret in the gateway's output"

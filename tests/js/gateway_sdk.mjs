@@ -20,7 +20,7 @@ import {
 import { BedrockClient, ListInferenceProfilesCommand, GetInferenceProfileCommand } from '@aws-sdk/client-bedrock';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
-const [gw, emu, token, budgetToken, akid, secret] = process.argv.slice(2);
+const [gw, emu, token, budgetToken, akid, secret, rateToken] = process.argv.slice(2);
 const region = 'us-west-2';
 const MODEL = 'us.anthropic.claude-sonnet-4-5-20250929-v1:0';
 
@@ -191,6 +191,21 @@ await test('a spent budget: ServiceQuotaExceededException, not retried', async (
   }
   ok(err?.name === 'ServiceQuotaExceededException' && err.message.includes('budget') && err.$metadata.attempts === 1,
     'a spent budget: ServiceQuotaExceededException, not retried', err && `${err.name}: ${err.message}`);
+});
+
+await test("a key past its requests a minute: the SDK sees ThrottlingException (429) and retries it", async () => {
+  // the key's "max_rpm" is 6: one request at once, the next in 10 s
+  await bearer(rateToken).send(new InvokeModelCommand({ modelId: MODEL, body: messagesBody('one') }));
+  let err = null;
+  try {
+    await bearer(rateToken, { maxAttempts: 2 }).send(new InvokeModelCommand({ modelId: MODEL, body: messagesBody('two') }));
+  } catch (e) {
+    err = e;
+  }
+  ok(err?.name === 'ThrottlingException' && err.$metadata.httpStatusCode === 429 && err.$metadata.attempts === 2 &&
+    err.message.includes('6 requests a minute'),
+    "a key past its requests a minute: the SDK sees ThrottlingException (429) and retries it",
+    err ? `${err.name}: ${err.message} (${JSON.stringify(err.$metadata)})` : 'no error');
 });
 
 await test('a deterministic request is answered from the cache the second time', async () => {

@@ -120,10 +120,12 @@ static void test_keys(void **state)
     /* the file */
     const char *good = "{\"keys\": [{\"token\": \"" TOK_CAROL "\", \"user\": \"carol\", \"project\": \"web\", "
                        "\"daily_usd\": 2.5},\n {\"access_key_id\": \"" GW_AKID "\", \"secret_access_key\": \"" GW_SECRET
-                       "\", \"user\": \"ci\", \"monthly_usd\": 10}]}";
+                       "\", \"user\": \"ci\", \"monthly_usd\": 10, \"max_rpm\": 1200}]}";
     assert_int_equal(gateway_keys_parse(&k, good, strlen(good), "keys.json", &e), BROCK_OK);
     assert_int_equal(k.n, 4);
     assert_true(k.v[2].daily_usd == 2.5);
+    assert_int_equal(k.v[2].max_rpm, 0);
+    assert_int_equal(k.v[3].max_rpm, 1200);
     assert_string_equal(k.v[3].access_key_id, GW_AKID);
     assert_true(k.v[3].monthly_usd == 10);
     static const struct {
@@ -138,6 +140,9 @@ static void test_keys(void **state)
         {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"daily_usd\": -1}]}",
          "\"daily_usd\" and \"monthly_usd\""},
         {"{\"keys\": [{\"access_key_id\": \"AKIAZZZZZZZZZZZZZZZZ\", \"user\": \"x\"}]}", "\"secret_access_key\""},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"max_rpm\": 0}]}", "keys[0]: \"max_rpm\""},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"max_rpm\": 2.5}]}", "whole number"},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"max_rpm\": 1000001}]}", "1 to 1000000"},
         {"{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"x\"}]}", "token is given twice"},
     };
     for (size_t i = 0; i < BROCK_ARRAY_LEN(badf); i++) {
@@ -545,6 +550,7 @@ struct fx_opts {
     void *record_ctx;
     bool realtime;
     int write_timeout_ms;
+    long rpm_per_client;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -559,7 +565,8 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
     assert_int_equal(gateway_keys_add_spec(&f->keys, TOK_ALICE "=alice/app", &e), BROCK_OK);
     assert_int_equal(gateway_keys_add_spec(&f->keys, TOK_BOB "=bob/web", &e), BROCK_OK);
     const char *kf = "{\"keys\": [{\"access_key_id\": \"" GW_AKID "\", \"secret_access_key\": \"" GW_SECRET
-                     "\", \"user\": \"ci\"}, {\"token\": \"" TOK_CAROL "\", \"user\": \"carol\", \"daily_usd\": 0.0001}]}";
+                     "\", \"user\": \"ci\"}, {\"token\": \"" TOK_CAROL "\", \"user\": \"carol\", \"daily_usd\": 0.0001, "
+                     "\"max_rpm\": 120}]}";
     assert_int_equal(gateway_keys_parse(&f->keys, kf, strlen(kf), "keys", &e), BROCK_OK);
     f->dir = test_tmpdir();
     struct gateway_options o;
@@ -589,6 +596,7 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.record_ctx = fo->record_ctx;
         o.realtime = fo->realtime;
         o.write_timeout_ms = fo->write_timeout_ms;
+        o.rpm_per_client = fo->rpm_per_client;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1993,6 +2001,65 @@ static void test_loop_realtime(void **state)
     free(f.dir);
 }
 
+/* Each key may send so many requests a minute, a sixth of them at once:
+ * past that, Bedrock's 429 ThrottlingException before any work (no upstream
+ * call, no ledger row); the bucket refills at rpm / 60 a second. A key's
+ * "max_rpm" in the keys file overrides the gateway's. */
+static void test_rate_per_key(void **state)
+{
+    (void)state;
+    struct fx_opts fo = {.rpm_per_client = 60, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    char v[256];
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("rate", false), .bearer = TOK_ALICE};
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 14; i++) {
+        send_req(&f, &q, &r);
+        if (r.status == 200) {
+            ok++;
+        } else {
+            assert_int_equal(r.status, 429);
+            assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "ThrottlingException"));
+            assert_non_null(strstr(buf_cstr(&r.body), "60 requests a minute"));
+            assert_non_null(strstr(buf_cstr(&r.body), "user alice"));
+            refused++;
+        }
+        resp_free(&r);
+    }
+    /* 10 at once; the run above takes well under the second a new one needs */
+    assert_int_equal(ok, 10);
+    assert_int_equal(refused, 4);
+    /* other keys have buckets of their own: carol's keys-file 120 (20 at
+     * once; her tiny budget answers 400 after the first, which counts) */
+    struct req qc = q;
+    qc.bearer = TOK_CAROL;
+    int carol_ok = 0;
+    for (int i = 0; i < 24; i++) {
+        send_req(&f, &qc, &r);
+        carol_ok += r.status != 429;
+        resp_free(&r);
+    }
+    assert_int_equal(carol_ok, 20);
+    usleep(1100 * 1000); /* one more for alice */
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 429);
+    resp_free(&r);
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.refused_rate, 4 + 4 + 1);
+    fx_down(&f);
+    struct store_usage u;
+    ledger_for(f.dir, "alice", &u);
+    assert_int_equal(u.total.calls, 11); /* refusals book nothing */
+    store_usage_free(&u);
+    free(f.dir);
+}
+
 /* Health shows the book-keeping backlog: records answered but not yet
  * taken for writing (what budgets and the ledger lag behind). */
 static void test_health_books_pending(void **state)
@@ -2485,6 +2552,7 @@ int main(void)
         cmocka_unit_test(test_creds_nudges_during_refresh),
         cmocka_unit_test(test_creds_wait_at_stop),
         cmocka_unit_test(test_health_books_pending),
+        cmocka_unit_test(test_rate_per_key),
         cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_loop_realtime),
         cmocka_unit_test(test_graceful_stop),
