@@ -25,6 +25,9 @@
 # same way): what the gateway adds when it does not also take CPU from its
 # own clients and upstream. Where this user may use SCHED_FIFO, the shared
 # paced table runs once more with a second gateway started with --realtime.
+# Then a busy machine: 2 busy loops per core (killed after the table) and a
+# paced BUSY_RATE (500) calls/s, direct and through the gateway, with the
+# maximum latency too.
 #
 # Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
 # -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
@@ -221,5 +224,38 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   taskset -a -p -c "0-$last" "$gw_pid" >/dev/null
   taskset -a -p -c "0-$last" "$emu_pid" >/dev/null
 fi
+
+# A busy machine: 2 busy loops per core at the default priority (a build, a
+# test run) share the cores with wrk, the emulator and the gateway, and a
+# paced BUSY_RATE calls/s from 20 connections go direct and through the
+# gateway. The maximum is here too: a gateway thread that holds a lock the
+# loop needs and then waits for a core shows as a max of hundreds of ms.
+BUSY_RATE=${BUSY_RATE:-500}
+hogs=()
+for _ in $(seq 1 $(( $(nproc) * 2 ))); do
+  (while :; do :; done) &
+  hogs+=($!)
+  pids+=($!)
+done
+echo
+echo "Paced $BUSY_RATE calls/s from 20 connections, with $(( $(nproc) * 2 )) busy loops on the $(nproc) cores (medians over the rounds):"
+echo
+echo "| call | direct p50 / p99 / max (ms) | via gateway p50 / p99 / max (ms) | gateway req/s |"
+echo "|---|---:|---:|---:|"
+for op in invoke invoke-with-response-stream; do
+  : >"$tmp/d"; : >"$tmp/g"
+  for _ in $(seq 1 "$ROUNDS"); do
+    run "$emu" "$emu_key" "$op" "$body" 20 "$DURATION" $((20 * 1000 / BUSY_RATE)) >>"$tmp/d"
+    run_gw "$op" "$body" 20 "$DURATION" $((20 * 1000 / BUSY_RATE)) >>"$tmp/g"
+  done
+  errs=$(cat "$tmp/d" "$tmp/g" | field errors | sum)
+  printf '| %s | %.3f / %.3f / %.1f | %.3f / %.3f / %.1f | %.0f |%s\n' "$op" \
+    "$(field p50_ms <"$tmp/d" | median)" "$(field p99_ms <"$tmp/d" | median)" "$(field max_ms <"$tmp/d" | median)" \
+    "$(field p50_ms <"$tmp/g" | median)" "$(field p99_ms <"$tmp/g" | median)" "$(field max_ms <"$tmp/g" | median)" \
+    "$(field rps <"$tmp/g" | median)" "$([ "$errs" = 0 ] || echo " $errs errors")"
+done
+kill "${hogs[@]}" 2>/dev/null || :
+wait "${hogs[@]}" 2>/dev/null || :
+
 echo
 hold_rss "after the load above"
