@@ -794,13 +794,16 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     }
     for (struct gw_job *j = g->parked; j; j = j->park_next)
         parked++;
-    char b[768];
+    char b[1024];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
              "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
-             "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s}",
+             "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s,\"refused_auth\":%" PRIu64
+             ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64 "}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
-             atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false");
+             atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false",
+             atomic_load(&g->st_refused_auth), atomic_load(&g->st_refused_budget), atomic_load(&g->st_refused_busy),
+             atomic_load(&g->st_refused_rate));
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 

@@ -2052,6 +2052,8 @@ static void test_rate_per_key(void **state)
     struct gateway_stats st;
     gateway_stats(f.gw, &st);
     assert_int_equal(st.refused_rate, 4 + 4 + 1);
+    assert_int_equal(health_field(&f, "refused_rate"), 4 + 4 + 1); /* for whoever watches the gateway */
+    assert_int_equal(health_field(&f, "refused_budget"), (long)st.refused_budget);
     fx_down(&f);
     struct store_usage u;
     ledger_for(f.dir, "alice", &u);
