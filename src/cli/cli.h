@@ -97,7 +97,7 @@ struct cli_config {
     bool realtime;           /* --realtime: the loop thread at SCHED_FIFO */
     long max_upstream;       /* --max-upstream N (0 = the gateway's default) */
     long max_per_client;     /* --max-per-client N (0 = the gateway's default) */
-    long rpm_per_client;     /* --max-rpm-per-client N (0 = the gateway's default, -1 = no limit) */
+    long rpm_per_client;     /* --max-rpm-per-client N (0 = no limit) */
     /* command and its positional arguments */
     const char *command;
     const char **args;

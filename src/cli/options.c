@@ -141,7 +141,7 @@ static const struct opt options[] = {
     {"max-per-client", 0, ARG_LONG, OPT_MAX_PER_CLIENT, "N",
      "serve: upstream calls one client key may have at once (default: a quarter of --max-upstream)"},
     {"max-rpm-per-client", 0, ARG_LONG, OPT_MAX_RPM_PER_CLIENT, "N",
-     "serve: requests a minute one client key may send, a sixth of them at once (default 600; 0 = no limit)"},
+     "serve: requests a minute one client key may send, a sixth of them at once (default: no limit)"},
     {"max-tokens", 0, ARG_LONG, OPT_MAX_TOKENS, "N", "most tokens in the answer (default: the model's maximum, up to 16384)"},
     {"max-turns", 0, ARG_LONG, OPT_MAX_TURNS, "N", "stop after N model calls (per message in the REPL)"},
     {"max-upstream", 0, ARG_LONG, OPT_MAX_UPSTREAM, "N", "serve: upstream calls at once, for all clients (default 512)"},
@@ -505,7 +505,7 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
             return err_set(e, BROCK_ERR_USAGE,
                            "--max-rpm-per-client: expected requests a minute from 0 (no limit) to 1000000, got '%s'",
                            val);
-        cfg->rpm_per_client = v ? v : -1;
+        cfg->rpm_per_client = v;
         break;
     }
     case OPT_PORT: {

@@ -1009,8 +1009,6 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
         g->keys.v = xrealloc(g->keys.v, (g->keys.n + 1) * sizeof *g->keys.v);
         g->keys.v[g->keys.n++] = c;
     }
-    if (!g->o.rpm_per_client)
-        g->o.rpm_per_client = GATEWAY_DEFAULT_RPM_PER_CLIENT;
     g->clients = xcalloc(g->keys.n, sizeof *g->clients);
     for (size_t i = 0; i < g->keys.n; i++) {
         struct gw_client *c = &g->clients[i];

@@ -73,8 +73,7 @@
 #define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once */
 #define GATEWAY_DEFAULT_PER_CLIENT_DIV 4         /* one key holds at most max_upstream / 4 of them */
 #define GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS 30000   /* waiting for an upstream slot: then 429 */
-#define GATEWAY_DEFAULT_RPM_PER_CLIENT 600       /* requests a minute one key may send ... */
-#define GATEWAY_RATE_BURST_DIV 6                 /* ... a sixth of them (10 s' worth) at once */
+#define GATEWAY_RATE_BURST_DIV 6                 /* a key's requests a minute: a sixth (10 s' worth) at once */
 #define GATEWAY_MAX_RPM 1000000
 #define GATEWAY_MAX_QUEUED_PER_CLIENT 1024       /* more waiting from one client: 429 at once */
 #define GATEWAY_STREAM_PENDING_MAX ((size_t)256 * 1024) /* frames queued per stream before upstream is held */
@@ -238,7 +237,7 @@ struct gateway_options {
     size_t max_upstream;     /* 0 = GATEWAY_DEFAULT_MAX_UPSTREAM */
     size_t max_per_client;   /* 0 = GATEWAY_DEFAULT_PER_CLIENT_DIV: a quarter of max_upstream */
     long rpm_per_client;     /* requests a minute one key may send (a sixth of them at once), unless
-                              * its keys-file entry says; 0 = GATEWAY_DEFAULT_RPM_PER_CLIENT, < 0 = no limit */
+                              * its keys-file entry says; <= 0 = no limit */
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
     int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
     size_t max_body;         /* request body limit; 0 = httpd's default */
