@@ -215,6 +215,18 @@ bool cli_options_table_ok(const char **why)
     return true;
 }
 
+/* val is a whole number from lo to hi (decimal, nothing after it). */
+static bool whole_number(const char *val, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno || end == val || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
 static enum brock_status apply(struct cli_config *cfg, const struct opt *o, const char *val,
                                struct brock_err *e)
 {
@@ -243,10 +255,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         cfg->skip_permissions = true;
         break;
     case OPT_MAX_TURNS: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v <= 0 || v > 100000)
+        long v;
+        if (!whole_number(val, 1, 100000, &v))
             return err_set(e, BROCK_ERR_USAGE, "--max-turns: expected a positive number, got '%s'", val);
         cfg->max_turns = (int)v;
         break;
@@ -325,20 +335,16 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         cfg->logging_role_arn = val;
         break;
     case OPT_RETENTION_DAYS: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v <= 0 || v > 3653)
+        long v;
+        if (!whole_number(val, 1, 3653, &v))
             return err_set(e, BROCK_ERR_USAGE, "--retention-days: expected a number of days from 1 to 3653, got '%s'",
                            val);
         cfg->retention_days = v;
         break;
     }
     case OPT_CONCURRENCY: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < 1 || v > 1024)
+        long v;
+        if (!whole_number(val, 1, 1024, &v))
             return err_set(e, BROCK_ERR_USAGE, "--concurrency: expected a number from 1 to 1024, got '%s'", val);
         cfg->concurrency = v;
         break;
@@ -393,10 +399,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         cfg->api = val;
         break;
     case OPT_MAX_TOKENS: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v <= 0 || v > 1000000)
+        long v;
+        if (!whole_number(val, 1, 1000000, &v))
             return err_set(e, BROCK_ERR_USAGE, "--max-tokens: expected a positive number, got '%s'", val);
         cfg->max_tokens = (int)v;
         break;
@@ -442,10 +446,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         cfg->endpoint_url = val;
         break;
     case OPT_EXPIRES: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v <= 0)
+        long v;
+        if (!whole_number(val, 1, LONG_MAX, &v))
             return err_set(e, BROCK_ERR_USAGE, "--%s: expected a positive number of seconds, got '%s'",
                            o->name, val);
         cfg->expires = v;
@@ -485,10 +487,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         break;
     case OPT_MAX_UPSTREAM:
     case OPT_MAX_PER_CLIENT: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < 1 || v > 65536)
+        long v;
+        if (!whole_number(val, 1, 65536, &v))
             return err_set(e, BROCK_ERR_USAGE, "--%s: expected a number of calls from 1 to 65536, got '%s'", o->name,
                            val);
         if (o->id == OPT_MAX_UPSTREAM)
@@ -498,10 +498,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         break;
     }
     case OPT_MAX_RPM_PER_CLIENT: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < 0 || v > 1000000) /* GATEWAY_MAX_RPM */
+        long v;
+        if (!whole_number(val, 0, 1000000, &v))
             return err_set(e, BROCK_ERR_USAGE,
                            "--max-rpm-per-client: expected requests a minute from 0 (no limit) to 1000000, got '%s'",
                            val);
@@ -509,10 +507,8 @@ static enum brock_status apply(struct cli_config *cfg, const struct opt *o, cons
         break;
     }
     case OPT_PORT: {
-        char *end;
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < 0 || v > 65535)
+        long v;
+        if (!whole_number(val, 0, 65535, &v))
             return err_set(e, BROCK_ERR_USAGE, "--%s: expected a port number from 0 to 65535, got '%s'", o->name, val);
         cfg->port = v;
         cfg->port_set = true;
