@@ -837,14 +837,9 @@ static bool rate_ok(struct gateway *g, struct gw_client *c, struct httpd_resp *r
     }
     double wait_s = (1 - c->rate_tokens) * 60.0 / (double)c->rpm;
     atomic_fetch_add(&g->st_refused_rate, 1);
-    if (now - g->rate_log_ms >= 5000 || !g->rate_log_ms) {
-        log_info("gateway: user %s's key is past %ld requests a minute -> 429 (%" PRIu64 " more refusals since the last line)",
-                 c->key->user, c->rpm, g->rate_log_skipped);
-        g->rate_log_ms = now;
-        g->rate_log_skipped = 0;
-    } else {
-        g->rate_log_skipped++;
-    }
+    char more[80];
+    if (log_enabled(LOG_INFO) && log_every_ok(&g->rate_log, 5000, more, sizeof more))
+        log_info("gateway: user %s's key is past %ld requests a minute -> 429%s", c->key->user, c->rpm, more);
     char msg[300];
     snprintf(msg, sizeof msg,
              "brock gateway: this key (user %s) may send %ld requests a minute (brock serve --max-rpm-per-client, or "

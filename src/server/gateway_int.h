@@ -17,6 +17,7 @@
 #include "../aws/crypto.h"
 #include "../aws/http.h"
 #include "../aws/sigv4.h"
+#include "../util/log.h"
 #include "gateway.h"
 #include "httpd.h"
 
@@ -184,8 +185,7 @@ struct gateway {
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
     _Atomic bool realtime_on;       /* the loop thread got SCHED_FIFO (--realtime) */
-    int64_t rate_log_ms;            /* [loop] when a rate refusal was last logged ... */
-    uint64_t rate_log_skipped;      /* ... and how many were not since */
+    struct log_every rate_log;      /* [loop] rate refusals: a line per 5 s at most */
     struct gw_job *parked;          /* calls waiting for a refreshed credential set */
     struct event *park_timer;       /* looks at them while there are any */
 

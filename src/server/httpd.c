@@ -149,22 +149,9 @@ void httpd_log_path(const char *in, char *out, size_t outlen)
     out[i] = '\0';
 }
 
-/* Whether a repetitive line may go out now; if so, `more` gets "" or " (N
- * more since the last such line)" to end it with. */
-static bool loglimit_ok(struct httpd_loglimit *l, char *more, size_t morelen)
+static bool loglimit_ok(struct log_every *l, char *more, size_t morelen)
 {
-    int64_t now = time_mono_ms();
-    if (now < l->next_ms) {
-        l->skipped++;
-        return false;
-    }
-    more[0] = '\0';
-    if (l->skipped)
-        snprintf(more, morelen, " (%llu more since the last such line)",
-                 (unsigned long long)l->skipped);
-    l->skipped = 0;
-    l->next_ms = now + HTTPD_LOG_EVERY_MS;
-    return true;
+    return log_every_ok(l, HTTPD_LOG_EVERY_MS, more, morelen);
 }
 
 /* ---- the request ---- */

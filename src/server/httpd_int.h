@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 
+#include "../util/log.h"
 #include "httpd.h"
 
 /* The h2 client connection preface (RFC 9113 section 3.4). */
@@ -241,12 +242,8 @@ struct httpd_conn {
 };
 
 /* At most one line per HTTPD_LOG_EVERY_MS for a repetitive event; the next
- * line counts those left out. */
+ * line counts those left out (log_every_ok). */
 #define HTTPD_LOG_EVERY_MS 5000
-struct httpd_loglimit {
-    int64_t next_ms;
-    uint64_t skipped;
-};
 
 struct httpd_timer {
     struct httpd *srv;
@@ -269,7 +266,7 @@ struct httpd {
     struct event *deadline_ev;
     struct httpd_conn *conns;
     struct httpd_conn *cls_head[CONN_NCLASS], *cls_tail[CONN_NCLASS]; /* [CONN_BUSY] unused */
-    struct httpd_loglimit log_evict, log_refuse, log_accept_err;
+    struct log_every log_evict, log_refuse, log_accept_err;
     struct httpd_x *live;
     struct httpd_x *notify_head, *notify_tail;
     struct httpd_timer *timers;

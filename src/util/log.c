@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "timeutil.h"
+
 /* Set once at start-up by the CLI (log_setup), then only read. */
 static enum log_level g_level = LOG_WARN;
 static log_sink_fn *g_sink;
@@ -52,4 +54,19 @@ const char *log_redact(const char *value, char *out, size_t outlen)
     size_t n = strlen(value);
     snprintf(out, outlen, "[redacted %zu chars]", n);
     return out;
+}
+
+bool log_every_ok(struct log_every *l, long long every_ms, char *more, size_t morelen)
+{
+    long long now = time_mono_ms();
+    if (now < l->next_ms) {
+        l->skipped++;
+        return false;
+    }
+    more[0] = '\0';
+    if (l->skipped)
+        snprintf(more, morelen, " (%llu more since the last such line)", l->skipped);
+    l->skipped = 0;
+    l->next_ms = now + every_ms;
+    return true;
 }

@@ -30,6 +30,16 @@ static inline bool log_enabled(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...) BROCK_PRINTF(2, 3);
 
+/* At most one line per every_ms for a repetitive event (a flood of
+ * refusals must not flood the log): log_every_ok says whether one may go out
+ * now and, if so, puts "" or " (N more since the last such line)" in `more`
+ * to end it with. Zero-initialised; one per kind of line; not thread-safe. */
+struct log_every {
+    long long next_ms;
+    unsigned long long skipped;
+};
+bool log_every_ok(struct log_every *l, long long every_ms, char *more, size_t morelen);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) do { if (log_enabled(LOG_INFO)) log_msg(LOG_INFO, __VA_ARGS__); } while (0)
