@@ -1,5 +1,6 @@
 /* cmd_serve.c - `brock serve`: the Bedrock gateway (src/server/gateway.h) in
- * the foreground until SIGINT or SIGTERM, then a graceful stop.
+ * the foreground until SIGINT or SIGTERM, then a graceful stop. SIGHUP reads
+ * the TLS certificate and key again (a renewed certificate, no restart).
  *
  * Wiring, in order: client keys (--key, --keys-file), the AWS runtime (the
  * gateway's own credentials, region, --regions, --endpoint-url, or
@@ -36,9 +37,12 @@ static struct gateway *volatile running;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    if (running)
-        gateway_stop(running, -1); /* async-signal-safe */
+    if (!running)
+        return;
+    if (sig == SIGHUP) /* as nginx and sshd: read the certificate again */
+        gateway_reload(running);
+    else
+        gateway_stop(running, -1); /* both async-signal-safe */
 }
 
 struct audit_ctx {
@@ -278,15 +282,18 @@ int cmd_serve(const struct cli_config *cfg)
     bg = cli_logs_start_background(&rt, brock);
 
     running = g;
-    struct sigaction sa, old_int, old_term;
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     enum brock_status st = gateway_run(g, &e);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     running = NULL;
     struct gateway_stats gs;
     gateway_stats(g, &gs);

@@ -171,7 +171,7 @@ static const struct opt options[] = {
     {"since", 0, ARG_STRING, OPT_SINCE, "WHEN", "usage: from a date (2026-08-01), 7d, 30d (default), 12h, today, month or all"},
     {"system", 0, ARG_STRING, OPT_SYSTEM, "TEXT", "system prompt"},
     {"temperature", 0, ARG_STRING, OPT_TEMPERATURE, "T", "sampling temperature, 0 to 1"},
-    {"tls-cert", 0, ARG_STRING, OPT_TLS_CERT, "FILE", "serve: certificate chain (PEM): listen with TLS 1.2+ (needed beyond loopback)"},
+    {"tls-cert", 0, ARG_STRING, OPT_TLS_CERT, "FILE", "serve: certificate chain (PEM): listen with TLS 1.2+ (needed beyond loopback); SIGHUP reads it again"},
     {"tls-key", 0, ARG_STRING, OPT_TLS_KEY, "FILE", "serve: the certificate's private key (PEM)"},
     {"tools", 0, ARG_STRING, OPT_TOOLS, "LIST", "built-in tools offered, e.g. \"Read,Grep\" (\"\" = none)"},
     {"tpm", 0, ARG_STRING, OPT_TPM, "N", "batch: never reserve more than N tokens per minute"},

@@ -794,17 +794,33 @@ static void health(struct gateway *g, struct httpd_resp *resp)
     }
     for (struct gw_job *j = g->parked; j; j = j->park_next)
         parked++;
+    struct httpd_stats hs;
+    httpd_stats(g->httpd, &hs);
     char b[1024];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
              "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
              "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s,\"refused_auth\":%" PRIu64
-             ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64 "}",
+             ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64
+             ",\"tls_reloads\":%" PRIu64 ",\"tls_reload_errors\":%" PRIu64 "}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
              atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false",
              atomic_load(&g->st_refused_auth), atomic_load(&g->st_refused_budget), atomic_load(&g->st_refused_busy),
-             atomic_load(&g->st_refused_rate));
+             atomic_load(&g->st_refused_rate), hs.tls_reloads, hs.tls_reload_errors);
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
+}
+
+/* [loop] after gateway_reload() (SIGHUP): say what happened where the
+ * operator looks. */
+static void on_tls_reload(void *ctx, const char *error, const char *what)
+{
+    (void)ctx;
+    if (error)
+        log_error("reload: %s; the certificate read before stays in use", error);
+    else if (what)
+        fprintf(stderr, "brock: reload: the TLS certificate and key were read again: %s\n", what);
+    else
+        fprintf(stderr, "brock: reload: nothing to read again (the gateway has no --tls-cert)\n");
 }
 
 /* ---- requests a minute, per key -------------------------------------------------- */
@@ -1048,6 +1064,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     ho.tls_key_file = o->tls_key_file;
     ho.handler = handler;
     ho.handler_ctx = g;
+    ho.on_tls_reload = on_tls_reload;
     ho.head_check = head_check;
     ho.max_body = o->max_body;
     ho.write_timeout_ms = o->write_timeout_ms;
@@ -1102,6 +1119,12 @@ enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e)
     if (st == BROCK_OK)
         g->threaded = true;
     return st;
+}
+
+void gateway_reload(struct gateway *g)
+{
+    if (g && g->httpd)
+        httpd_reload_tls(g->httpd);
 }
 
 void gateway_stop(struct gateway *g, int grace_ms)

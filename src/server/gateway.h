@@ -296,6 +296,11 @@ enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e) B
  * grace_ms (< 0: GATEWAY_STOP_GRACE_MS), then cut the rest. Any thread,
  * async-signal-safe. */
 void gateway_stop(struct gateway *g, int grace_ms);
+/* Read the TLS certificate and key files again (brock serve's SIGHUP): new
+ * connections get them, open ones keep the old; files that do not load
+ * leave the old in use. Says what happened on stderr. Any thread,
+ * async-signal-safe. */
+void gateway_reload(struct gateway *g);
 /* Stop, wait for the loop, end the upstream calls, write the books (every row), free.
  * NULL is fine. */
 void gateway_free(struct gateway *g);

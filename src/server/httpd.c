@@ -1241,6 +1241,8 @@ static void begin_stop(struct httpd *s, int grace_ms)
     check_done(s);
 }
 
+static void tls_reload(struct httpd *s);
+
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -1248,8 +1250,19 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     char tmp[64];
     while (read(fd, tmp, sizeof tmp) > 0) {
     }
+    if (atomic_exchange(&s->reload_tls, false))
+        tls_reload(s);
     if (atomic_load(&s->stop_requested))
         begin_stop(s, atomic_load(&s->stop_grace_ms));
+}
+
+void httpd_reload_tls(struct httpd *s)
+{
+    atomic_store(&s->reload_tls, true);
+    int saved = errno;
+    ssize_t w = write(s->wake[1], "x", 1);
+    (void)w; /* a full pipe already holds a wake-up */
+    errno = saved;
 }
 
 void httpd_stop(struct httpd *s, int grace_ms)
@@ -1360,6 +1373,56 @@ static enum brock_status tls_ctx_new(const struct httpd_options *o, SSL_CTX **ou
     return BROCK_OK;
 }
 
+/* "CN=..., valid until YYYY-MM-DD HH:MM UTC" of the context's certificate. */
+static void tls_describe(SSL_CTX *ctx, char *out, size_t n)
+{
+    snprintf(out, n, "a certificate");
+    X509 *x = SSL_CTX_get0_certificate(ctx);
+    if (!x)
+        return;
+    char cn[128] = "";
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof cn) < 0)
+        cn[0] = '\0';
+    for (char *p = cn; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = '?';
+    struct tm tm;
+    char until[40] = "an unreadable date";
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+        strftime(until, sizeof until, "%Y-%m-%d %H:%M UTC", &tm);
+    snprintf(out, n, "%s%s%svalid until %s", cn[0] ? "CN=" : "", cn, cn[0] ? ", " : "", until);
+}
+
+/* [loop] httpd_reload_tls(): a new context for the connections to come (an
+ * open connection's SSL holds a reference to the context it began with). */
+static void tls_reload(struct httpd *s)
+{
+    if (!s->tls_on) {
+        if (s->opt.on_tls_reload)
+            s->opt.on_tls_reload(s->opt.handler_ctx, NULL, NULL);
+        return;
+    }
+    SSL_CTX *ctx = NULL;
+    struct brock_err e = {0};
+    char what[256];
+    if (tls_ctx_new(&s->opt, &ctx, &e) != BROCK_OK) {
+        atomic_fetch_add(&s->st_tls_reload_errors, 1);
+        if (s->opt.on_tls_reload)
+            s->opt.on_tls_reload(s->opt.handler_ctx, e.msg, NULL);
+        else
+            log_error("%s (the certificate read before stays in use)", e.msg);
+        return;
+    }
+    SSL_CTX_free(s->tls);
+    s->tls = ctx;
+    atomic_fetch_add(&s->st_tls_reloads, 1);
+    tls_describe(ctx, what, sizeof what);
+    if (s->opt.on_tls_reload)
+        s->opt.on_tls_reload(s->opt.handler_ctx, NULL, what);
+    else
+        log_info("httpd: TLS certificate %s and key %s read again: %s", s->tls_cert, s->tls_key, what);
+}
+
 static enum brock_status server_new(const struct httpd_options *o, bool listen_too,
                                     struct httpd **out, struct brock_err *e)
 {
@@ -1392,7 +1455,15 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     }
     struct httpd *s = xcalloc(1, sizeof *s);
     s->tls = tls;
+    s->tls_on = tls != NULL;
     httpd_options_resolve(o, &s->opt);
+    if (tls) {
+        s->tls_cert = xstrdup(o->tls_cert_file);
+        s->tls_key = xstrdup(o->tls_key_file);
+    }
+    s->opt.tls_cert_file = s->tls_cert;
+    s->opt.tls_key_file = s->tls_key;
+    atomic_init(&s->reload_tls, false);
     s->host = xstrdup(host);
     s->opt.host = s->host;
     s->wake[0] = s->wake[1] = -1;
@@ -1406,6 +1477,8 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     event_config_free(cfg);
     if (!s->base) {
         SSL_CTX_free(s->tls);
+        free(s->tls_cert);
+        free(s->tls_key);
         free(s->host);
         free(s);
         return err_set(e, BROCK_ERR_INTERNAL, "httpd: cannot create the event loop");
@@ -1414,6 +1487,8 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
         int err = errno;
         event_base_free(s->base);
         SSL_CTX_free(s->tls);
+        free(s->tls_cert);
+        free(s->tls_key);
         free(s->host);
         free(s);
         return err_set(e, BROCK_ERR_IO, "httpd: pipe: %s", strerror(err));
@@ -1457,7 +1532,7 @@ enum brock_status httpd_new_unbound(const struct httpd_options *o, struct httpd 
 
 bool httpd_tls(const struct httpd *s)
 {
-    return s->tls != NULL;
+    return s->tls_on;
 }
 
 uint16_t httpd_port(const struct httpd *s)
@@ -1483,6 +1558,8 @@ void httpd_stats(const struct httpd *s, struct httpd_stats *out)
     out->h2_connections = atomic_load(&m->st_h2);
     out->requests = atomic_load(&m->st_requests);
     out->rejected = atomic_load(&m->st_rejected);
+    out->tls_reloads = atomic_load(&m->st_tls_reloads);
+    out->tls_reload_errors = atomic_load(&m->st_tls_reload_errors);
 }
 
 void *httpd_event_base(struct httpd *s)
@@ -1634,6 +1711,8 @@ void httpd_free(struct httpd *s)
         close(s->wake[1]);
     event_base_free(s->base);
     SSL_CTX_free(s->tls);
+    free(s->tls_cert);
+    free(s->tls_key);
     free(s->host);
     free(s);
 }

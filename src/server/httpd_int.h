@@ -258,7 +258,10 @@ struct httpd {
     char *host;
     struct event_base *base;
     struct evconnlistener *listener;
-    SSL_CTX *tls; /* NULL: cleartext */
+    SSL_CTX *tls; /* NULL: cleartext; [loop] replaced by a reload */
+    bool tls_on;  /* tls != NULL, fixed at start (any thread) */
+    char *tls_cert, *tls_key; /* the files, kept for reloads */
+    atomic_bool reload_tls;
     uint16_t port;
     int wake[2];
     struct event *wake_ev;
@@ -278,7 +281,7 @@ struct httpd {
     bool thread_started;
     atomic_bool thread_joined;
     atomic_uint_fast64_t st_connections, st_open, st_refused, st_h2, st_requests, st_rejected,
-        st_evicted;
+        st_evicted, st_tls_reloads, st_tls_reload_errors;
     int64_t date_sec;
     char date[40];
 };

@@ -28,6 +28,10 @@ mkdir -p "$d"
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext &&
     openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
       -out server.pem &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout renewed.key -out renewed.csr \
+      -subj /CN=localhost &&
+    openssl x509 -req -in renewed.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+      -out renewed.pem &&
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
       -days 2 -subj /CN=other
 ) >"$E2E_TMP/openssl.log" 2>&1 || { not_ok "openssl makes the test certificates" "$(tail -5 "$E2E_TMP/openssl.log")"; done_testing; exit 0; }
@@ -93,6 +97,81 @@ kill -TERM "$GW_PID" 2>/dev/null
 wait "$GW_PID" 2>/dev/null
 grep -q -e "$key" -e 'PRIVATE KEY' "$GW_OUT" "$GW_ERR" && not_ok "no key in the output" ||
   ok "no key or private key material in the gateway's output"
+
+# SIGHUP reads the certificate and key again (a renewal without a restart):
+# new connections get the new one, a connection already open keeps its own,
+# and files that do not load leave the one in use.
+live=$E2E_TMP/live
+mkdir -p "$live"
+cp "$d/server.pem" "$live/cert.pem"
+cp "$d/server.key" "$live/key.pem"
+chmod 600 "$live/key.pem"
+serial_of() { openssl x509 -noout -serial -in "$1" 2>/dev/null; }
+served_serial() { # port -> the serial of the certificate a new connection gets
+  openssl s_client -connect "127.0.0.1:$1" -CAfile "$d/ca.pem" </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+wait_err() { # pattern -> waits up to 5 s for it in the gateway's stderr
+  for _ in $(seq 1 100); do grep -q -- "$1" "$GW_ERR" && return 0; sleep 0.05; done
+  return 1
+}
+if serve --tls-cert "$live/cert.pem" --tls-key "$live/key.pem"; then
+  rport=${GW##*:}
+  old=$(serial_of "$d/server.pem") new=$(serial_of "$d/renewed.pem")
+  [ -n "$old" ] && [ "$(served_serial "$rport")" = "$old" ] && ok "reload: the first certificate is served ($old)" ||
+    not_ok "reload: first certificate" "$(served_serial "$rport") vs $old"
+  # a connection opened before the reload, held open by a FIFO
+  mkfifo "$E2E_TMP/held.in"
+  openssl s_client -connect "127.0.0.1:$rport" -CAfile "$d/ca.pem" -quiet <"$E2E_TMP/held.in" >"$E2E_TMP/held.out" 2>/dev/null &
+  held_pid=$!
+  exec 7>"$E2E_TMP/held.in"
+  printf 'GET /_gateway/health HTTP/1.1\r\nHost: localhost\r\n\r\n' >&7
+  for _ in $(seq 1 100); do grep -q '"status":"ok"' "$E2E_TMP/held.out" && break; sleep 0.05; done
+  cp "$d/renewed.pem" "$live/cert.pem"
+  cp "$d/renewed.key" "$live/key.pem"
+  kill -HUP "$GW_PID"
+  wait_err 'read again' && grep -q 'read again: CN=localhost, valid until 20' "$GW_ERR" &&
+    ok "reload: SIGHUP says what it read ($(grep 'read again' "$GW_ERR" | head -n 1))" ||
+    not_ok "reload: the SIGHUP message" "$(cat "$GW_ERR")"
+  [ "$(served_serial "$rport")" = "$new" ] && ok "reload: new connections get the renewed certificate ($new)" ||
+    not_ok "reload: renewed certificate served" "$(served_serial "$rport") vs $new"
+  v=$(curl -sS --cacert "$d/ca.pem" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$req" \
+    -o /dev/null -w '%{http_code}' "$GW/model/$model/invoke" 2>&1)
+  [ "$v" = 200 ] && ok "reload: InvokeModel over the renewed certificate, verified" || not_ok "reload: call after" "$v"
+  printf 'GET /_gateway/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&7
+  exec 7>&-
+  for _ in $(seq 1 100); do kill -0 "$held_pid" 2>/dev/null || break; sleep 0.05; done
+  kill "$held_pid" 2>/dev/null
+  n=$(grep -o 'HTTP/1.1 200' "$E2E_TMP/held.out" | wc -l)
+  [ "$n" = 2 ] && ok "reload: the connection opened before it still answers (2 responses on it)" ||
+    not_ok "reload: the held connection" "$n responses: $(head -c 300 "$E2E_TMP/held.out")"
+  echo 'not a certificate' >"$live/cert.pem"
+  kill -HUP "$GW_PID"
+  wait_err 'stays in use' && grep -q 'cert.pem' "$GW_ERR" &&
+    ok "reload: a broken certificate file is named and the one in use stays ($(grep 'stays in use' "$GW_ERR" | head -c 160))" ||
+    not_ok "reload: broken file" "$(cat "$GW_ERR")"
+  [ "$(served_serial "$rport")" = "$new" ] && kill -0 "$GW_PID" 2>/dev/null &&
+    ok "reload: still serving the renewed certificate after the failed reload" || not_ok "reload: after failure" "$(served_serial "$rport")"
+  h=$(curl -sS --cacert "$d/ca.pem" "$GW/_gateway/health" 2>&1)
+  case $h in *'"tls_reloads":1,"tls_reload_errors":1'*) ok "reload: /_gateway/health counts 1 reload and 1 error" ;;
+    *) not_ok "reload: health counters" "$h" ;; esac
+  kill -TERM "$GW_PID" 2>/dev/null
+  wait "$GW_PID" 2>/dev/null
+  grep -q 'PRIVATE' "$GW_ERR" && not_ok "reload: no key material in the output" || ok "reload: no key material in the output"
+else
+  not_ok "the gateway starts for the reload checks" "$(cat "$GW_ERR")"
+fi
+# without TLS there is nothing to read again: SIGHUP neither stops it nor fails
+if start_gateway --endpoint-url "$EMU_URL" --key "$key=dev"; then
+  kill -HUP "$GW_PID"
+  wait_err 'nothing to read again' && sleep 0.2 && kill -0 "$GW_PID" 2>/dev/null &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW_URL/_gateway/health")" = 200 ] &&
+    ok "SIGHUP to a gateway without TLS: it says there is nothing to read again and keeps serving" ||
+    not_ok "SIGHUP without TLS" "$(cat "$GW_ERR")"
+  kill -TERM "$GW_PID" 2>/dev/null
+  wait "$GW_PID" 2>/dev/null
+else
+  not_ok "a cleartext gateway starts" "$(cat "$GW_ERR")"
+fi
 
 # beyond loopback: refused without TLS, with a message that says what to do
 "$BROCK" serve --host 0.0.0.0 --port 0 --endpoint-url "$EMU_URL" --key "$key=dev" >/dev/null 2>"$E2E_TMP/nl.err"
