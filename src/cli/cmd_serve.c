@@ -1,6 +1,7 @@
 /* cmd_serve.c - `brock serve`: the Bedrock gateway (src/server/gateway.h) in
  * the foreground until SIGINT or SIGTERM, then a graceful stop. SIGHUP reads
- * the TLS certificate and key again (a renewed certificate, no restart).
+ * the TLS certificate and key again (a renewed certificate, no restart) and
+ * the keys file.
  *
  * Wiring, in order: client keys (--key, --keys-file), the AWS runtime (the
  * gateway's own credentials, region, --regions, --endpoint-url, or
@@ -39,7 +40,7 @@ static void on_signal(int sig)
 {
     if (!running)
         return;
-    if (sig == SIGHUP) /* as nginx and sshd: read the certificate again */
+    if (sig == SIGHUP) /* as nginx and sshd: read the certificate and keys again */
         gateway_reload(running);
     else
         gateway_stop(running, -1); /* both async-signal-safe */
@@ -96,6 +97,19 @@ static void on_record(void *ctx, struct store *s, const struct gateway_record *r
     }
 }
 
+/* The client keys, as at start: --key, then the keys file. SIGHUP reads
+ * them again through this (gateway_reload). */
+static enum brock_status read_keys(void *ctx, struct gateway_keys *out, struct brock_err *e)
+{
+    const struct cli_config *cfg = ctx;
+    for (size_t i = 0; i < cfg->n_serve_keys; i++) {
+        enum brock_status st = gateway_keys_add_spec(out, cfg->serve_keys[i], e);
+        if (st != BROCK_OK)
+            return st;
+    }
+    return cfg->keys_file ? gateway_keys_load(out, cfg->keys_file, e) : BROCK_OK;
+}
+
 static bool usd_of(const json_t *o, const char *k, double *out)
 {
     const json_t *v = json_object_get(o, k);
@@ -142,10 +156,7 @@ int cmd_serve(const struct cli_config *cfg)
         err_set(&e, BROCK_ERR_USAGE, "serve takes no arguments (got '%s'); see brock --help", cfg->args[0]);
         return cli_fail(&e);
     }
-    for (size_t i = 0; i < cfg->n_serve_keys; i++)
-        if (gateway_keys_add_spec(&keys, cfg->serve_keys[i], &e) != BROCK_OK)
-            goto fail;
-    if (cfg->keys_file && gateway_keys_load(&keys, cfg->keys_file, &e) != BROCK_OK)
+    if (read_keys((void *)cfg, &keys, &e) != BROCK_OK)
         goto fail;
     if (!keys.n) {
         err_set(&e, BROCK_ERR_USAGE, "serve: give at least one client key: --key TOKEN=USER[/PROJECT] or --keys-file FILE");
@@ -267,6 +278,10 @@ int cmd_serve(const struct cli_config *cfg)
     o.record = on_record;
     o.record_ctx = &actx;
     o.housekeep = on_housekeep;
+    if (cfg->keys_file) { /* --key alone cannot change */
+        o.reload_keys = read_keys;
+        o.reload_ctx = (void *)cfg;
+    }
     if (gateway_new(&o, &g, &e) != BROCK_OK)
         goto fail;
 

@@ -133,7 +133,7 @@ static const struct opt options[] = {
     {"json", 0, ARG_NONE, OPT_JSON, NULL, "machine-readable output"},
     {"key", 0, ARG_STRING, OPT_KEY, "TOKEN=USER[/PROJECT]", "serve: a client key (bearer token) and who uses it (repeatable)"},
     {"keys", 0, ARG_STRING, OPT_KEYS, "FILE", "emulate: more accepted credentials and API keys (JSON)"},
-    {"keys-file", 0, ARG_STRING, OPT_KEYS_FILE, "FILE", "serve: client keys, SigV4 keys and per-user budgets (JSON, docs/gateway.md)"},
+    {"keys-file", 0, ARG_STRING, OPT_KEYS_FILE, "FILE", "serve: client keys, SigV4 keys and per-user budgets (JSON, docs/gateway.md); SIGHUP reads it again"},
     {"log-group", 0, ARG_STRING, OPT_LOG_GROUP, "NAME", "CloudWatch Logs group for audit events (BROCK_LOG_GROUP)"},
     {"logging-role-arn", 0, ARG_STRING, OPT_LOGGING_ROLE_ARN, "ARN",
      "setup monitoring: the role Bedrock writes invocation logs with (default: brock creates one)"},

@@ -222,17 +222,17 @@ static void start(struct gateway *g, struct gw_job *j)
 
 static void admit_next(struct gateway *g)
 {
-    size_t n = g->keys.n;
+    size_t n = g->n_clients;
     while (g->queued && g->inflight < g->max_upstream) {
         bool any = false;
         for (size_t k = 0; k < n && g->inflight < g->max_upstream; k++) {
-            size_t i = ((size_t)(g->rr - g->clients) + 1 + k) % n;
-            struct gw_client *c = &g->clients[i];
+            size_t i = (g->rr + 1 + k) % n;
+            struct gw_client *c = g->clients[i];
             if (!c->qhead || c->inflight >= g->max_per_client)
                 continue;
             struct gw_job *j = c->qhead;
             dequeue(g, j);
-            g->rr = c;
+            g->rr = i;
             start(g, j);
             any = true;
             break;
@@ -566,12 +566,13 @@ struct akid_lookup {
 static bool lookup_akid(void *ctx, const char *akid, struct sigv4_secret *out)
 {
     struct akid_lookup *l = ctx;
-    for (size_t i = 0; i < l->g->keys.n; i++) {
-        const struct gateway_key *k = &l->g->keys.v[i];
-        if (k->access_key_id && !strcmp(k->access_key_id, akid)) {
+    for (size_t i = 0; i < l->g->n_clients; i++) {
+        const struct gw_client *c = l->g->clients[i];
+        const struct gateway_key *k = c->key;
+        if (!c->revoked && k->access_key_id && !strcmp(k->access_key_id, akid)) {
             out->secret_access_key = k->secret_access_key;
             out->session_token = NULL;
-            l->found = &l->g->clients[i];
+            l->found = l->g->clients[i];
             return true;
         }
     }
@@ -594,10 +595,10 @@ static struct gw_client *bearer_client(struct gateway *g, const char *authz)
     while (*tok == ' ')
         tok++;
     size_t tl = strlen(tok);
-    for (size_t i = 0; i < g->keys.n; i++) {
-        const struct gateway_key *k = &g->keys.v[i];
-        if (k->token && ct_equal(k->token, strlen(k->token), tok, tl))
-            return &g->clients[i];
+    for (size_t i = 0; i < g->n_clients; i++) {
+        const struct gateway_key *k = g->clients[i]->key;
+        if (!g->clients[i]->revoked && k->token && ct_equal(k->token, strlen(k->token), tok, tl))
+            return g->clients[i];
     }
     return NULL;
 }
@@ -802,25 +803,127 @@ static void health(struct gateway *g, struct httpd_resp *resp)
              "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
              "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s,\"refused_auth\":%" PRIu64
              ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64
-             ",\"tls_reloads\":%" PRIu64 ",\"tls_reload_errors\":%" PRIu64 "}",
+             ",\"tls_reloads\":%" PRIu64 ",\"tls_reload_errors\":%" PRIu64 ",\"keys_reloads\":%" PRIu64
+             ",\"keys_reload_errors\":%" PRIu64 "}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
              atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false",
              atomic_load(&g->st_refused_auth), atomic_load(&g->st_refused_budget), atomic_load(&g->st_refused_busy),
-             atomic_load(&g->st_refused_rate), hs.tls_reloads, hs.tls_reload_errors);
+             atomic_load(&g->st_refused_rate), hs.tls_reloads, hs.tls_reload_errors, atomic_load(&g->st_keys_reloads),
+             atomic_load(&g->st_keys_reload_errors));
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 
-/* [loop] after gateway_reload() (SIGHUP): say what happened where the
- * operator looks. */
-static void on_tls_reload(void *ctx, const char *error, const char *what)
+static bool same_str(const char *a, const char *b)
 {
-    (void)ctx;
-    if (error)
-        log_error("reload: %s; the certificate read before stays in use", error);
-    else if (what)
-        fprintf(stderr, "brock: reload: the TLS certificate and key were read again: %s\n", what);
-    else
-        fprintf(stderr, "brock: reload: nothing to read again (the gateway has no --tls-cert)\n");
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* The same credential for the same user and project: the client stays. */
+static bool same_key(const struct gateway_key *a, const struct gateway_key *b)
+{
+    return same_str(a->token, b->token) && same_str(a->access_key_id, b->access_key_id) &&
+           same_str(a->secret_access_key, b->secret_access_key) && !strcmp(a->user, b->user ? b->user : "unknown") &&
+           !strcmp(a->project, b->project ? b->project : "");
+}
+
+static struct gw_client *client_new(struct gateway *g, const struct gateway_key *k);
+static double rate_burst(long rpm);
+
+/* [loop] Read the client keys again (gateway_reload). A key that stays
+ * keeps its client (calls in flight, queue, rate bucket; its limits are
+ * the new ones); a new key gets a client; a removed key's client is marked
+ * revoked, so it is refused from now on, while what it already sent runs
+ * to its end and is booked as its user's (revoked clients are kept until
+ * the gateway stops: a few hundred bytes each). The books thread reads the
+ * list, so the swap is under clients_mu. A new user's spend is read from
+ * the ledger by the books thread right after (until then, ~a millisecond,
+ * it is that of another key of the same user, or none). */
+static bool keys_reload(struct gateway *g)
+{
+    if (!g->o.reload_keys)
+        return false;
+    struct gateway_keys nk = {0};
+    struct brock_err e = {0};
+    enum brock_status st = g->o.reload_keys(g->o.reload_ctx, &nk, &e);
+    if (st == BROCK_OK && !nk.n)
+        st = err_set(&e, BROCK_ERR_CONFIG, "no client key left");
+    if (st != BROCK_OK) {
+        atomic_fetch_add(&g->st_keys_reload_errors, 1);
+        log_error("reload: %s; the keys read before stay in use", e.msg);
+        gateway_keys_free(&nk);
+        return true;
+    }
+    size_t n_old = g->n_clients, n = n_old, added = 0, removed = 0, kept = 0;
+    bool *stays = xcalloc(n_old, sizeof *stays);
+    struct gw_client **v = xcalloc(n_old + nk.n, sizeof *v);
+    memcpy(v, g->clients, n_old * sizeof *v);
+    for (size_t i = 0; i < nk.n; i++) {
+        const struct gateway_key *k = &nk.v[i];
+        size_t j = 0;
+        while (j < n_old && (v[j]->revoked || stays[j] || !same_key(v[j]->key, k)))
+            j++;
+        if (j < n_old) {
+            struct gw_client *c = v[j];
+            stays[j] = true;
+            kept++;
+            c->key->daily_usd = k->daily_usd;
+            c->key->monthly_usd = k->monthly_usd;
+            if (c->key->max_rpm != k->max_rpm) {
+                long was = c->rpm;
+                c->key->max_rpm = k->max_rpm;
+                c->rpm = k->max_rpm > 0 ? k->max_rpm : g->o.rpm_per_client;
+                double burst = rate_burst(c->rpm);
+                if (was <= 0 || c->rate_tokens > burst)
+                    c->rate_tokens = burst;
+            }
+            continue;
+        }
+        struct gw_client *c = client_new(g, k);
+        for (size_t x = 0; x < n_old; x++)
+            if (!v[x]->revoked && !strcmp(v[x]->key->user, c->key->user)) {
+                pthread_mutex_lock(&g->spend_mu);
+                c->day_start_ms = v[x]->day_start_ms;
+                c->month_start_ms = v[x]->month_start_ms;
+                c->today_usd = v[x]->today_usd;
+                c->month_usd = v[x]->month_usd;
+                pthread_mutex_unlock(&g->spend_mu);
+                break;
+            }
+        v[n++] = c;
+        added++;
+    }
+    for (size_t j = 0; j < n_old; j++)
+        if (!v[j]->revoked && !stays[j]) {
+            v[j]->revoked = true;
+            removed++;
+        }
+    free(stays);
+    gateway_keys_free(&nk);
+    pthread_rwlock_wrlock(&g->clients_mu);
+    struct gw_client **old = g->clients;
+    g->clients = v;
+    g->n_clients = n;
+    pthread_rwlock_unlock(&g->clients_mu);
+    free(old);
+    if (added)
+        gw_books_refresh_spend(g);
+    atomic_fetch_add(&g->st_keys_reloads, 1);
+    fprintf(stderr, "brock: reload: the client keys were read again: %zu in use (%zu added, %zu removed, %zu unchanged)\n",
+            kept + added, added, removed, kept);
+    return true;
+}
+
+/* [loop] after gateway_reload() (SIGHUP): the TLS files (httpd read them),
+ * then the keys; say what happened where the operator looks. */
+static void on_reload(void *ctx, const char *tls_error, const char *tls_what)
+{
+    struct gateway *g = ctx;
+    if (tls_error)
+        log_error("reload: %s; the certificate read before stays in use", tls_error);
+    else if (tls_what)
+        fprintf(stderr, "brock: reload: the TLS certificate and key were read again: %s\n", tls_what);
+    if (!keys_reload(g) && !tls_error && !tls_what)
+        fprintf(stderr, "brock: reload: nothing to read again (the gateway has no --tls-cert and no --keys-file)\n");
 }
 
 /* ---- requests a minute, per key -------------------------------------------------- */
@@ -960,6 +1063,27 @@ static void add_region(struct gateway *g, const char *r)
         g->regions[g->n_regions++] = xstrdup(r);
 }
 
+/* A client for a copy of key k. */
+static struct gw_client *client_new(struct gateway *g, const struct gateway_key *k)
+{
+    struct gw_client *c = xcalloc(1, sizeof *c);
+    c->key = xmalloc(sizeof *c->key);
+    *c->key = (struct gateway_key){
+        .token = k->token ? xstrdup(k->token) : NULL,
+        .access_key_id = k->access_key_id ? xstrdup(k->access_key_id) : NULL,
+        .secret_access_key = k->secret_access_key ? xstrdup(k->secret_access_key) : NULL,
+        .user = xstrdup(k->user ? k->user : "unknown"),
+        .project = xstrdup(k->project ? k->project : ""),
+        .daily_usd = k->daily_usd,
+        .monthly_usd = k->monthly_usd,
+        .max_rpm = k->max_rpm,
+    };
+    c->rpm = c->key->max_rpm > 0 ? c->key->max_rpm : g->o.rpm_per_client;
+    c->rate_tokens = rate_burst(c->rpm);
+    c->rate_ms = time_mono_ms();
+    return c;
+}
+
 enum brock_status gateway_new(const struct gateway_options *o, struct gateway **out, struct brock_err *e)
 {
     *out = NULL;
@@ -1005,30 +1129,11 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     g->efd = -1;
 
     /* keys (deep copy) and their clients */
-    for (size_t i = 0; i < o->keys->n; i++) {
-        const struct gateway_key *k = &o->keys->v[i];
-        struct gateway_key c = {
-            .token = k->token ? xstrdup(k->token) : NULL,
-            .access_key_id = k->access_key_id ? xstrdup(k->access_key_id) : NULL,
-            .secret_access_key = k->secret_access_key ? xstrdup(k->secret_access_key) : NULL,
-            .user = xstrdup(k->user ? k->user : "unknown"),
-            .project = xstrdup(k->project ? k->project : ""),
-            .daily_usd = k->daily_usd,
-            .monthly_usd = k->monthly_usd,
-            .max_rpm = k->max_rpm,
-        };
-        g->keys.v = xrealloc(g->keys.v, (g->keys.n + 1) * sizeof *g->keys.v);
-        g->keys.v[g->keys.n++] = c;
-    }
-    g->clients = xcalloc(g->keys.n, sizeof *g->clients);
-    for (size_t i = 0; i < g->keys.n; i++) {
-        struct gw_client *c = &g->clients[i];
-        c->key = &g->keys.v[i];
-        c->rpm = c->key->max_rpm > 0 ? c->key->max_rpm : g->o.rpm_per_client;
-        c->rate_tokens = rate_burst(c->rpm);
-        c->rate_ms = time_mono_ms();
-    }
-    g->rr = &g->clients[g->keys.n - 1];
+    pthread_rwlock_init(&g->clients_mu, NULL);
+    g->clients = xcalloc(o->keys->n, sizeof *g->clients);
+    for (size_t i = 0; i < o->keys->n; i++)
+        g->clients[g->n_clients++] = client_new(g, &o->keys->v[i]);
+    g->rr = g->n_clients - 1;
 
     /* targets: the request itself, then regions, then fallback models */
     add_region(g, g->o.upstream.region);
@@ -1064,7 +1169,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     ho.tls_key_file = o->tls_key_file;
     ho.handler = handler;
     ho.handler_ctx = g;
-    ho.on_tls_reload = on_tls_reload;
+    ho.on_reload = on_reload;
     ho.head_check = head_check;
     ho.max_body = o->max_body;
     ho.write_timeout_ms = o->write_timeout_ms;
@@ -1124,7 +1229,7 @@ enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e)
 void gateway_reload(struct gateway *g)
 {
     if (g && g->httpd)
-        httpd_reload_tls(g->httpd);
+        httpd_reload(g->httpd);
 }
 
 void gateway_stop(struct gateway *g, int grace_ms)
@@ -1141,6 +1246,8 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->refused_budget = atomic_load(&g->st_refused_budget);
     out->refused_busy = atomic_load(&g->st_refused_busy);
     out->refused_rate = atomic_load(&g->st_refused_rate);
+    out->keys_reloads = atomic_load(&g->st_keys_reloads);
+    out->keys_reload_errors = atomic_load(&g->st_keys_reload_errors);
     out->cache_hits = atomic_load(&g->st_cache_hits);
     out->upstream = atomic_load(&g->st_upstream);
     out->upstream_errors = atomic_load(&g->st_upstream_errors);
@@ -1198,8 +1305,13 @@ void gateway_free(struct gateway *g)
     gw_cache_free(g->cache);
     gw_sessions_free(g);
     sigv4_signer_free(g->signer);
-    gateway_keys_free(&g->keys);
+    for (size_t i = 0; i < g->n_clients; i++) {
+        gateway_key_clear(g->clients[i]->key);
+        free(g->clients[i]->key);
+        free(g->clients[i]);
+    }
     free(g->clients);
+    pthread_rwlock_destroy(&g->clients_mu);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i]);
     free((char *)g->o.store_dir);

@@ -124,6 +124,7 @@ enum brock_status gateway_keys_parse(struct gateway_keys *k, const char *text, s
                                      struct brock_err *e) BROCK_WUR;
 enum brock_status gateway_keys_load(struct gateway_keys *k, const char *path, struct brock_err *e) BROCK_WUR;
 void gateway_keys_free(struct gateway_keys *k); /* wipes secrets; leaves it empty */
+void gateway_key_clear(struct gateway_key *k);   /* one key: wipes and frees its strings */
 
 /* ---- request translation (pure; public for tests and the fuzz target) ----- */
 
@@ -261,6 +262,11 @@ struct gateway_options {
      * ctx): once at start, then about once a GATEWAY_SPEND_REFRESH_MS, e.g.
      * pruning the audit spool. May be NULL. */
     void (*housekeep)(void *ctx, struct store *s);
+    /* gateway_reload() reads the client keys again through this (on the
+     * loop thread, reload_ctx as ctx): all of them, into `out` (empty). An
+     * error, or no key, leaves the keys in use. May be NULL. */
+    enum brock_status (*reload_keys)(void *ctx, struct gateway_keys *out, struct brock_err *e);
+    void *reload_ctx;
     const struct clock *clock; /* NULL = real time (SigV4 window, days, TTLs) */
 };
 
@@ -268,6 +274,7 @@ struct gateway_stats {
     uint64_t requests;     /* authenticated model and control calls */
     uint64_t refused_auth, refused_budget, refused_busy;
     uint64_t refused_rate; /* a key past its requests a minute */
+    uint64_t keys_reloads, keys_reload_errors; /* gateway_reload() of the keys */
     uint64_t cache_hits;
     uint64_t upstream;     /* upstream calls started */
     uint64_t upstream_errors;
@@ -296,10 +303,13 @@ enum brock_status gateway_start_thread(struct gateway *g, struct brock_err *e) B
  * grace_ms (< 0: GATEWAY_STOP_GRACE_MS), then cut the rest. Any thread,
  * async-signal-safe. */
 void gateway_stop(struct gateway *g, int grace_ms);
-/* Read the TLS certificate and key files again (brock serve's SIGHUP): new
- * connections get them, open ones keep the old; files that do not load
- * leave the old in use. Says what happened on stderr. Any thread,
- * async-signal-safe. */
+/* brock serve's SIGHUP: read the TLS certificate and key files again (new
+ * connections get them, open ones keep the old) and the client keys
+ * (reload_keys): a key that stays keeps its state (calls in flight,
+ * requests a minute), a new one is served from then on, a removed one is
+ * refused while its calls in flight finish and are booked. Whatever does
+ * not load leaves what was in use. Says what happened on stderr. Any
+ * thread, async-signal-safe. */
 void gateway_reload(struct gateway *g);
 /* Stop, wait for the loop, end the upstream calls, write the books (every row), free.
  * NULL is fine. */

@@ -54,6 +54,7 @@ struct gw_books {
     struct rec *head, *tail;
     size_t n;
     bool stop;
+    bool refresh_now; /* a reload added keys: read the spend again at once */
     bool store_warned;
     pthread_t th;
     bool started;
@@ -96,21 +97,20 @@ static void spend_refresh(struct gw_books *b)
     g->total_today_usd = td;
     g->total_month_usd = tm;
     pthread_mutex_unlock(&g->spend_mu);
-    for (size_t i = 0; i < g->keys.n; i++) {
-        struct gw_client *c = &g->clients[i];
-        bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = !strcmp(g->keys.v[k].user, c->key->user);
+    /* the loop changes the list only on a reload, as writer */
+    pthread_rwlock_rdlock(&g->clients_mu);
+    for (size_t i = 0; i < g->n_clients; i++) {
+        struct gw_client *c = g->clients[i];
+        const struct gw_client *same = NULL; /* an earlier client of the same user */
+        for (size_t k = 0; k < i && !same; k++)
+            if (!strcmp(g->clients[k]->key->user, c->key->user))
+                same = g->clients[k];
         double d = 0, m = 0;
-        if (seen) {
-            for (size_t k = 0; k < i; k++)
-                if (!strcmp(g->keys.v[k].user, c->key->user)) {
-                    pthread_mutex_lock(&g->spend_mu);
-                    d = g->clients[k].today_usd;
-                    m = g->clients[k].month_usd;
-                    pthread_mutex_unlock(&g->spend_mu);
-                    break;
-                }
+        if (same) {
+            pthread_mutex_lock(&g->spend_mu);
+            d = same->today_usd;
+            m = same->month_usd;
+            pthread_mutex_unlock(&g->spend_mu);
         } else if (store_ledger_budget(b->store, now, NULL, c->key->user, &d, &m, &e) != BROCK_OK) {
             log_warn("gateway: reading the spend of user %s: %s", c->key->user, e.msg);
             continue;
@@ -122,6 +122,7 @@ static void spend_refresh(struct gw_books *b)
         c->month_usd = m;
         pthread_mutex_unlock(&g->spend_mu);
     }
+    pthread_rwlock_unlock(&g->clients_mu);
 }
 
 static void spend_add(struct gateway *g, const char *user, double usd, int64_t t_ms)
@@ -129,9 +130,10 @@ static void spend_add(struct gateway *g, const char *user, double usd, int64_t t
     if (usd <= 0)
         return;
     int64_t day = store_utc_day_start(t_ms), month = store_utc_month_start(t_ms);
+    pthread_rwlock_rdlock(&g->clients_mu);
     pthread_mutex_lock(&g->spend_mu);
-    for (size_t i = 0; i < g->keys.n; i++) {
-        struct gw_client *c = &g->clients[i];
+    for (size_t i = 0; i < g->n_clients; i++) {
+        struct gw_client *c = g->clients[i];
         if (strcmp(c->key->user, user))
             continue;
         if (c->day_start_ms != day) {
@@ -156,6 +158,7 @@ static void spend_add(struct gateway *g, const char *user, double usd, int64_t t
     g->total_today_usd += usd;
     g->total_month_usd += usd;
     pthread_mutex_unlock(&g->spend_mu);
+    pthread_rwlock_unlock(&g->clients_mu);
 }
 
 /* ---- the persistent cache ------------------------------------------------------------ */
@@ -400,7 +403,7 @@ static void *books_main(void *arg)
     pthread_mutex_lock(&b->mu);
     for (;;) {
         bool idle = false;
-        while (!b->head && !b->stop) {
+        while (!b->head && !b->stop && !b->refresh_now) {
             int64_t now = time_mono_ms();
             if (now >= next_refresh)
                 break;
@@ -452,7 +455,8 @@ static void *books_main(void *arg)
                 b->tail = NULL;
         }
         b->n -= taken;
-        bool stop = b->stop;
+        bool stop = b->stop, refresh = b->refresh_now;
+        b->refresh_now = false;
         pthread_cond_broadcast(&b->space);
         pthread_mutex_unlock(&b->mu);
         write_list(b, list);
@@ -461,6 +465,8 @@ static void *books_main(void *arg)
             spend_refresh(b);
             housekeep(b);
             next_refresh = time_mono_ms() + GATEWAY_SPEND_REFRESH_MS;
+        } else if (refresh) {
+            spend_refresh(b);
         }
         pthread_mutex_lock(&b->mu);
         if (stop && !b->head)
@@ -468,6 +474,17 @@ static void *books_main(void *arg)
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
+}
+
+void gw_books_refresh_spend(struct gateway *g)
+{
+    struct gw_books *b = g->books;
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->refresh_now = true;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
 }
 
 struct gw_books *gw_books_start(struct gateway *g, struct brock_err *e)

@@ -134,12 +134,11 @@ struct gw_job {
 };
 
 struct gw_client {
-    const struct gateway_key *key; /* in g->keys */
+    struct gateway_key *key;       /* its own copy; numbers changed by a reload [loop] */
+    bool revoked;                  /* a reload removed its key: refused from then on [loop] */
     size_t inflight;
     size_t n_queued;
     struct gw_job *qhead, *qtail;
-    struct gw_client *rr_next;     /* on the round-robin ring of clients with work */
-    bool on_ring;
     long rpm;                      /* requests a minute; <= 0: no limit */
     double rate_tokens;            /* requests it may send now (at most rpm / GATEWAY_RATE_BURST_DIV) */
     int64_t rate_ms;               /* time_mono_ms() of the last refill */
@@ -159,8 +158,12 @@ struct gateway {
     struct httpd *httpd;
     char url[80];
     struct gateway_options o;       /* strings below are our copies */
-    struct gateway_keys keys;
-    struct gw_client *clients;      /* one per key, same order */
+    /* one per key, and those a reload revoked (kept: their calls may still
+     * run). Changed by the loop only, under clients_mu as writer; the books
+     * thread reads it under clients_mu. */
+    struct gw_client **clients;
+    size_t n_clients;
+    pthread_rwlock_t clients_mu;
     const struct clock *clock;
     struct sigv4_signer *signer;    /* loop thread: verifying clients */
     struct gateway_target targets[GATEWAY_MAX_TARGETS + 1];
@@ -170,7 +173,7 @@ struct gateway {
 
     /* admission [loop] */
     size_t max_upstream, max_per_client, inflight, queued;
-    struct gw_client *rr;           /* round-robin ring cursor */
+    size_t rr;                      /* round-robin cursor: the client served last */
     struct gw_job *live;            /* every job not yet freed [loop] */
 
     /* notify: the helper thread and the loop's own callbacks -> process() */
@@ -218,7 +221,8 @@ struct gateway {
     pthread_t thread;
     bool threaded;
     _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
-        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate;
+        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate,
+        st_keys_reloads, st_keys_reload_errors;
 };
 
 /* gateway_upstream.c, all on the loop unless said */
@@ -243,6 +247,7 @@ void gw_books_post(struct gateway *g, const struct gateway_record *r, const stru
 /* The helper thread: look the persistent cache up; a new entry or NULL. */
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
 bool gw_books_can_lookup(const struct gateway *g); /* a store is open for it */
+void gw_books_refresh_spend(struct gateway *g); /* read every user's spend again soon (any thread) */
 size_t gw_books_pending(struct gateway *g);       /* records queued, not yet taken for writing (any thread) */
 double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
 

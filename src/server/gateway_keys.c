@@ -47,7 +47,7 @@ static bool akid_ok(const char *s)
     return true;
 }
 
-static void key_free(struct gateway_key *k)
+void gateway_key_clear(struct gateway_key *k)
 {
     xfree_secret(k->token);
     xfree_secret(k->secret_access_key);
@@ -62,7 +62,7 @@ void gateway_keys_free(struct gateway_keys *k)
     if (!k)
         return;
     for (size_t i = 0; i < k->n; i++)
-        key_free(&k->v[i]);
+        gateway_key_clear(&k->v[i]);
     free(k->v);
     k->v = NULL;
     k->n = 0;
@@ -255,7 +255,7 @@ enum brock_status gateway_keys_parse(struct gateway_keys *k, const char *text, s
     json_decref(root);
     if (st != BROCK_OK) {
         while (k->n > start)
-            key_free(&k->v[--k->n]);
+            gateway_key_clear(&k->v[--k->n]);
     }
     return st;
 }

@@ -1256,7 +1256,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
         begin_stop(s, atomic_load(&s->stop_grace_ms));
 }
 
-void httpd_reload_tls(struct httpd *s)
+void httpd_reload(struct httpd *s)
 {
     atomic_store(&s->reload_tls, true);
     int saved = errno;
@@ -1393,13 +1393,13 @@ static void tls_describe(SSL_CTX *ctx, char *out, size_t n)
     snprintf(out, n, "%s%s%svalid until %s", cn[0] ? "CN=" : "", cn, cn[0] ? ", " : "", until);
 }
 
-/* [loop] httpd_reload_tls(): a new context for the connections to come (an
+/* [loop] httpd_reload(): a new context for the connections to come (an
  * open connection's SSL holds a reference to the context it began with). */
 static void tls_reload(struct httpd *s)
 {
     if (!s->tls_on) {
-        if (s->opt.on_tls_reload)
-            s->opt.on_tls_reload(s->opt.handler_ctx, NULL, NULL);
+        if (s->opt.on_reload)
+            s->opt.on_reload(s->opt.handler_ctx, NULL, NULL);
         return;
     }
     SSL_CTX *ctx = NULL;
@@ -1407,8 +1407,8 @@ static void tls_reload(struct httpd *s)
     char what[256];
     if (tls_ctx_new(&s->opt, &ctx, &e) != BROCK_OK) {
         atomic_fetch_add(&s->st_tls_reload_errors, 1);
-        if (s->opt.on_tls_reload)
-            s->opt.on_tls_reload(s->opt.handler_ctx, e.msg, NULL);
+        if (s->opt.on_reload)
+            s->opt.on_reload(s->opt.handler_ctx, e.msg, NULL);
         else
             log_error("%s (the certificate read before stays in use)", e.msg);
         return;
@@ -1417,8 +1417,8 @@ static void tls_reload(struct httpd *s)
     s->tls = ctx;
     atomic_fetch_add(&s->st_tls_reloads, 1);
     tls_describe(ctx, what, sizeof what);
-    if (s->opt.on_tls_reload)
-        s->opt.on_tls_reload(s->opt.handler_ctx, NULL, what);
+    if (s->opt.on_reload)
+        s->opt.on_reload(s->opt.handler_ctx, NULL, what);
     else
         log_info("httpd: TLS certificate %s and key %s read again: %s", s->tls_cert, s->tls_key, what);
 }

@@ -123,15 +123,16 @@ struct httpd_options {
     int write_timeout_ms;
 
     /* TLS on the listener: PEM files, read by httpd_new() and again on
-     * httpd_reload_tls(); both or neither. A key file that others may read
+     * httpd_reload(); both or neither. A key file that others may read
      * gets a warning. */
     const char *tls_cert_file;
     const char *tls_key_file;
     /* Optional, called on the loop with handler_ctx after each
-     * httpd_reload_tls(): error NULL and what the new certificate is
-     * ("CN=..., valid until ..."), or the error (the old files stay); both
-     * NULL when the server has no TLS. */
-    void (*on_tls_reload)(void *ctx, const char *error, const char *what);
+     * httpd_reload() (for the caller's own reload, too): the TLS outcome,
+     * error NULL and what the new certificate is ("CN=..., valid until
+     * ..."), or the error (the old files stay); both NULL when the server
+     * has no TLS. */
+    void (*on_reload)(void *ctx, const char *tls_error, const char *tls_what);
 };
 
 struct httpd_stats {
@@ -142,7 +143,7 @@ struct httpd_stats {
     uint64_t h2_connections;  /* of `connections`, how many spoke HTTP/2 */
     uint64_t requests;        /* handed to the handler */
     uint64_t rejected;        /* answered by the server with a 4xx/5xx */
-    uint64_t tls_reloads;     /* httpd_reload_tls() that took new files */
+    uint64_t tls_reloads;     /* httpd_reload() that took new files */
     uint64_t tls_reload_errors; /* ... that kept the old ones */
 };
 
@@ -179,10 +180,10 @@ enum brock_status httpd_start_thread(struct httpd *s, struct brock_err *e) BROCK
 void httpd_stop(struct httpd *s, int grace_ms);
 /* Ask the loop to read the TLS certificate and key files again (a renewed
  * certificate): connections accepted from then on get the new ones, those
- * open keep theirs; files that do not load leave the old ones in use. The
- * outcome goes to on_tls_reload (without TLS, only that). Any thread,
+ * open keep theirs; files that do not load leave the old ones in use. Then
+ * on_reload is called with the outcome (without TLS, it alone). Any thread,
  * async-signal-safe. */
-void httpd_reload_tls(struct httpd *s);
+void httpd_reload(struct httpd *s);
 /* Wait for the thread started by httpd_start_thread(); no-op otherwise. */
 void httpd_join(struct httpd *s);
 

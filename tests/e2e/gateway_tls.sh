@@ -3,8 +3,10 @@
 # throw-away CA and server certificate (openssl), curl over HTTP/2 (ALPN) and
 # HTTP/1.1, TLS 1.1 refused, cleartext refused on the TLS port, the AWS SDK for
 # JavaScript over TLS with only the CA added (NODE_EXTRA_CA_CERTS), the
-# non-loopback rule (refused without TLS, allowed with it), and clear errors
-# for a missing or mismatched key. Traffic stays on 127.0.0.1.
+# non-loopback rule (refused without TLS, allowed with it), clear errors for a
+# missing or mismatched key, and SIGHUP: the certificate renewed without a
+# restart (a connection held across it), the keys file read again, bad files
+# leaving what was in use. Traffic stays on 127.0.0.1.
 top=${BROCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$top/tests/e2e/lib.sh"
 if [ ! -x "$BROCK" ]; then
@@ -160,12 +162,46 @@ if serve --tls-cert "$live/cert.pem" --tls-key "$live/key.pem"; then
 else
   not_ok "the gateway starts for the reload checks" "$(cat "$GW_ERR")"
 fi
-# without TLS there is nothing to read again: SIGHUP neither stops it nor fails
+# SIGHUP reads the keys file again: a key added, one removed, --key kept
+kf=$E2E_TMP/keys.json
+k1=reload-key-one-0123456789abcdef k2=reload-key-two-0123456789abcdef
+printf '{"keys": [{"token": "%s", "user": "ann"}]}\n' "$k1" >"$kf"
+chmod 600 "$kf"
+call() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" -H 'content-type: application/json' \
+  -d "$req" "$GW_URL/model/$model/invoke"; }
+if start_gateway --endpoint-url "$EMU_URL" --key "$key=dev" --keys-file "$kf"; then
+  [ "$(call "$k1")/$(call "$k2")" = 200/403 ] && ok "keys reload: before, the file's key works and the next is unknown" ||
+    not_ok "keys reload: before" "$(call "$k1")/$(call "$k2")"
+  printf '{"keys": [{"token": "%s", "user": "ben", "project": "web"}]}\n' "$k2" >"$kf"
+  kill -HUP "$GW_PID"
+  wait_err 'client keys were read again' &&
+    ok "keys reload: SIGHUP says so ($(grep 'keys were read again' "$GW_ERR" | head -n 1))" ||
+    not_ok "keys reload: message" "$(cat "$GW_ERR")"
+  [ "$(call "$k2")/$(call "$k1")/$(call "$key")" = 200/403/200 ] &&
+    ok "keys reload: the new key works, the removed one gets 403, the --key one stays" ||
+    not_ok "keys reload: after" "$(call "$k2")/$(call "$k1")/$(call "$key")"
+  printf '{"keys": [{"token": "%s", "user": "ben"},\n  {"token": "short", "user": "eve"}]}\n' "$k2" >"$kf"
+  kill -HUP "$GW_PID"
+  wait_err 'keys read before stay in use' && grep -q 'keys.json: keys\[1\]: "token"' "$GW_ERR" && [ "$(call "$k2")" = 200 ] &&
+    ok "keys reload: a bad keys file is named with the entry at fault, and the keys stay ($(grep 'stay in use' "$GW_ERR" | head -c 160))" ||
+    not_ok "keys reload: bad file" "$(cat "$GW_ERR")"
+  h=$(curl -s "$GW_URL/_gateway/health")
+  case $h in *'"keys_reloads":1,"keys_reload_errors":1'*) ok "keys reload: /_gateway/health counts 1 reload and 1 error" ;;
+    *) not_ok "keys reload: health" "$h" ;; esac
+  grep -q -e "$k1" -e "$k2" "$GW_ERR" "$GW_OUT" && not_ok "keys reload: no key in the output" ||
+    ok "keys reload: no key in the output"
+  kill -TERM "$GW_PID" 2>/dev/null
+  wait "$GW_PID" 2>/dev/null
+else
+  not_ok "a gateway with a keys file starts" "$(cat "$GW_ERR")"
+fi
+# with only --key and no TLS there is nothing to read again: SIGHUP neither
+# stops it nor fails
 if start_gateway --endpoint-url "$EMU_URL" --key "$key=dev"; then
   kill -HUP "$GW_PID"
   wait_err 'nothing to read again' && sleep 0.2 && kill -0 "$GW_PID" 2>/dev/null &&
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW_URL/_gateway/health")" = 200 ] &&
-    ok "SIGHUP to a gateway without TLS: it says there is nothing to read again and keeps serving" ||
+    ok "SIGHUP to a gateway without TLS or keys file: it says there is nothing to read again and keeps serving" ||
     not_ok "SIGHUP without TLS" "$(cat "$GW_ERR")"
   kill -TERM "$GW_PID" 2>/dev/null
   wait "$GW_PID" 2>/dev/null

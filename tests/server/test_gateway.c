@@ -551,6 +551,8 @@ struct fx_opts {
     bool realtime;
     int write_timeout_ms;
     long rpm_per_client;
+    enum brock_status (*reload_keys)(void *ctx, struct gateway_keys *out, struct brock_err *e);
+    void *reload_ctx;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -597,6 +599,8 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.realtime = fo->realtime;
         o.write_timeout_ms = fo->write_timeout_ms;
         o.rpm_per_client = fo->rpm_per_client;
+        o.reload_keys = fo->reload_keys;
+        o.reload_ctx = fo->reload_ctx;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -2005,6 +2009,134 @@ static void test_loop_realtime(void **state)
  * past that, Bedrock's 429 ThrottlingException before any work (no upstream
  * call, no ledger row); the bucket refills at rpm / 60 a second. A key's
  * "max_rpm" in the keys file overrides the gateway's. */
+/* gateway_reload() (brock serve's SIGHUP) reads the keys again: a key that
+ * stays keeps working, a new one works from then on, a removed one is
+ * refused while its call in flight runs to its end and is booked as its
+ * user's; a new key of a user who spent their budget is refused (the spend
+ * is read again at once); a keys file that does not load, or has no key,
+ * leaves the keys in use. */
+struct reload_src {
+    const char *text;
+};
+
+static enum brock_status reload_read(void *ctx, struct gateway_keys *out, struct brock_err *e)
+{
+    const struct reload_src *src = ctx;
+    return gateway_keys_parse(out, src->text, strlen(src->text), "reloaded.json", e);
+}
+
+#define TOK_DAVE "tok-dave-SECRET-0123456789abcdefg"
+#define TOK_CAROL2 "tok-carol-NEW-SECRET-0123456789ab"
+
+static void test_keys_reload(void **state)
+{
+    (void)state;
+    struct reload_src src = {0};
+    struct fx_opts fo = {.reload_keys = reload_read, .reload_ctx = &src, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct resp r;
+    char v[256];
+    struct req qa = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("reload", false), .bearer = TOK_ALICE};
+    struct req qd = qa, qc = qa, qc2 = qa;
+    qd.bearer = TOK_DAVE;
+    qc.bearer = TOK_CAROL;
+    qc2.bearer = TOK_CAROL2;
+    send_req(&f, &qd, &r);
+    assert_int_equal(r.status, 403); /* not yet */
+    resp_free(&r);
+    /* carol spends her $0.0001 a day */
+    send_req(&f, &qc, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(status_within(&f, &qc, 400, 50), 400);
+
+    /* bob's slow stream (12 events, 150 ms apart) runs across the reload */
+    struct bg_req bob = {.f = &f,
+                         .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                               .body = invoke_body("a slow stream for bob", false), .bearer = TOK_BOB}};
+    assert_int_equal(pthread_create(&bob.th, NULL, bg_run, &bob), 0);
+    assert_int_equal(health_within(&f, "streaming", 1, 300, 0), 1);
+
+    /* alice stays; dave is new; bob, ci and carol are gone */
+    src.text = "{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"alice\", \"project\": \"app\"},"
+               " {\"token\": \"" TOK_DAVE "\", \"user\": \"dave\", \"project\": \"ops\"}]}";
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reloads", 1, 300, 0), 1);
+    send_req(&f, &qd, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    send_req(&f, &qa, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    struct req qb = qa;
+    qb.bearer = TOK_BOB;
+    send_req(&f, &qb, &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "UnrecognizedClientException"));
+    resp_free(&r);
+    send_req(&f, &qc, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    struct req qs = qa;
+    qs.bearer = NULL;
+    qs.sigv4 = true;
+    send_req(&f, &qs, &r);
+    assert_int_equal(r.status, 403); /* ci's SigV4 key is gone too */
+    resp_free(&r);
+
+    /* carol is back with a new key: no other key of hers is left to take
+     * her spend from, so the books thread reads it from the ledger at once
+     * (its own refresh comes only every GATEWAY_SPEND_REFRESH_MS) */
+    src.text = "{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"alice\", \"project\": \"app\"},"
+               " {\"token\": \"" TOK_DAVE "\", \"user\": \"dave\", \"project\": \"ops\"},"
+               " {\"token\": \"" TOK_CAROL2 "\", \"user\": \"carol\", \"daily_usd\": 0.0001}]}";
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reloads", 2, 300, 0), 2);
+    usleep(500 * 1000);
+    send_req(&f, &qc2, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(buf_cstr(&r.body), "daily budget of user carol"));
+    resp_free(&r);
+    /* bob's stream, begun before, ends whole */
+    pthread_join(bob.th, NULL);
+    assert_int_equal(bob.r.status, 200);
+    char fr[4096];
+    assert_true(frames(&bob.r.body, fr, sizeof fr));
+    assert_null(strstr(fr, "Exception"));
+    assert_non_null(strstr(fr, "chunk"));
+    resp_free(&bob.r);
+
+    /* a file that does not load, then one with no key: the keys stay */
+    src.text = "{\"keys\": [{\"token\": \"short\", \"user\": \"eve\"}]}";
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reload_errors", 1, 300, 0), 1);
+    src.text = "{\"keys\": []}";
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reload_errors", 2, 300, 0), 2);
+    assert_true(log_has("reloaded.json"));
+    assert_true(log_has("the keys read before stay in use"));
+    assert_false(log_has(TOK_DAVE));
+    send_req(&f, &qd, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.keys_reloads, 2);
+    assert_int_equal(st.keys_reload_errors, 2);
+    fx_down(&f);
+
+    struct store_usage u;
+    ledger_for(f.dir, "bob", &u);
+    assert_int_equal(u.total.calls, 1); /* the stream that outlived bob's key */
+    assert_true(u.total.output_tokens > 0);
+    store_usage_free(&u);
+    ledger_for(f.dir, "dave", &u);
+    assert_int_equal(u.total.calls, 2);
+    store_usage_free(&u);
+    free(f.dir);
+}
+
 static void test_rate_per_key(void **state)
 {
     (void)state;
@@ -2566,6 +2698,7 @@ int main(void)
         cmocka_unit_test(test_creds_wait_at_stop),
         cmocka_unit_test(test_health_books_pending),
         cmocka_unit_test(test_rate_per_key),
+        cmocka_unit_test(test_keys_reload),
         cmocka_unit_test(test_loop_slice),
         cmocka_unit_test(test_loop_realtime),
         cmocka_unit_test(test_graceful_stop),
