@@ -1241,7 +1241,7 @@ static void begin_stop(struct httpd *s, int grace_ms)
     check_done(s);
 }
 
-static void tls_reload(struct httpd *s);
+static void reload_now(struct httpd *s);
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1250,15 +1250,15 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     char tmp[64];
     while (read(fd, tmp, sizeof tmp) > 0) {
     }
-    if (atomic_exchange(&s->reload_tls, false))
-        tls_reload(s);
+    if (atomic_exchange(&s->reload_requested, false))
+        reload_now(s);
     if (atomic_load(&s->stop_requested))
         begin_stop(s, atomic_load(&s->stop_grace_ms));
 }
 
 void httpd_reload(struct httpd *s)
 {
-    atomic_store(&s->reload_tls, true);
+    atomic_store(&s->reload_requested, true);
     int saved = errno;
     ssize_t w = write(s->wake[1], "x", 1);
     (void)w; /* a full pipe already holds a wake-up */
@@ -1393,9 +1393,10 @@ static void tls_describe(SSL_CTX *ctx, char *out, size_t n)
     snprintf(out, n, "%s%s%svalid until %s", cn[0] ? "CN=" : "", cn, cn[0] ? ", " : "", until);
 }
 
-/* [loop] httpd_reload(): a new context for the connections to come (an
- * open connection's SSL holds a reference to the context it began with). */
-static void tls_reload(struct httpd *s)
+/* [loop] httpd_reload(): with TLS, a new context for the connections to
+ * come (an open connection's SSL holds a reference to the context it began
+ * with); then the caller's on_reload. */
+static void reload_now(struct httpd *s)
 {
     if (!s->tls_on) {
         if (s->opt.on_reload)
@@ -1463,7 +1464,7 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     }
     s->opt.tls_cert_file = s->tls_cert;
     s->opt.tls_key_file = s->tls_key;
-    atomic_init(&s->reload_tls, false);
+    atomic_init(&s->reload_requested, false);
     s->host = xstrdup(host);
     s->opt.host = s->host;
     s->wake[0] = s->wake[1] = -1;

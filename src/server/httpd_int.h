@@ -261,7 +261,7 @@ struct httpd {
     SSL_CTX *tls; /* NULL: cleartext; [loop] replaced by a reload */
     bool tls_on;  /* tls != NULL, fixed at start (any thread) */
     char *tls_cert, *tls_key; /* the files, kept for reloads */
-    atomic_bool reload_tls;
+    atomic_bool reload_requested;
     uint16_t port;
     int wake[2];
     struct event *wake_ev;
