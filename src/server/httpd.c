@@ -1393,6 +1393,37 @@ static void tls_describe(SSL_CTX *ctx, char *out, size_t n)
     snprintf(out, n, "%s%s%svalid until %s", cn[0] ? "CN=" : "", cn, cn[0] ? ", " : "", until);
 }
 
+/* A warning when the served certificate has expired or ends within
+ * HTTPD_TLS_EXPIRY_WARN_DAYS: clients refuse an expired one, and the
+ * operator should hear of it before they do. */
+static void tls_check_expiry(struct httpd *s)
+{
+    X509 *x = s->tls ? SSL_CTX_get0_certificate(s->tls) : NULL;
+    int day = 0, sec = 0;
+    if (!x || ASN1_TIME_diff(&day, &sec, NULL, X509_get0_notAfter(x)) != 1)
+        return;
+    long long left = (long long)day * 86400 + sec;
+    if (left > (long long)HTTPD_TLS_EXPIRY_WARN_DAYS * 86400)
+        return;
+    char what[256];
+    tls_describe(s->tls, what, sizeof what);
+    if (left <= 0) {
+        log_warn("the TLS certificate %s has expired (%s): clients refuse it; renew it%s", s->tls_cert, what,
+                 s->opt.on_reload ? " and send SIGHUP" : "");
+    } else {
+        long long days = (left + 86399) / 86400;
+        log_warn("the TLS certificate %s ends in %lld day%s (%s): renew it%s", s->tls_cert, days, days == 1 ? "" : "s",
+                 what, s->opt.on_reload ? " and send SIGHUP" : "");
+    }
+}
+
+static void tls_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    tls_check_expiry(arg);
+}
+
 /* [loop] httpd_reload(): with TLS, a new context for the connections to
  * come (an open connection's SSL holds a reference to the context it began
  * with); then the caller's on_reload. */
@@ -1422,6 +1453,7 @@ static void reload_now(struct httpd *s)
         s->opt.on_reload(s->opt.handler_ctx, NULL, what);
     else
         log_info("httpd: TLS certificate %s and key %s read again: %s", s->tls_cert, s->tls_key, what);
+    tls_check_expiry(s);
 }
 
 static enum brock_status server_new(const struct httpd_options *o, bool listen_too,
@@ -1498,6 +1530,11 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
     event_add(s->wake_ev, NULL);
     s->notify_ev = evtimer_new(s->base, notify_cb, s);
     s->deadline_ev = evtimer_new(s->base, deadline_cb, s);
+    if (s->tls) {
+        s->tls_check_ev = event_new(s->base, -1, EV_PERSIST, tls_check_cb, s);
+        struct timeval day = {86400, 0};
+        event_add(s->tls_check_ev, &day);
+    }
     if (listen_too) {
         s->listener = evconnlistener_new_bind(
             s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
@@ -1516,6 +1553,8 @@ static enum brock_status server_new(const struct httpd_options *o, bool listen_t
                                                    : ((struct sockaddr_in6 *)&bound)->sin6_port);
         log_debug("httpd: listening on %s port %u", host, (unsigned)s->port);
     }
+    if (s->tls)
+        tls_check_expiry(s);
     *out = s;
     return BROCK_OK;
 }
@@ -1706,6 +1745,8 @@ void httpd_free(struct httpd *s)
         event_free(s->notify_ev);
     if (s->deadline_ev)
         event_free(s->deadline_ev);
+    if (s->tls_check_ev)
+        event_free(s->tls_check_ev);
     if (s->wake[0] >= 0)
         close(s->wake[0]);
     if (s->wake[1] >= 0)

@@ -78,6 +78,7 @@
 #define HTTPD_DEFAULT_KEEPALIVE_TIMEOUT_MS 30000 /* idle between requests: close */
 #define HTTPD_DEFAULT_WRITE_TIMEOUT_MS 30000     /* no write progress: close (h2: reset) */
 #define HTTPD_DEFAULT_STOP_GRACE_MS 5000         /* httpd_stop() grace when given < 0 */
+#define HTTPD_TLS_EXPIRY_WARN_DAYS 14            /* warn (at start, on reload, daily) when the certificate ends sooner */
 /* Largest response header block a handler may build (names + values). */
 #define HTTPD_MAX_RESP_HEADERS ((size_t)64 * 1024)
 
@@ -124,7 +125,8 @@ struct httpd_options {
 
     /* TLS on the listener: PEM files, read by httpd_new() and again on
      * httpd_reload(); both or neither. A key file that others may read
-     * gets a warning. */
+     * gets a warning, and so does a certificate that has expired or ends
+     * within HTTPD_TLS_EXPIRY_WARN_DAYS (at start, on reload, then daily). */
     const char *tls_cert_file;
     const char *tls_key_file;
     /* Optional, called on the loop with handler_ctx after each

@@ -267,6 +267,7 @@ struct httpd {
     struct event *wake_ev;
     struct event *notify_ev;
     struct event *deadline_ev;
+    struct event *tls_check_ev; /* daily: the certificate's end near? */
     struct httpd_conn *conns;
     struct httpd_conn *cls_head[CONN_NCLASS], *cls_tail[CONN_NCLASS]; /* [CONN_BUSY] unused */
     struct log_every log_evict, log_refuse, log_accept_err;

@@ -32,7 +32,7 @@ mkdir -p "$d"
       -out server.pem &&
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout renewed.key -out renewed.csr \
       -subj /CN=localhost &&
-    openssl x509 -req -in renewed.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext \
+    openssl x509 -req -in renewed.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile ext \
       -out renewed.pem &&
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.pem \
       -days 2 -subj /CN=other
@@ -50,6 +50,9 @@ else
   exit 0
 fi
 case $GW in https://127.0.0.1:*) ok "it says https:// ($GW)" ;; *) not_ok "https URL" "$GW" ;; esac
+grep -q 'warning: the TLS certificate .*server.pem ends in 2 days (CN=localhost, valid until 20.*renew it and send SIGHUP' "$GW_ERR" &&
+  ok "a certificate that ends within 14 days gets a warning at start ($(grep 'ends in' "$GW_ERR" | head -c 120))" ||
+  not_ok "expiry warning" "$(cat "$GW_ERR")"
 port=${GW##*:}
 
 v=$(curl -sS --cacert "$d/ca.pem" -o "$E2E_TMP/h2" -w '%{http_version} %{http_code}' "$GW/_gateway/health" 2>&1)
@@ -134,6 +137,8 @@ if serve --tls-cert "$live/cert.pem" --tls-key "$live/key.pem"; then
   wait_err 'read again' && grep -q 'read again: CN=localhost, valid until 20' "$GW_ERR" &&
     ok "reload: SIGHUP says what it read ($(grep 'read again' "$GW_ERR" | head -n 1))" ||
     not_ok "reload: the SIGHUP message" "$(cat "$GW_ERR")"
+  [ "$(grep -c 'ends in' "$GW_ERR")" = 1 ] && ok "reload: the renewed 30-day certificate gets no warning (the first did)" ||
+    not_ok "reload: expiry warnings" "$(cat "$GW_ERR")"
   [ "$(served_serial "$rport")" = "$new" ] && ok "reload: new connections get the renewed certificate ($new)" ||
     not_ok "reload: renewed certificate served" "$(served_serial "$rport") vs $new"
   v=$(curl -sS --cacert "$d/ca.pem" -H "Authorization: Bearer $key" -H 'content-type: application/json' -d "$req" \
