@@ -501,10 +501,12 @@ static void on_loop_first_round(evutil_socket_t fd, short what, void *arg)
 
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
-    (void)what;
     struct gateway *g = arg;
     uint64_t counter;
-    if (read(fd, &counter, sizeof counter) < 0 && errno != EAGAIN)
+    /* EV_READ: another thread wrote the eventfd (drain it, as it is level-
+     * triggered); from the loop itself, notify_loop activates the event
+     * with EV_TIMEOUT alone, and a read would be a system call for nothing */
+    if ((what & EV_READ) && read(fd, &counter, sizeof counter) < 0 && errno != EAGAIN)
         log_debug("gateway: eventfd read: %s", strerror(errno));
     /* Copy the list out: once a job is off it, processing another may put it back
      * (rewriting its nnext) while we process the others. */

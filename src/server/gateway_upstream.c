@@ -68,7 +68,7 @@ static void notify_loop(struct gateway *g, struct gw_job *j)
     push_locked(g, j, &w);
     pthread_mutex_unlock(&g->notify_mu);
     if (w)
-        event_active(g->notify_ev, EV_READ, 0);
+        event_active(g->notify_ev, EV_TIMEOUT, 0); /* not EV_READ: nothing to read (on_notify) */
 }
 
 static void job_done(struct gw_job *j)
