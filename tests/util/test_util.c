@@ -89,6 +89,36 @@ static void test_hex_and_base64(void **state)
     }
     struct buf d = BUF_INIT(100);
     assert_int_equal(base64_decode(&d, "Zm9v!", 5), BROCK_ERR_PARSE);
+    /* unpadded tails, every byte value, and what is refused where */
+    static const struct {
+        const char *in;
+        enum brock_status st;
+        const char *out;
+    } dv[] = {
+        {"Zm8", BROCK_OK, "fo"},         {"Zg", BROCK_OK, "f"},           {"Zm9vYmE", BROCK_OK, "fooba"},
+        {"Zm9vYg==", BROCK_OK, "foob"},  {"Z", BROCK_ERR_PARSE, NULL},    {"Zm9vY", BROCK_ERR_PARSE, NULL},
+        {"Zm=v", BROCK_ERR_PARSE, NULL}, {"Zm9v Zg", BROCK_ERR_PARSE, NULL}, {"Zm9vYm\x80", BROCK_ERR_PARSE, NULL},
+        {"Zm9vY!", BROCK_ERR_PARSE, NULL}, {"Zm9vYm!", BROCK_ERR_PARSE, NULL},
+    };
+    for (size_t i = 0; i < sizeof dv / sizeof dv[0]; i++) {
+        buf_reset(&d);
+        assert_int_equal(base64_decode(&d, dv[i].in, strlen(dv[i].in)), dv[i].st);
+        if (dv[i].out)
+            assert_string_equal(buf_cstr(&d), dv[i].out);
+    }
+    uint8_t all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    struct buf e = BUF_INIT(1000), big = BUF_INIT(1000);
+    assert_int_equal(base64_encode(&e, all, sizeof all), BROCK_OK);
+    assert_int_equal(base64_decode(&big, buf_cstr(&e), e.len), BROCK_OK);
+    assert_int_equal(big.len, sizeof all);
+    assert_memory_equal(big.ptr, all, sizeof all);
+    /* past the buffer's limit: said, not cut */
+    buf_reset(&d);
+    assert_int_equal(base64_decode(&d, buf_cstr(&e), e.len), BROCK_ERR_TOO_LARGE);
+    buf_free(&e);
+    buf_free(&big);
     buf_free(&d);
 }
 
