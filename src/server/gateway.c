@@ -565,20 +565,81 @@ struct akid_lookup {
     struct gw_client *found;
 };
 
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3u;
+    return h;
+}
+
+static uint64_t digest_slot(const uint8_t d[SHA256_LEN])
+{
+    uint64_t h;
+    memcpy(&h, d, sizeof h);
+    return h;
+}
+
+/* (Re)build g->by_token and g->by_akid from the live clients. [loop] */
+static void index_build(struct gateway *g)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < g->n_clients; i++)
+        live += !g->clients[i]->revoked;
+    size_t n = 16;
+    while (n < 2 * live)
+        n *= 2;
+    free(g->by_token);
+    free(g->by_akid);
+    g->by_token = xcalloc(n, sizeof *g->by_token);
+    g->by_akid = xcalloc(n, sizeof *g->by_akid);
+    g->index_mask = n - 1;
+    for (size_t i = 0; i < g->n_clients; i++) {
+        struct gw_client *c = g->clients[i];
+        if (c->revoked)
+            continue;
+        if (c->key->token) {
+            size_t k = (size_t)digest_slot(c->token_digest) & g->index_mask;
+            while (g->by_token[k])
+                k = (k + 1) & g->index_mask;
+            g->by_token[k] = c;
+        }
+        if (c->key->access_key_id) {
+            size_t k = (size_t)fnv1a(c->key->access_key_id) & g->index_mask;
+            while (g->by_akid[k])
+                k = (k + 1) & g->index_mask;
+            g->by_akid[k] = c;
+        }
+    }
+}
+
+/* The live client whose bearer token has this SHA-256, or NULL. */
+static struct gw_client *find_token(const struct gateway *g, const uint8_t d[SHA256_LEN])
+{
+    for (size_t k = (size_t)digest_slot(d) & g->index_mask; g->by_token[k]; k = (k + 1) & g->index_mask)
+        if (!memcmp(g->by_token[k]->token_digest, d, SHA256_LEN))
+            return g->by_token[k];
+    return NULL;
+}
+
+static struct gw_client *find_akid(const struct gateway *g, const char *akid)
+{
+    for (size_t k = (size_t)fnv1a(akid) & g->index_mask; g->by_akid[k]; k = (k + 1) & g->index_mask)
+        if (!strcmp(g->by_akid[k]->key->access_key_id, akid))
+            return g->by_akid[k];
+    return NULL;
+}
+
 static bool lookup_akid(void *ctx, const char *akid, struct sigv4_secret *out)
 {
     struct akid_lookup *l = ctx;
-    for (size_t i = 0; i < l->g->n_clients; i++) {
-        const struct gw_client *c = l->g->clients[i];
-        const struct gateway_key *k = c->key;
-        if (!c->revoked && k->access_key_id && !strcmp(k->access_key_id, akid)) {
-            out->secret_access_key = k->secret_access_key;
-            out->session_token = NULL;
-            l->found = l->g->clients[i];
-            return true;
-        }
-    }
-    return false;
+    struct gw_client *c = find_akid(l->g, akid);
+    if (!c)
+        return false;
+    out->secret_access_key = c->key->secret_access_key;
+    out->session_token = NULL;
+    l->found = c;
+    return true;
 }
 
 static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
@@ -590,18 +651,20 @@ static bool ct_equal(const char *a, size_t an, const char *b, size_t bn)
     return d == 0;
 }
 
-/* The client whose bearer token is in `authz` ("Bearer ..."), or NULL. */
+/* The client whose bearer token is in `authz` ("Bearer ..."), or NULL. The
+ * token is found by its SHA-256 (what a lookup's timing could tell is about
+ * the digest, which says nothing of the token), then compared in full. */
 static struct gw_client *bearer_client(struct gateway *g, const char *authz)
 {
     const char *tok = authz + 7;
     while (*tok == ' ')
         tok++;
     size_t tl = strlen(tok);
-    for (size_t i = 0; i < g->n_clients; i++) {
-        const struct gateway_key *k = g->clients[i]->key;
-        if (!g->clients[i]->revoked && k->token && ct_equal(k->token, strlen(k->token), tok, tl))
-            return g->clients[i];
-    }
+    uint8_t d[SHA256_LEN];
+    crypto_sha256(tok, tl, d);
+    struct gw_client *c = find_token(g, d);
+    if (c && ct_equal(c->key->token, strlen(c->key->token), tok, tl))
+        return c;
     return NULL;
 }
 
@@ -856,17 +919,24 @@ static bool keys_reload(struct gateway *g)
         return true;
     }
     size_t n_old = g->n_clients, n = n_old, added = 0, removed = 0, kept = 0;
-    bool *stays = xcalloc(n_old, sizeof *stays);
     struct gw_client **v = xcalloc(n_old + nk.n, sizeof *v);
     memcpy(v, g->clients, n_old * sizeof *v);
+    for (size_t j = 0; j < n_old; j++)
+        v[j]->stays = false;
     for (size_t i = 0; i < nk.n; i++) {
         const struct gateway_key *k = &nk.v[i];
-        size_t j = 0;
-        while (j < n_old && (v[j]->revoked || stays[j] || !same_key(v[j]->key, k)))
-            j++;
-        if (j < n_old) {
-            struct gw_client *c = v[j];
-            stays[j] = true;
+        /* the live client with this key's token or access key id (the
+         * indexes hold live clients only) */
+        struct gw_client *c = NULL;
+        if (k->token) {
+            uint8_t d[SHA256_LEN];
+            crypto_sha256(k->token, strlen(k->token), d);
+            c = find_token(g, d);
+        } else if (k->access_key_id) {
+            c = find_akid(g, k->access_key_id);
+        }
+        if (c && !c->stays && same_key(c->key, k)) {
+            c->stays = true;
             kept++;
             c->key->daily_usd = k->daily_usd;
             c->key->monthly_usd = k->monthly_usd;
@@ -880,7 +950,8 @@ static bool keys_reload(struct gateway *g)
             }
             continue;
         }
-        struct gw_client *c = client_new(g, k);
+        c = client_new(g, k);
+        /* the spend so far of its user, from another live key of theirs */
         for (size_t x = 0; x < n_old; x++)
             if (!v[x]->revoked && !strcmp(v[x]->key->user, c->key->user)) {
                 pthread_mutex_lock(&g->spend_mu);
@@ -891,15 +962,15 @@ static bool keys_reload(struct gateway *g)
                 pthread_mutex_unlock(&g->spend_mu);
                 break;
             }
+        c->stays = true;
         v[n++] = c;
         added++;
     }
     for (size_t j = 0; j < n_old; j++)
-        if (!v[j]->revoked && !stays[j]) {
+        if (!v[j]->revoked && !v[j]->stays) {
             v[j]->revoked = true;
             removed++;
         }
-    free(stays);
     gateway_keys_free(&nk);
     pthread_rwlock_wrlock(&g->clients_mu);
     struct gw_client **old = g->clients;
@@ -907,6 +978,7 @@ static bool keys_reload(struct gateway *g)
     g->n_clients = n;
     pthread_rwlock_unlock(&g->clients_mu);
     free(old);
+    index_build(g);
     if (added)
         gw_books_refresh_spend(g);
     atomic_fetch_add(&g->st_keys_reloads, 1);
@@ -1080,6 +1152,8 @@ static struct gw_client *client_new(struct gateway *g, const struct gateway_key 
         .monthly_usd = k->monthly_usd,
         .max_rpm = k->max_rpm,
     };
+    if (c->key->token)
+        crypto_sha256(c->key->token, strlen(c->key->token), c->token_digest);
     c->rpm = c->key->max_rpm > 0 ? c->key->max_rpm : g->o.rpm_per_client;
     c->rate_tokens = rate_burst(c->rpm);
     c->rate_ms = time_mono_ms();
@@ -1136,6 +1210,7 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     for (size_t i = 0; i < o->keys->n; i++)
         g->clients[g->n_clients++] = client_new(g, &o->keys->v[i]);
     g->rr = g->n_clients - 1;
+    index_build(g);
 
     /* targets: the request itself, then regions, then fallback models */
     add_region(g, g->o.upstream.region);
@@ -1313,6 +1388,8 @@ void gateway_free(struct gateway *g)
         free(g->clients[i]);
     }
     free(g->clients);
+    free(g->by_token);
+    free(g->by_akid);
     pthread_rwlock_destroy(&g->clients_mu);
     for (size_t i = 0; i < g->n_regions; i++)
         free(g->regions[i]);

@@ -2120,9 +2120,37 @@ static void test_keys_reload(void **state)
     send_req(&f, &qd, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* the most keys a file may hold: each is found (the index, not a scan),
+     * a token one character off is not */
+    struct buf many = BUF_INIT((size_t)1 << 20);
+    buf_addstr(&many, "{\"keys\": [");
+    for (int i = 0; i < GATEWAY_MAX_KEYS; i++)
+        buf_addf(&many, "%s{\"token\": \"many-key-%04d-0123456789abcdef\", \"user\": \"m%d\"}", i ? "," : "", i, i % 97);
+    buf_addstr(&many, "]}");
+    src.text = buf_cstr(&many);
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reloads", 3, 300, 0), 3);
+    static const int pick[] = {0, 1, 2047, 4094, GATEWAY_MAX_KEYS - 1};
+    char tok[64];
+    struct req qm = qa;
+    qm.bearer = tok;
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(pick); i++) {
+        snprintf(tok, sizeof tok, "many-key-%04d-0123456789abcdef", pick[i]);
+        send_req(&f, &qm, &r);
+        assert_int_equal(r.status, 200);
+        resp_free(&r);
+    }
+    snprintf(tok, sizeof tok, "many-key-%04d-0123456789abcdeF", 7);
+    send_req(&f, &qm, &r);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    send_req(&f, &qd, &r); /* dave is not in this file */
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    buf_free(&many);
     struct gateway_stats st;
     gateway_stats(f.gw, &st);
-    assert_int_equal(st.keys_reloads, 2);
+    assert_int_equal(st.keys_reloads, 3);
     assert_int_equal(st.keys_reload_errors, 2);
     fx_down(&f);
 
@@ -2133,6 +2161,9 @@ static void test_keys_reload(void **state)
     store_usage_free(&u);
     ledger_for(f.dir, "dave", &u);
     assert_int_equal(u.total.calls, 2);
+    store_usage_free(&u);
+    ledger_for(f.dir, "m10", &u); /* key 2047's user (2047 % 97): its call is booked as theirs */
+    assert_int_equal(u.total.calls, 1);
     store_usage_free(&u);
     free(f.dir);
 }
