@@ -108,6 +108,8 @@ static void job_free(struct gw_job *j)
     if (!j)
         return;
     struct gateway *g = j->g;
+    if (j->client)
+        j->client->refs--;
     if (j->lprev)
         j->lprev->lnext = j->lnext;
     else
@@ -862,6 +864,11 @@ static void health(struct gateway *g, struct httpd_resp *resp)
         parked++;
     struct httpd_stats hs;
     httpd_stats(g->httpd, &hs);
+    size_t keys = 0, retired = 0;
+    for (size_t i = 0; i < g->n_clients; i++) {
+        keys += !g->clients[i]->revoked;
+        retired += g->clients[i]->revoked;
+    }
     char b[1024];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
@@ -869,12 +876,12 @@ static void health(struct gateway *g, struct httpd_resp *resp)
              "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s,\"refused_auth\":%" PRIu64
              ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64
              ",\"tls_reloads\":%" PRIu64 ",\"tls_reload_errors\":%" PRIu64 ",\"keys_reloads\":%" PRIu64
-             ",\"keys_reload_errors\":%" PRIu64 "}",
+             ",\"keys_reload_errors\":%" PRIu64 ",\"keys\":%zu,\"keys_retired\":%zu}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
              atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false",
              atomic_load(&g->st_refused_auth), atomic_load(&g->st_refused_budget), atomic_load(&g->st_refused_busy),
              atomic_load(&g->st_refused_rate), hs.tls_reloads, hs.tls_reload_errors, atomic_load(&g->st_keys_reloads),
-             atomic_load(&g->st_keys_reload_errors));
+             atomic_load(&g->st_keys_reload_errors), keys, retired);
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 
@@ -892,15 +899,16 @@ static bool same_key(const struct gateway_key *a, const struct gateway_key *b)
 }
 
 static struct gw_client *client_new(struct gateway *g, const struct gateway_key *k);
+static void client_free(struct gw_client *c);
 static double rate_burst(long rpm);
 
 /* [loop] Read the client keys again (gateway_reload). A key that stays
  * keeps its client (calls in flight, queue, rate bucket; its limits are
  * the new ones); a new key gets a client; a removed key's client is marked
  * revoked, so it is refused from now on, while what it already sent runs
- * to its end and is booked as its user's (revoked clients are kept until
- * the gateway stops: a few hundred bytes each). The books thread reads the
- * list, so the swap is under clients_mu. A new user's spend is read from
+ * to its end and is booked as its user's (a revoked client stays while a
+ * job points at it, and goes at the first reload after that). The books
+ * thread reads the list, so the swap is under clients_mu. A new user's spend is read from
  * the ledger by the books thread right after (until then, ~a millisecond,
  * it is that of another key of the same user, or none). */
 static bool keys_reload(struct gateway *g)
@@ -972,12 +980,27 @@ static bool keys_reload(struct gateway *g)
             removed++;
         }
     gateway_keys_free(&nk);
+    /* revoked clients no job points at any more go now, so reloads that
+     * churn keys do not make the list grow */
+    struct gw_client **gone = xcalloc(n ? n : 1, sizeof *gone);
+    size_t n_gone = 0, w = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (v[j]->revoked && v[j]->refs == 0)
+            gone[n_gone++] = v[j];
+        else
+            v[w++] = v[j];
+    }
+    n = w;
     pthread_rwlock_wrlock(&g->clients_mu);
     struct gw_client **old = g->clients;
     g->clients = v;
     g->n_clients = n;
     pthread_rwlock_unlock(&g->clients_mu);
     free(old);
+    for (size_t i = 0; i < n_gone; i++)
+        client_free(gone[i]);
+    free(gone);
+    g->rr = g->rr % n; /* the round robin goes on from about where it was */
     index_build(g);
     if (added)
         gw_books_refresh_spend(g);
@@ -1087,6 +1110,7 @@ static void handler(void *ctx, struct httpd_req *req, struct httpd_resp *resp)
     memcpy(j->id, id, sizeof j->id);
     j->op = op;
     j->client = c;
+    c->refs++;
     snprintf(j->model_id, sizeof j->model_id, "%s", model);
 
     if (g->cache && op != GATEWAY_OP_CONTROL && op != GATEWAY_OP_COUNT_TOKENS) {
@@ -1135,6 +1159,13 @@ static void add_region(struct gateway *g, const char *r)
             return;
     if (g->n_regions < BROCK_ARRAY_LEN(g->regions))
         g->regions[g->n_regions++] = xstrdup(r);
+}
+
+static void client_free(struct gw_client *c)
+{
+    gateway_key_clear(c->key);
+    free(c->key);
+    free(c);
 }
 
 /* A client for a copy of key k. */
@@ -1382,11 +1413,8 @@ void gateway_free(struct gateway *g)
     gw_cache_free(g->cache);
     gw_sessions_free(g);
     sigv4_signer_free(g->signer);
-    for (size_t i = 0; i < g->n_clients; i++) {
-        gateway_key_clear(g->clients[i]->key);
-        free(g->clients[i]->key);
-        free(g->clients[i]);
-    }
+    for (size_t i = 0; i < g->n_clients; i++)
+        client_free(g->clients[i]);
     free(g->clients);
     free(g->by_token);
     free(g->by_akid);

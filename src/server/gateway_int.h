@@ -138,6 +138,8 @@ struct gw_client {
     uint8_t token_digest[SHA256_LEN]; /* SHA-256 of key->token: its place in g->by_token */
     bool revoked;                  /* a reload removed its key: refused from then on [loop] */
     bool stays;                    /* during a reload: its key is in the new set [loop] */
+    size_t refs;                   /* jobs pointing at it: a revoked client goes at the
+                                    * first reload that finds none [loop] */
     size_t inflight;
     size_t n_queued;
     struct gw_job *qhead, *qtail;
@@ -160,9 +162,10 @@ struct gateway {
     struct httpd *httpd;
     char url[80];
     struct gateway_options o;       /* strings below are our copies */
-    /* one per key, and those a reload revoked (kept: their calls may still
-     * run). Changed by the loop only, under clients_mu as writer; the books
-     * thread reads it under clients_mu. */
+    /* one per key, and those a reload revoked while calls of theirs were
+     * still running (dropped at a later reload). Changed by the loop only,
+     * under clients_mu as writer; the books thread reads it under
+     * clients_mu. */
     struct gw_client **clients;
     size_t n_clients;
     pthread_rwlock_t clients_mu;

@@ -2063,6 +2063,10 @@ static void test_keys_reload(void **state)
                " {\"token\": \"" TOK_DAVE "\", \"user\": \"dave\", \"project\": \"ops\"}]}";
     gateway_reload(f.gw);
     assert_int_equal(health_within(&f, "keys_reloads", 1, 300, 0), 1);
+    /* alice and dave; bob's client is kept while his stream runs (ci's and
+     * carol's, with nothing running, are gone) */
+    assert_int_equal(health_field(&f, "keys"), 2);
+    assert_int_equal(health_field(&f, "keys_retired"), 1);
     send_req(&f, &qd, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
@@ -2130,6 +2134,9 @@ static void test_keys_reload(void **state)
     src.text = buf_cstr(&many);
     gateway_reload(f.gw);
     assert_int_equal(health_within(&f, "keys_reloads", 3, 300, 0), 3);
+    /* bob's stream is over: his client went with this reload */
+    assert_int_equal(health_field(&f, "keys"), GATEWAY_MAX_KEYS);
+    assert_int_equal(health_field(&f, "keys_retired"), 0);
     static const int pick[] = {0, 1, 2047, 4094, GATEWAY_MAX_KEYS - 1};
     char tok[64];
     struct req qm = qa;
