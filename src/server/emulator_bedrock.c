@@ -58,7 +58,7 @@ static void norm_init(struct norm *n)
     memset(n, 0, sizeof *n);
     buf_init(&n->text, BUF_MAX_BODY);
     buf_init(&n->tool_results, BUF_MAX_BODY);
-    n->hash = 14695981039346656037ull;
+    n->hash = FNV1A64_INIT;
 }
 
 static void norm_cleanup(struct norm *n)
@@ -67,25 +67,15 @@ static void norm_cleanup(struct norm *n)
     buf_free(&n->tool_results);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t len)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < len; i++) {
-        h ^= s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* One piece of input: counts its tokens (about 4 bytes each) and extends
  * the prefix hash. The same conversation gives the same pieces whether it
  * came as a Messages or a Converse body. */
 static void piece(struct norm *n, char tag, const char *s, size_t len)
 {
     uint64_t l = len;
-    n->hash = fnv(n->hash, &tag, 1);
-    n->hash = fnv(n->hash, &l, sizeof l);
-    n->hash = fnv(n->hash, s, len);
+    n->hash = fnv1a64(n->hash, &tag, 1);
+    n->hash = fnv1a64(n->hash, &l, sizeof l);
+    n->hash = fnv1a64(n->hash, s, len);
     n->tokens += (int64_t)((len + 3) / 4);
 }
 
@@ -878,7 +868,7 @@ static void cache_account(struct emu_call *c, const struct norm *n, const struct
     if (!min || !np)
         return;
     const char *mk = c->base_id ? c->base_id : c->model_id;
-    uint64_t model_key = fnv(14695981039346656037ull, mk, strlen(mk));
+    uint64_t model_key = fnv1a64(FNV1A64_INIT, mk, strlen(mk));
     int64_t now = emu_now_ms(em);
     for (int i = np - 1; i >= 0; i--)
         if (n->cps[i].tokens >= (int64_t)min && cache_hit(em, model_key ^ n->cps[i].hash, now)) {

@@ -567,14 +567,6 @@ struct akid_lookup {
     struct gw_client *found;
 };
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3u;
-    return h;
-}
-
 static uint64_t digest_slot(const uint8_t d[SHA256_LEN])
 {
     uint64_t h;
@@ -607,7 +599,7 @@ static void index_build(struct gateway *g)
             g->by_token[k] = c;
         }
         if (c->key->access_key_id) {
-            size_t k = (size_t)fnv1a(c->key->access_key_id) & g->index_mask;
+            size_t k = (size_t)fnv1a64_str(c->key->access_key_id) & g->index_mask;
             while (g->by_akid[k])
                 k = (k + 1) & g->index_mask;
             g->by_akid[k] = c;
@@ -626,7 +618,7 @@ static struct gw_client *find_token(const struct gateway *g, const uint8_t d[SHA
 
 static struct gw_client *find_akid(const struct gateway *g, const char *akid)
 {
-    for (size_t k = (size_t)fnv1a(akid) & g->index_mask; g->by_akid[k]; k = (k + 1) & g->index_mask)
+    for (size_t k = (size_t)fnv1a64_str(akid) & g->index_mask; g->by_akid[k]; k = (k + 1) & g->index_mask)
         if (!strcmp(g->by_akid[k]->key->access_key_id, akid))
             return g->by_akid[k];
     return NULL;

@@ -104,20 +104,12 @@ enum brock_status gw_frame_exception(struct buf *out, const char *type, const ch
 
 /* ---- sticky sessions --------------------------------------------------------------- */
 
-static uint64_t fnv(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static size_t sticky_get(struct gateway *g, const char *key, int64_t now)
 {
     size_t t = 0;
     pthread_mutex_lock(&g->sess_mu);
     if (g->sess) {
-        for (struct gw_session *s = g->sess[fnv(key) % SESS_BUCKETS]; s; s = s->next)
+        for (struct gw_session *s = g->sess[fnv1a64_str(key) % SESS_BUCKETS]; s; s = s->next)
             if (!strcmp(s->key, key)) {
                 if (now - s->last_ms < GATEWAY_SESSION_TTL_MS)
                     t = s->target;
@@ -134,7 +126,7 @@ static void sticky_set(struct gateway *g, const char *key, size_t target, int64_
     pthread_mutex_lock(&g->sess_mu);
     if (!g->sess)
         g->sess = xcalloc(SESS_BUCKETS, sizeof *g->sess);
-    struct gw_session **b = &g->sess[fnv(key) % SESS_BUCKETS];
+    struct gw_session **b = &g->sess[fnv1a64_str(key) % SESS_BUCKETS];
     struct gw_session *s = *b;
     while (s && strcmp(s->key, key))
         s = s->next;

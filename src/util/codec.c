@@ -131,6 +131,22 @@ enum brock_status base64_decode(struct buf *out, const char *s, size_t n)
     return BROCK_OK;
 }
 
+uint64_t fnv1a64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t fnv1a64_str(const char *s)
+{
+    uint64_t h = FNV1A64_INIT;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
 enum brock_status uri_encode(struct buf *out, const char *s, size_t n, bool keep_slash)
 {
     /* Worst case every byte triples. */

@@ -20,6 +20,12 @@ enum brock_status base64_encode(struct buf *out, const void *p, size_t n);
  * outside the alphabet is an error (BROCK_ERR_PARSE). */
 enum brock_status base64_decode(struct buf *out, const char *s, size_t n);
 
+/* 64-bit FNV-1a over n bytes, from h (FNV1A64_INIT to start; chain calls
+ * to hash several pieces): for hash tables, not for anything secret. */
+#define FNV1A64_INIT 14695981039346656037ull
+uint64_t fnv1a64(uint64_t h, const void *p, size_t n);
+uint64_t fnv1a64_str(const char *s); /* a C string from FNV1A64_INIT */
+
 /* AWS URI encoding: every byte except A-Z a-z 0-9 - _ . ~ becomes %XY with
  * uppercase hex; with keep_slash, '/' is kept too. */
 enum brock_status uri_encode(struct buf *out, const char *s, size_t n, bool keep_slash);
