@@ -2009,6 +2009,26 @@ static void test_loop_realtime(void **state)
  * past that, Bedrock's 429 ThrottlingException before any work (no upstream
  * call, no ledger row); the bucket refills at rpm / 60 a second. A key's
  * "max_rpm" in the keys file overrides the gateway's. */
+/* Send q and give its status (the answer is dropped). */
+static long status_of(struct fx *f, const struct req *q)
+{
+    struct resp r;
+    send_req(f, q, &r);
+    long st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* The ledger's count of calls booked to `user` in dir. */
+static int64_t calls_of(const char *dir, const char *user)
+{
+    struct store_usage u;
+    ledger_for(dir, user, &u);
+    int64_t n = u.total.calls;
+    store_usage_free(&u);
+    return n;
+}
+
 /* gateway_reload() (brock serve's SIGHUP) reads the keys again: a key that
  * stays keeps working, a new one works from then on, a removed one is
  * refused while its call in flight runs to its end and is booked as its
@@ -2042,13 +2062,9 @@ static void test_keys_reload(void **state)
     qd.bearer = TOK_DAVE;
     qc.bearer = TOK_CAROL;
     qc2.bearer = TOK_CAROL2;
-    send_req(&f, &qd, &r);
-    assert_int_equal(r.status, 403); /* not yet */
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qd), 403); /* not yet */
     /* carol spends her $0.0001 a day */
-    send_req(&f, &qc, &r);
-    assert_int_equal(r.status, 200);
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qc), 200);
     assert_int_equal(status_within(&f, &qc, 400, 50), 400);
 
     /* bob's slow stream (12 events, 150 ms apart) runs across the reload */
@@ -2067,27 +2083,19 @@ static void test_keys_reload(void **state)
      * carol's, with nothing running, are gone) */
     assert_int_equal(health_field(&f, "keys"), 2);
     assert_int_equal(health_field(&f, "keys_retired"), 1);
-    send_req(&f, &qd, &r);
-    assert_int_equal(r.status, 200);
-    resp_free(&r);
-    send_req(&f, &qa, &r);
-    assert_int_equal(r.status, 200);
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qd), 200);
+    assert_int_equal(status_of(&f, &qa), 200);
     struct req qb = qa;
     qb.bearer = TOK_BOB;
     send_req(&f, &qb, &r);
     assert_int_equal(r.status, 403);
     assert_non_null(strstr(hdr(&r, "x-amzn-errortype", v, sizeof v), "UnrecognizedClientException"));
     resp_free(&r);
-    send_req(&f, &qc, &r);
-    assert_int_equal(r.status, 403);
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qc), 403);
     struct req qs = qa;
     qs.bearer = NULL;
     qs.sigv4 = true;
-    send_req(&f, &qs, &r);
-    assert_int_equal(r.status, 403); /* ci's SigV4 key is gone too */
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qs), 403); /* ci's SigV4 key is gone too */
 
     /* carol is back with a new key: no other key of hers is left to take
      * her spend from, so the books thread reads it from the ledger at once
@@ -2121,9 +2129,7 @@ static void test_keys_reload(void **state)
     assert_true(log_has("reloaded.json"));
     assert_true(log_has("the keys read before stay in use"));
     assert_false(log_has(TOK_DAVE));
-    send_req(&f, &qd, &r);
-    assert_int_equal(r.status, 200);
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qd), 200);
     /* the most keys a file may hold: each is found (the index, not a scan),
      * a token one character off is not */
     struct buf many = BUF_INIT((size_t)1 << 20);
@@ -2143,17 +2149,11 @@ static void test_keys_reload(void **state)
     qm.bearer = tok;
     for (size_t i = 0; i < BROCK_ARRAY_LEN(pick); i++) {
         snprintf(tok, sizeof tok, "many-key-%04d-0123456789abcdef", pick[i]);
-        send_req(&f, &qm, &r);
-        assert_int_equal(r.status, 200);
-        resp_free(&r);
+        assert_int_equal(status_of(&f, &qm), 200);
     }
     snprintf(tok, sizeof tok, "many-key-%04d-0123456789abcdeF", 7);
-    send_req(&f, &qm, &r);
-    assert_int_equal(r.status, 403);
-    resp_free(&r);
-    send_req(&f, &qd, &r); /* dave is not in this file */
-    assert_int_equal(r.status, 403);
-    resp_free(&r);
+    assert_int_equal(status_of(&f, &qm), 403);
+    assert_int_equal(status_of(&f, &qd), 403); /* dave is not in this file */
     buf_free(&many);
     struct gateway_stats st;
     gateway_stats(f.gw, &st);
@@ -2166,12 +2166,8 @@ static void test_keys_reload(void **state)
     assert_int_equal(u.total.calls, 1); /* the stream that outlived bob's key */
     assert_true(u.total.output_tokens > 0);
     store_usage_free(&u);
-    ledger_for(f.dir, "dave", &u);
-    assert_int_equal(u.total.calls, 2);
-    store_usage_free(&u);
-    ledger_for(f.dir, "m10", &u); /* key 2047's user (2047 % 97): its call is booked as theirs */
-    assert_int_equal(u.total.calls, 1);
-    store_usage_free(&u);
+    assert_int_equal(calls_of(f.dir, "dave"), 2);
+    assert_int_equal(calls_of(f.dir, "m10"), 1); /* key 2047's user (2047 % 97): its call is booked as theirs */
     free(f.dir);
 }
 
