@@ -16,3 +16,4 @@ echo "### brock batch beside the AWS SDK for JavaScript"; "$top/bench/batch.sh" 
 echo "### A ten-turn tool session (Claude Code too when CLAUDE_CODE=1 and npm can install it)"
 CLAUDE_CODE=${CLAUDE_CODE:-0} "$top/bench/agent.sh" "$build"; echo
 echo "### brock serve (the gateway) beside the emulator directly, under wrk"; "$top/bench/gateway.sh" "$build"; echo
+echo "### brock serve with 4,096 keys: the first key against the last"; "$top/bench/gateway_keys.sh" "$build"; echo

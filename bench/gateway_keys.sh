@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/gateway_keys.sh [BUILD_DIR] - what a gateway key's place in a large
+# keys file costs. `brock serve --emulator` with a keys file of KEYS keys
+# (default 4096, the most a file may hold); one wrk connection in a closed loop
+# sends InvokeModel with the file's first key, then with its last, interleaved
+# ROUNDS times (default 5) of DURATION s (default 3). Prints the medians of
+# p50 / p99 and of the process's CPU per call (gateway and its in-process
+# emulator together). With a scan of the keys the last key costs more; with
+# an index both cost the same. Bounded; loopback only.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+brock=$build/brock
+KEYS=${KEYS:-4096}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-3}
+[ -x "$brock" ] || { echo "build first: make (needs $brock)"; exit 1; }
+command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-keys.XXXXXX")
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
+
+key() { printf 'bench-key-%05d-0123456789abcdef' "$1"; }
+{
+  printf '{"keys": ['
+  for i in $(seq 0 $((KEYS - 1))); do
+    [ "$i" = 0 ] || printf ','
+    printf '{"token": "%s", "user": "u%d"}' "$(key "$i")" "$i"
+  done
+  printf ']}\n'
+} >"$tmp/keys.json"
+chmod 600 "$tmp/keys.json"
+
+"$brock" serve --emulator --port 0 --keys-file "$tmp/keys.json" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+url=
+for _ in $(seq 1 200); do
+  url=$(sed -n '1s/^listening on //p' "$tmp/out")
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.05
+done
+[ -n "$url" ] || { echo "the gateway did not start: $(cat "$tmp/err")" >&2; exit 1; }
+case $url in http://127.0.0.1:*) ;; *) echo "not on loopback: $url" >&2; exit 1 ;; esac
+
+model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
+body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"which key"}]}'
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+run() { # token -> "p50 p99 cpu_us"
+  local t0 t1 out
+  t0=$(ticks)
+  out=$(GW_TOKEN=$1 GW_BODY=$body timeout $((DURATION + 30)) wrk -s "$top/bench/gateway.lua" --latency -t 1 -c 1 \
+    -d "${DURATION}s" "$url/model/$model/invoke" | sed -n 's/^json //p')
+  t1=$(ticks)
+  echo "$out" | awk -v d=$((t1 - t0)) -v hz="$hz" '{
+    match($0, /"requests": [0-9]+/); n = substr($0, RSTART + 12, RLENGTH - 12)
+    match($0, /"errors": [0-9]+/); e = substr($0, RSTART + 10, RLENGTH - 10)
+    match($0, /"p50_ms": [0-9.]+/); p50 = substr($0, RSTART + 10, RLENGTH - 10)
+    match($0, /"p99_ms": [0-9.]+/); p99 = substr($0, RSTART + 10, RLENGTH - 10)
+    if (e + 0) { print "wrk: " e " errors" > "/dev/stderr"; exit 1 }
+    printf "%s %s %.1f\n", p50, p99, n ? d * 1e6 / hz / n : 0 }'
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+first=$(key 0) last=$(key $((KEYS - 1)))
+run "$first" >/dev/null # warm up
+: >"$tmp/first"; : >"$tmp/last"
+for _ in $(seq 1 "$ROUNDS"); do
+  run "$first" >>"$tmp/first"
+  run "$last" >>"$tmp/last"
+done
+echo "gateway keys benchmark: $KEYS keys, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+  "$(date -u +%Y-%m-%dT%H:%MZ); ROUNDS=$ROUNDS, ${DURATION} s per run, one connection, closed loop"
+echo
+echo "| key | p50 (ms) | p99 (ms) | CPU µs/call (gateway + emulator) |"
+echo "|---|---:|---:|---:|"
+for w in first last; do
+  printf '| %s | %.3f | %.3f | %.0f |\n' "$w" "$(cut -d' ' -f1 "$tmp/$w" | median)" \
+    "$(cut -d' ' -f2 "$tmp/$w" | median)" "$(cut -d' ' -f3 "$tmp/$w" | median)"
+done
