@@ -1,8 +1,9 @@
 # brock - build with GNU make.
 #
-#   make                 library, binary, tests, fuzz replay drivers, benchmarks (build/)
-#   make test            build and run the whole suite (tests/run.sh)
-#   make SAN=1           the same under AddressSanitizer + UBSan, in build/san/
+#   make                 the library and the binary (build/): needs only the build packages
+#   make all             also the tests, fuzz replay drivers and benchmarks (tests need cmocka)
+#   make test            build all and run the whole suite (tests/run.sh)
+#   make SAN=1 all       the same under AddressSanitizer + UBSan, in build/san/
 #   make fuzz            libFuzzer targets with clang (build/fuzz/)
 #   make bench           benchmark programs (bench/run.sh runs them)
 #
@@ -94,8 +95,12 @@ BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 LIBBROCK := $(BUILD)/libbrock.a
 BROCK    := $(BUILD)/brock
 
-.PHONY: all lib test check fuzz bench clean lint
+.PHONY: brock all lib test check fuzz bench clean lint
 .SECONDARY:
+# The default goal is what a user needs (scripts/install-deps without --test
+# installs enough for it); the tests link cmocka, a test-only package.
+.DEFAULT_GOAL := brock
+brock: $(if $(CLI_SRC),$(BROCK)) $(LIBBROCK)
 all: $(if $(CLI_SRC),$(BROCK)) $(TEST_BIN) $(REPLAY_BIN) $(BENCH_BIN)
 lib: $(LIBBROCK)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [BUILD_DIR] - every benchmark, in the order of docs/benchmarks.md.
-# Build first: make bench (or make). Runs only on loopback.
+# Build first: make bench (or make all). Runs only on loopback.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}

@@ -16,6 +16,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 build=$(cd "$build" && pwd) || { echo "run.sh: no build dir $1"; exit 2; }
 export BROCK_BUILD=$build BROCK_BIN=$build/brock BROCK_TOP=$top
+# Plain `make` builds only the binary: the suite needs `make all` (every test
+# binary, the fuzz replays). Say so rather than run a part and call it a pass.
+if [ -z "${TEST_FILTER:-}" ] && { [ ! -x "$build/brock" ] || [ -z "$(find "$build/tests" -type f -name 'test_*' -perm -u+x 2>/dev/null | head -n1)" ]; }; then
+  echo "run.sh: $build has no test programs or no brock: build them first (make all, or make SAN=1 all)" >&2
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
 
 # Find the shared test vectors: $BROCK_TESTDATA, ../shared/testdata, or next to
 # the repository this one was cloned from.
