@@ -13,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 bench=$build/bench/bench_eventstream
 if [ ! -x "$bench" ]; then
-  echo "eventstream.sh: $bench is not built (make BUILD=$build FOCUS=eventstream)" >&2
+  echo "eventstream.sh: $bench is not built (make BUILD=$build FOCUS=eventstream all)" >&2
   exit 2
 fi
 if [ -z "${PYTHON:-}" ]; then

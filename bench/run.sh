@@ -12,6 +12,8 @@ echo "### Event-stream decoding"; "$top/bench/eventstream.sh" "$build"; echo
 echo "### brock -p against the emulator, beside the AWS SDK for JavaScript"; "$top/bench/print.sh" "$build"; echo
 echo "### Store bookkeeping per request"; "$top/bench/store.sh" "$build"; echo
 echo "### Cost layer per request"; "$build/bench/bench_cost"; echo
+echo "### The gateway's spend read with many users"
+spend_dir=$(mktemp -d "$build/bench-spend.XXXXXX"); "$build/bench/bench_spend" "$spend_dir/db" | grep -v '^RESULT'; rm -rf "$spend_dir"; echo
 echo "### brock batch beside the AWS SDK for JavaScript"; "$top/bench/batch.sh" "$build"; echo
 echo "### A ten-turn tool session (Claude Code too when CLAUDE_CODE=1 and npm can install it)"
 CLAUDE_CODE=${CLAUDE_CODE:-0} "$top/bench/agent.sh" "$build"; echo

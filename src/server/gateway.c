@@ -624,6 +624,73 @@ static struct gw_client *find_akid(const struct gateway *g, const char *akid)
     return NULL;
 }
 
+/* ---- users: one spend per user name, whichever key spent it -------------------------- */
+
+struct gw_user *gw_user_find(const struct gw_users *u, const char *name)
+{
+    if (!u->slot)
+        return NULL;
+    for (size_t k = (size_t)fnv1a64_str(name) & u->mask; u->slot[k]; k = (k + 1) & u->mask)
+        if (!strcmp(u->slot[k]->name, name))
+            return u->slot[k];
+    return NULL;
+}
+
+static void users_put(struct gw_users *u, struct gw_user *x)
+{
+    size_t k = (size_t)fnv1a64_str(x->name) & u->mask;
+    while (u->slot[k])
+        k = (k + 1) & u->mask;
+    u->slot[k] = x;
+    u->v[u->n++] = x;
+}
+
+static void users_free(struct gw_users *u, bool and_users)
+{
+    if (and_users)
+        for (size_t i = 0; i < u->n; i++) {
+            free(u->v[i]->name);
+            free(u->v[i]);
+        }
+    free(u->v);
+    free(u->slot);
+    *u = (struct gw_users){0};
+}
+
+/* The users of clients v[0..n), each client pointed at its own: the users of
+ * `old` are handed on (their spend with them; marked keep), the others are
+ * new, with nothing spent until the books thread reads the ledger (*fresh is
+ * set then). [loop] */
+static struct gw_users users_bind(const struct gw_users *old, struct gw_client **v, size_t n, bool *fresh)
+{
+    struct gw_users u = {0};
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    u.slot = xcalloc(slots, sizeof *u.slot);
+    u.mask = slots - 1;
+    u.v = xcalloc(n ? n : 1, sizeof *u.v);
+    for (size_t i = 0; i < old->n; i++)
+        old->v[i]->keep = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = v[i]->key->user;
+        struct gw_user *x = gw_user_find(&u, name);
+        if (!x) {
+            x = gw_user_find(old, name);
+            if (x) {
+                x->keep = true;
+            } else {
+                x = xcalloc(1, sizeof *x);
+                x->name = xstrdup(name);
+                *fresh = true;
+            }
+            users_put(&u, x);
+        }
+        v[i]->user = x;
+    }
+    return u;
+}
+
 static bool lookup_akid(void *ctx, const char *akid, struct sigv4_secret *out)
 {
     struct akid_lookup *l = ctx;
@@ -787,8 +854,9 @@ static bool budget_ok(struct gateway *g, struct gw_client *c, struct httpd_resp 
     int64_t now = gw_now_ms(g);
     int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
     pthread_mutex_lock(&g->spend_mu);
-    double today = c->day_start_ms == day ? c->today_usd : 0;
-    double mon = c->month_start_ms == month ? c->month_usd : 0;
+    const struct gw_user *u = c->user;
+    double today = u->day_start_ms == day ? u->today_usd : 0;
+    double mon = u->month_start_ms == month ? u->month_usd : 0;
     double ttoday = g->total_day_start_ms == day ? g->total_today_usd : 0;
     double tmon = g->total_month_start_ms == month ? g->total_month_usd : 0;
     pthread_mutex_unlock(&g->spend_mu);
@@ -900,9 +968,10 @@ static double rate_burst(long rpm);
  * revoked, so it is refused from now on, while what it already sent runs
  * to its end and is booked as its user's (a revoked client stays while a
  * job points at it, and goes at the first reload after that). The books
- * thread reads the list, so the swap is under clients_mu. A new user's spend is read from
- * the ledger by the books thread right after (until then, ~a millisecond,
- * it is that of another key of the same user, or none). */
+ * thread reads the list, so the swap is under clients_mu. Spend is a user's,
+ * not a key's: a new key of a user already here shares it; a new user's is
+ * read from the ledger by the books thread right after (until then, ~a
+ * millisecond, none). */
 static bool keys_reload(struct gateway *g)
 {
     if (!g->o.reload_keys)
@@ -951,17 +1020,6 @@ static bool keys_reload(struct gateway *g)
             continue;
         }
         c = client_new(g, k);
-        /* the spend so far of its user, from another live key of theirs */
-        for (size_t x = 0; x < n_old; x++)
-            if (!v[x]->revoked && !strcmp(v[x]->key->user, c->key->user)) {
-                pthread_mutex_lock(&g->spend_mu);
-                c->day_start_ms = v[x]->day_start_ms;
-                c->month_start_ms = v[x]->month_start_ms;
-                c->today_usd = v[x]->today_usd;
-                c->month_usd = v[x]->month_usd;
-                pthread_mutex_unlock(&g->spend_mu);
-                break;
-            }
         c->stays = true;
         v[n++] = c;
         added++;
@@ -983,18 +1041,30 @@ static bool keys_reload(struct gateway *g)
             v[w++] = v[j];
     }
     n = w;
+    /* a new key of a user already here shares their spend; a new user's is
+     * read from the ledger by the books thread right after */
+    bool fresh = false;
+    struct gw_users nu = users_bind(&g->users, v, n, &fresh);
     pthread_rwlock_wrlock(&g->clients_mu);
     struct gw_client **old = g->clients;
+    struct gw_users ou = g->users;
     g->clients = v;
     g->n_clients = n;
+    g->users = nu;
     pthread_rwlock_unlock(&g->clients_mu);
     free(old);
+    for (size_t i = 0; i < ou.n; i++)
+        if (!ou.v[i]->keep) {
+            free(ou.v[i]->name);
+            free(ou.v[i]);
+        }
+    users_free(&ou, false);
     for (size_t i = 0; i < n_gone; i++)
         client_free(gone[i]);
     free(gone);
     g->rr = g->rr % n; /* the round robin goes on from about where it was */
     index_build(g);
-    if (added)
+    if (fresh)
         gw_books_refresh_spend(g);
     atomic_fetch_add(&g->st_keys_reloads, 1);
     fprintf(stderr, "brock: reload: the client keys were read again: %zu in use (%zu added, %zu removed, %zu unchanged)\n",
@@ -1232,6 +1302,8 @@ enum brock_status gateway_new(const struct gateway_options *o, struct gateway **
     g->clients = xcalloc(o->keys->n, sizeof *g->clients);
     for (size_t i = 0; i < o->keys->n; i++)
         g->clients[g->n_clients++] = client_new(g, &o->keys->v[i]);
+    bool fresh = false;
+    g->users = users_bind(&g->users, g->clients, g->n_clients, &fresh);
     g->rr = g->n_clients - 1;
     index_build(g);
 
@@ -1408,6 +1480,7 @@ void gateway_free(struct gateway *g)
     for (size_t i = 0; i < g->n_clients; i++)
         client_free(g->clients[i]);
     free(g->clients);
+    users_free(&g->users, true);
     free(g->by_token);
     free(g->by_akid);
     pthread_rwlock_destroy(&g->clients_mu);

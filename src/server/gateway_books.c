@@ -78,6 +78,36 @@ double gw_cost(const struct gateway *g, const char *model_id, const struct gatew
 
 /* ---- spend ------------------------------------------------------------------------ */
 
+struct user_spend {
+    char *user;
+    double today, month;
+};
+
+struct spend_rows {
+    struct user_spend *v;
+    size_t n, cap;
+};
+
+static void spend_row(void *ctx, const char *user, double today, double month)
+{
+    struct spend_rows *r = ctx;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->v = xrealloc(r->v, r->cap * sizeof *r->v);
+    }
+    r->v[r->n++] = (struct user_spend){xstrdup(user), today, month};
+}
+
+static int spend_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct user_spend *)a)->user, ((const struct user_spend *)b)->user);
+}
+
+/* Every user's spend this day and month from the ledger: one query for all
+ * of them (once per user read the month's rollup once per user: minutes a
+ * refresh at thousands of keys), run with no lock held; then set under the
+ * locks. The books thread is the one that writes the ledger and adds to the
+ * spend, so no record falls between the read and the set. */
 static void spend_refresh(struct gw_books *b)
 {
     struct gateway *g = b->g;
@@ -87,42 +117,36 @@ static void spend_refresh(struct gw_books *b)
     int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
     struct brock_err e = {0};
     double td = 0, tm = 0;
-    if (store_ledger_budget(b->store, now, NULL, NULL, &td, &tm, &e) != BROCK_OK) {
+    struct spend_rows rows = {0};
+    if (store_ledger_budget(b->store, now, NULL, NULL, &td, &tm, &e) != BROCK_OK ||
+        store_ledger_budget_by_user(b->store, now, spend_row, &rows, &e) != BROCK_OK) {
         log_warn("gateway: reading the spend for budgets: %s", e.msg);
-        return;
+        goto out;
     }
+    if (rows.n)
+        qsort(rows.v, rows.n, sizeof *rows.v, spend_cmp);
+    /* the loop changes the users only on a reload, as writer */
+    pthread_rwlock_rdlock(&g->clients_mu);
     pthread_mutex_lock(&g->spend_mu);
     g->total_day_start_ms = day;
     g->total_month_start_ms = month;
     g->total_today_usd = td;
     g->total_month_usd = tm;
-    pthread_mutex_unlock(&g->spend_mu);
-    /* the loop changes the list only on a reload, as writer */
-    pthread_rwlock_rdlock(&g->clients_mu);
-    for (size_t i = 0; i < g->n_clients; i++) {
-        struct gw_client *c = g->clients[i];
-        const struct gw_client *same = NULL; /* an earlier client of the same user */
-        for (size_t k = 0; k < i && !same; k++)
-            if (!strcmp(g->clients[k]->key->user, c->key->user))
-                same = g->clients[k];
-        double d = 0, m = 0;
-        if (same) {
-            pthread_mutex_lock(&g->spend_mu);
-            d = same->today_usd;
-            m = same->month_usd;
-            pthread_mutex_unlock(&g->spend_mu);
-        } else if (store_ledger_budget(b->store, now, NULL, c->key->user, &d, &m, &e) != BROCK_OK) {
-            log_warn("gateway: reading the spend of user %s: %s", c->key->user, e.msg);
-            continue;
-        }
-        pthread_mutex_lock(&g->spend_mu);
-        c->day_start_ms = day;
-        c->month_start_ms = month;
-        c->today_usd = d;
-        c->month_usd = m;
-        pthread_mutex_unlock(&g->spend_mu);
+    for (size_t i = 0; i < g->users.n; i++) {
+        struct gw_user *u = g->users.v[i];
+        struct user_spend key = {.user = u->name};
+        const struct user_spend *r = rows.n ? bsearch(&key, rows.v, rows.n, sizeof *rows.v, spend_cmp) : NULL;
+        u->day_start_ms = day;
+        u->month_start_ms = month;
+        u->today_usd = r ? r->today : 0;
+        u->month_usd = r ? r->month : 0;
     }
+    pthread_mutex_unlock(&g->spend_mu);
     pthread_rwlock_unlock(&g->clients_mu);
+out:
+    for (size_t i = 0; i < rows.n; i++)
+        free(rows.v[i].user);
+    free(rows.v);
 }
 
 static void spend_add(struct gateway *g, const char *user, double usd, int64_t t_ms)
@@ -132,20 +156,18 @@ static void spend_add(struct gateway *g, const char *user, double usd, int64_t t
     int64_t day = store_utc_day_start(t_ms), month = store_utc_month_start(t_ms);
     pthread_rwlock_rdlock(&g->clients_mu);
     pthread_mutex_lock(&g->spend_mu);
-    for (size_t i = 0; i < g->n_clients; i++) {
-        struct gw_client *c = g->clients[i];
-        if (strcmp(c->key->user, user))
-            continue;
-        if (c->day_start_ms != day) {
-            c->day_start_ms = day;
-            c->today_usd = 0;
+    struct gw_user *u = gw_user_find(&g->users, user);
+    if (u) {
+        if (u->day_start_ms != day) {
+            u->day_start_ms = day;
+            u->today_usd = 0;
         }
-        if (c->month_start_ms != month) {
-            c->month_start_ms = month;
-            c->month_usd = 0;
+        if (u->month_start_ms != month) {
+            u->month_start_ms = month;
+            u->month_usd = 0;
         }
-        c->today_usd += usd;
-        c->month_usd += usd;
+        u->today_usd += usd;
+        u->month_usd += usd;
     }
     if (g->total_day_start_ms != day) {
         g->total_day_start_ms = day;

@@ -146,9 +146,27 @@ struct gw_client {
     long rpm;                      /* requests a minute; <= 0: no limit */
     double rate_tokens;            /* requests it may send now (at most rpm / GATEWAY_RATE_BURST_DIV) */
     int64_t rate_ms;               /* time_mono_ms() of the last refill */
+    struct gw_user *user;          /* its user's spend, shared with their other keys */
+};
+
+/* One per user name among the clients: the spend their budgets are checked
+ * against, whichever of their keys made it. Kept while a client (live or
+ * revoked) names it; a reload hands a kept user to the new keys. */
+struct gw_user {
+    char *name;
+    bool keep; /* during a reload: a client of the new list names it [loop] */
     /* spend [g->spend_mu] */
     int64_t day_start_ms, month_start_ms;
     double today_usd, month_usd;
+};
+
+/* The users, and an index by name (open addressing, a power of two of
+ * slots, NULL empty). */
+struct gw_users {
+    struct gw_user **v;
+    size_t n;
+    struct gw_user **slot;
+    size_t mask;
 };
 
 struct gw_session {
@@ -168,6 +186,7 @@ struct gateway {
      * clients_mu. */
     struct gw_client **clients;
     size_t n_clients;
+    struct gw_users users;          /* the clients' users: swapped with the list */
     pthread_rwlock_t clients_mu;
     /* [loop] the live clients by bearer token (its SHA-256) and by issued
      * access key id: open addressing, a power of two of slots, NULL empty;
@@ -259,6 +278,8 @@ void gw_books_post(struct gateway *g, const struct gateway_record *r, const stru
 struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN]);
 bool gw_books_can_lookup(const struct gateway *g); /* a store is open for it */
 void gw_books_refresh_spend(struct gateway *g); /* read every user's spend again soon (any thread) */
+/* The user of that name in u, or NULL (under clients_mu, either side). */
+struct gw_user *gw_user_find(const struct gw_users *u, const char *name);
 size_t gw_books_pending(struct gateway *g);       /* records queued, not yet taken for writing (any thread) */
 double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
 

@@ -331,6 +331,13 @@ enum brock_status store_ledger_spend(struct store *s, const struct store_ledger_
  * order of insertion. */
 enum brock_status store_ledger_budget(struct store *s, int64_t now_ms, const char *project, const char *user,
                                       double *today_usd, double *month_usd, struct brock_err *e) BROCK_WUR;
+/* The same two figures for every user with spend this month, in one pass
+ * over the month's rollup (store_ledger_budget once per user reads the whole
+ * month each time). fn is called once per user, in no set order; a user it
+ * is not called for spent nothing this month. */
+typedef void (*store_spend_fn)(void *ctx, const char *user, double today_usd, double month_usd);
+enum brock_status store_ledger_budget_by_user(struct store *s, int64_t now_ms, store_spend_fn fn, void *ctx,
+                                              struct brock_err *e) BROCK_WUR;
 
 enum store_group { STORE_BY_DAY = 0, STORE_BY_MODEL, STORE_BY_PROJECT, STORE_BY_USER };
 

@@ -325,6 +325,34 @@ enum brock_status store_ledger_budget(struct store *s, int64_t now_ms, const cha
     return r;
 }
 
+enum brock_status store_ledger_budget_by_user(struct store *s, int64_t now_ms, store_spend_fn fn, void *ctx,
+                                              struct brock_err *e)
+{
+    if (!now_ms)
+        now_ms = store_now(s);
+    sqlite3_stmt *st = store_prep(s, ST_LEDGER_BUDGET_BY_USER,
+                                  "SELECT user, total(CASE WHEN day = ?1 THEN cost_usd END), total(cost_usd)"
+                                  " FROM ledger_day WHERE day >= ?2 AND day < ?3 GROUP BY user",
+                                  e);
+    if (!st)
+        return BROCK_ERR_IO;
+    int64_t month = store_utc_month_start(now_ms);
+    int64_t next_month = store_utc_month_start(month + 32 * STORE_DAY_MS);
+    sqlite3_bind_int64(st, 1, day_of(now_ms));
+    sqlite3_bind_int64(st, 2, month / STORE_DAY_MS);
+    sqlite3_bind_int64(st, 3, next_month / STORE_DAY_MS);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *user = (const char *)sqlite3_column_text(st, 0);
+        fn(ctx, user ? user : "", sqlite3_column_double(st, 1), sqlite3_column_double(st, 2));
+    }
+    enum brock_status r = BROCK_OK;
+    if (rc != SQLITE_DONE)
+        r = store_dberr(s, e, rc, "reading the budget spend by user");
+    store_done(st);
+    return r;
+}
+
 /* Rollup days from ?1, raw rows in [?2, ?5) whose day is ?6, grouped by key. */
 #define USAGE_SQL(KDAY, KRAW)                                                                                  \
     "SELECT k, sum(c), sum(i), sum(o), sum(cr), sum(cw), total(cost), sum(h), sum(er), total(lat) FROM ("     \

@@ -1114,6 +1114,26 @@ static void ledger_for(const char *dir, const char *user, struct store_usage *u)
     store_close(s);
 }
 
+/* Send q and give its status (the answer is dropped). */
+static long status_of(struct fx *f, const struct req *q)
+{
+    struct resp r;
+    send_req(f, q, &r);
+    long st = r.status;
+    resp_free(&r);
+    return st;
+}
+
+/* The ledger's count of calls booked to `user` in dir. */
+static int64_t calls_of(const char *dir, const char *user)
+{
+    struct store_usage u;
+    ledger_for(dir, user, &u);
+    int64_t n = u.total.calls;
+    store_usage_free(&u);
+    return n;
+}
+
 /* Each thread's /proc/self/task/TID/<file>, opened and given to fn; the
  * sum of what fn returns, or -1 without /proc. */
 static int each_task_file(const char *file, int (*fn)(FILE *fp, void *ctx), void *ctx)
@@ -1255,6 +1275,81 @@ static void test_books_budget_cache(void **state)
     assert_true(u.total.calls >= 1 && u.total.calls <= 3);
     assert_true(u.total.cost_usd > 0);
     store_usage_free(&u);
+    free(f.dir);
+}
+
+#define TOK_ALICE2 "tok-alice-TWO-SECRET-0123456789ab"
+#define TOK_CAROL_B "tok-carol-B-SECRET-0123456789abcd"
+
+static void seed_spend(struct store *s, int64_t t, const char *project, const char *user, double usd)
+{
+    struct store_ledger_row r = {.time_ms = t, .session_id = "seed", .project = project, .user = user,
+                                 .model = SONNET, .status = "ok", .cost_usd = usd};
+    struct brock_err e = {0};
+    if (store_ledger_insert(s, &r, NULL, &e) != BROCK_OK)
+        fail_msg("seeding the ledger: %s", e.msg);
+}
+
+/* Spend is a user's, whichever key spent it and in whichever project: read
+ * for every user from the ledger at start (one query, users with no key
+ * left out, other months not counted), and added to by any of their keys. */
+static void test_budget_per_user(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    gateway_free(f.gw);
+    struct brock_err e = {0};
+    assert_int_equal(gateway_keys_add_spec(&f.keys, TOK_ALICE2 "=alice/other", &e), BROCK_OK);
+    const char *kf = "{\"keys\": [{\"token\": \"" TOK_CAROL_B "\", \"user\": \"carol\", \"daily_usd\": 0.0001}]}";
+    assert_int_equal(gateway_keys_parse(&f.keys, kf, strlen(kf), "keys2", &e), BROCK_OK);
+    struct store *st;
+    struct store_options so = {.dir = f.dir};
+    assert_int_equal(store_open(&so, &st, &e), BROCK_OK);
+    int64_t now = time_now_ms();
+    int64_t last_month = store_utc_month_start(now) - 1;
+    seed_spend(st, now, "app", "alice", 0.70);
+    seed_spend(st, now, "other", "alice", 0.40); /* 1.10 in all: over the $1 */
+    seed_spend(st, now, "web", "bob", 0.90);
+    seed_spend(st, last_month, "web", "bob", 5.00); /* another month */
+    seed_spend(st, now, "x", "zed", 50.00);         /* no key of theirs */
+    store_close(st);
+
+    struct gateway_options o;
+    gateway_options_init(&o);
+    o.keys = &f.keys;
+    o.upstream = (struct aws_client_config){.region = "us-west-2", .endpoint_url = emulator_url(f.em),
+                                            .creds = aws_creds_source_static(f.creds)};
+    o.store_dir = f.dir;
+    o.budget.user_daily_usd = 1.0;
+    assert_int_equal(gateway_new(&o, &f.gw, &e), BROCK_OK);
+    assert_int_equal(gateway_start_thread(f.gw, &e), BROCK_OK);
+    snprintf(f.url, sizeof f.url, "%s", gateway_url(f.gw));
+
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("per user", false), .bearer = TOK_ALICE};
+    struct resp r;
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(buf_cstr(&r.body), "daily budget of user alice"));
+    resp_free(&r);
+    assert_int_equal((q.bearer = TOK_ALICE2, status_of(&f, &q)), 400); /* her other key, her other project */
+    assert_int_equal((q.bearer = TOK_BOB, status_of(&f, &q)), 200);    /* $0.90 of $1; last month's $5 not counted */
+
+    /* carol's keys each allow $0.0001 of her spend: what one spends, the
+     * other is refused for, without waiting for a ledger read */
+    q.bearer = TOK_CAROL;
+    assert_int_equal(status_of(&f, &q), 200);
+    q.bearer = TOK_CAROL_B;
+    long st_b = 200;
+    for (int i = 0; i < 100 && st_b == 200; i++) { /* the books thread adds the spend */
+        st_b = status_of(&f, &q);
+        if (st_b == 200)
+            usleep(20000);
+    }
+    assert_int_equal(st_b, 400);
+    q.bearer = TOK_CAROL;
+    assert_int_equal(status_of(&f, &q), 400);
+    fx_down(&f);
     free(f.dir);
 }
 
@@ -2009,26 +2104,6 @@ static void test_loop_realtime(void **state)
  * past that, Bedrock's 429 ThrottlingException before any work (no upstream
  * call, no ledger row); the bucket refills at rpm / 60 a second. A key's
  * "max_rpm" in the keys file overrides the gateway's. */
-/* Send q and give its status (the answer is dropped). */
-static long status_of(struct fx *f, const struct req *q)
-{
-    struct resp r;
-    send_req(f, q, &r);
-    long st = r.status;
-    resp_free(&r);
-    return st;
-}
-
-/* The ledger's count of calls booked to `user` in dir. */
-static int64_t calls_of(const char *dir, const char *user)
-{
-    struct store_usage u;
-    ledger_for(dir, user, &u);
-    int64_t n = u.total.calls;
-    store_usage_free(&u);
-    return n;
-}
-
 /* gateway_reload() (brock serve's SIGHUP) reads the keys again: a key that
  * stays keeps working, a new one works from then on, a removed one is
  * refused while its call in flight runs to its end and is booked as its
@@ -2717,6 +2792,7 @@ int main(void)
         cmocka_unit_test(test_auth_before_body),
         cmocka_unit_test(test_translation_upstream),
         cmocka_unit_test(test_books_budget_cache),
+        cmocka_unit_test(test_budget_per_user),
         cmocka_unit_test(test_persistent_cache),
         cmocka_unit_test(test_failover_sticky),
         cmocka_unit_test(test_region_failover),

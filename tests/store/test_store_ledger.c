@@ -67,6 +67,23 @@ static void budget(struct store *s, int64_t now, const char *project, const char
                  user ? user : "*", d, m, today, month);
 }
 
+/* alice -> [0], bob -> [1] */
+struct by_user2 {
+    int n;
+    double d[2], m[2];
+};
+
+static void by_user2_row(void *ctx, const char *user, double today, double month)
+{
+    struct by_user2 *b = ctx;
+    int i = !strcmp(user, "alice") ? 0 : !strcmp(user, "bob") ? 1 : -1;
+    if (i < 0)
+        fail_msg("by user: unexpected user \"%s\"", user);
+    b->n++;
+    b->d[i] = today;
+    b->m[i] = month;
+}
+
 static void test_store_ledger_budget_day_boundaries(void **state)
 {
     struct fixture *f = *state;
@@ -88,6 +105,18 @@ static void test_store_ledger_budget_day_boundaries(void **state)
     budget(f->s, T_FEB28_LAST, NULL, "alice", 8, 12);
     budget(f->s, T_FEB28_LAST, "p1", "alice", 8, 8);
     budget(f->s, T_FEB28_LAST, "p3", NULL, 0, 0);
+    /* every user at once, per project summed: alice 8 today (p1) and 4 + 8
+     * this month; bob 2 this month; January's and March's rows not at all */
+    struct by_user2 bu = {0};
+    struct brock_err be = {0};
+    assert_int_equal(store_ledger_budget_by_user(f->s, T_FEB28_LAST, by_user2_row, &bu, &be), BROCK_OK);
+    assert_int_equal(bu.n, 2);
+    assert_true(bu.d[0] == 8 && bu.m[0] == 12);
+    assert_true(bu.d[1] == 0 && bu.m[1] == 2);
+    memset(&bu, 0, sizeof bu);
+    assert_int_equal(store_ledger_budget_by_user(f->s, T_MAR01_0000, by_user2_row, &bu, &be), BROCK_OK);
+    assert_int_equal(bu.n, 1);
+    assert_true(bu.d[1] == 16 && bu.m[1] == 16 && bu.m[0] == 0);
 
     /* spend since exact boundaries and a time inside a day */
     double usd;
@@ -184,6 +213,24 @@ static bool matches(const struct ref_row *r, int64_t since, int p, int u)
     return (since == 0 || r->t >= since) && (p < 0 || r->p == p) && (u < 0 || r->u == u);
 }
 
+struct by_user {
+    int seen[3], unknown;
+    double today[3], month[3];
+};
+
+static void by_user_row(void *ctx, const char *user, double today, double month)
+{
+    struct by_user *b = ctx;
+    for (int u = 0; u < 3; u++)
+        if (!strcmp(user, k_users[u])) {
+            b->seen[u]++;
+            b->today[u] = today;
+            b->month[u] = month;
+            return;
+        }
+    b->unknown++;
+}
+
 static void test_store_ledger_spend_matches_rows(void **state)
 {
     struct fixture *f = *state;
@@ -236,6 +283,26 @@ static void test_store_ledger_spend_matches_rows(void **state)
                 month += rows[i].cost;
         }
         budget(f->s, now, NULL, NULL, today, month);
+        /* every user at once: the same figures as a loop over that user's rows */
+        struct by_user got = {0};
+        struct brock_err e = {0};
+        assert_int_equal(store_ledger_budget_by_user(f->s, now, by_user_row, &got, &e), BROCK_OK);
+        assert_int_equal(got.unknown, 0);
+        for (int u = 0; u < 3; u++) {
+            double ut = 0, um = 0;
+            bool any = false;
+            for (int i = 0; i < NROWS; i++) {
+                if (rows[i].u != u || rows[i].t < m0 || rows[i].t >= m1)
+                    continue;
+                any = true;
+                um += rows[i].cost;
+                if (rows[i].t >= d0 && rows[i].t < d0 + DAY)
+                    ut += rows[i].cost;
+            }
+            if (got.seen[u] != (any ? 1 : 0) || (any && (got.today[u] != ut || got.month[u] != um)))
+                fail_msg("by user at %lld, user %d: seen %d today %g month %g, want %d %g %g", (long long)now, u,
+                         got.seen[u], got.today[u], got.month[u], any, ut, um);
+        }
     }
     free(rows);
 }
