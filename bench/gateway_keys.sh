@@ -6,7 +6,14 @@
 # ROUNDS times (default 5) of DURATION s (default 3). Prints the medians of
 # p50 / p99 and of the process's CPU per call (gateway and its in-process
 # emulator together). With a scan of the keys the last key costs more; with
-# an index both cost the same. Bounded; loopback only.
+# an index both cost the same.
+#
+# Then with the upstream slots full (--max-upstream 4, so calls queue for
+# admission): 50 connections with one key, against a gateway whose keys file
+# holds only that key and one whose file holds KEYS keys, interleaved the
+# same way: req/s and CPU per call. A scan of every client per admission
+# makes the large file cost more; a ring of the clients that wait does not.
+# Bounded; loopback only.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -19,7 +26,8 @@ command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/inst
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-keys.XXXXXX")
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
@@ -37,17 +45,28 @@ key() { printf 'bench-key-%05d-0123456789abcdef' "$1"; }
 } >"$tmp/keys.json"
 chmod 600 "$tmp/keys.json"
 
-"$brock" serve --emulator --port 0 --keys-file "$tmp/keys.json" >"$tmp/out" 2>"$tmp/err" &
-pid=$!
-url=
-for _ in $(seq 1 200); do
-  url=$(sed -n '1s/^listening on //p' "$tmp/out")
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.05
-done
-[ -n "$url" ] || { echo "the gateway did not start: $(cat "$tmp/err")" >&2; exit 1; }
-case $url in http://127.0.0.1:*) ;; *) echo "not on loopback: $url" >&2; exit 1 ;; esac
+printf '{"keys": [{"token": "%s", "user": "u%d"}]}\n' "$(key $((KEYS - 1)))" $((KEYS - 1)) >"$tmp/one.json"
+chmod 600 "$tmp/one.json"
+
+# serve NAME KEYS_FILE [ARGS...]: start a gateway (its output in $tmp/NAME.*); sets url and pid
+pids=()
+serve() {
+  local name=$1 file=$2
+  shift 2
+  "$brock" serve --emulator --port 0 --keys-file "$file" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  pid=$!
+  pids+=("$pid")
+  url=
+  for _ in $(seq 1 200); do
+    url=$(sed -n '1s/^listening on //p' "$tmp/$name.out")
+    [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$url" ] || { echo "the gateway did not start: $(cat "$tmp/$name.err")" >&2; exit 1; }
+  case $url in http://127.0.0.1:*) ;; *) echo "not on loopback: $url" >&2; exit 1 ;; esac
+}
+serve main "$tmp/keys.json"
 
 model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
 body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":16,"messages":[{"role":"user","content":"which key"}]}'
@@ -84,3 +103,39 @@ for w in first last; do
   printf '| %s | %.3f | %.3f | %.0f |\n' "$w" "$(cut -d' ' -f1 "$tmp/$w" | median)" \
     "$(cut -d' ' -f2 "$tmp/$w" | median)" "$(cut -d' ' -f3 "$tmp/$w" | median)"
 done
+
+# ---- the upstream slots full -------------------------------------------------------
+C=${SATURATED_CONNECTIONS:-50}
+kill "${pids[@]}" 2>/dev/null
+wait 2>/dev/null || true
+pids=()
+serve one "$tmp/one.json" --max-upstream 4 --max-per-client 4 --no-cache
+one_pid=$pid one_url=$url
+serve many "$tmp/keys.json" --max-upstream 4 --max-per-client 4 --no-cache
+many_pid=$pid many_url=$url
+full() { # pid url -> "req/s cpu_us"
+  local p=$1 u=$2 t0 t1 out
+  t0=$(awk '{print $14 + $15}' "/proc/$p/stat")
+  out=$(GW_TOKEN=$last GW_BODY=$body timeout $((DURATION + 30)) wrk -s "$top/bench/gateway.lua" --latency -t 1 -c "$C" \
+    -d "${DURATION}s" "$u/model/$model/invoke" | sed -n 's/^json //p')
+  t1=$(awk '{print $14 + $15}' "/proc/$p/stat")
+  echo "$out" | awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$DURATION" '{
+    match($0, /"requests": [0-9]+/); n = substr($0, RSTART + 12, RLENGTH - 12)
+    match($0, /"errors": [0-9]+/); e = substr($0, RSTART + 10, RLENGTH - 10)
+    if (e + 0) { print "wrk: " e " errors" > "/dev/stderr"; exit 1 }
+    printf "%.0f %.1f\n", n / s, n ? d * 1e6 / hz / n : 0 }'
+}
+full "$one_pid" "$one_url" >/dev/null # warm up
+full "$many_pid" "$many_url" >/dev/null
+: >"$tmp/full_one"; : >"$tmp/full_many"
+for _ in $(seq 1 "$ROUNDS"); do
+  full "$one_pid" "$one_url" >>"$tmp/full_one"
+  full "$many_pid" "$many_url" >>"$tmp/full_many"
+done
+echo
+echo "The upstream slots full (--max-upstream 4): $C connections, closed loop, one key; CPU is the whole process's"
+echo
+echo "| keys file | req/s | CPU µs/call (gateway + emulator) |"
+echo "|---|---:|---:|"
+printf '| that key only | %.0f | %.1f |\n' "$(cut -d' ' -f1 "$tmp/full_one" | median)" "$(cut -d' ' -f2 "$tmp/full_one" | median)"
+printf '| %d keys | %.0f | %.1f |\n' "$KEYS" "$(cut -d' ' -f1 "$tmp/full_many" | median)" "$(cut -d' ' -f2 "$tmp/full_many" | median)"

@@ -70,7 +70,7 @@ struct gw_job {
     int64_t t0_ns;
 
     /* [loop] */
-    struct gw_job *qnext;   /* admission queue of its client */
+    struct gw_job *qnext, *qprev; /* admission queue of its client */
     struct gw_job *lprev, *lnext; /* every live job (g->live) */
     struct httpd_timer *qtimer;
     bool queued, dispatched, answered, gone, notified_once;
@@ -143,6 +143,8 @@ struct gw_client {
     size_t inflight;
     size_t n_queued;
     struct gw_job *qhead, *qtail;
+    struct gw_client *rnext, *rprev; /* the ring of clients with calls queued (g->ready) */
+    bool ready;                    /* ... in it */
     long rpm;                      /* requests a minute; <= 0: no limit */
     double rate_tokens;            /* requests it may send now (at most rpm / GATEWAY_RATE_BURST_DIV) */
     int64_t rate_ms;               /* time_mono_ms() of the last refill */
@@ -203,7 +205,8 @@ struct gateway {
 
     /* admission [loop] */
     size_t max_upstream, max_per_client, inflight, queued;
-    size_t rr;                      /* round-robin cursor: the client served last */
+    struct gw_client *ready;        /* the ring of clients with calls queued, at the one
+                                     * to serve next (round robin); NULL: none queued */
     struct gw_job *live;            /* every job not yet freed [loop] */
 
     /* notify: the helper thread and the loop's own callbacks -> process() */

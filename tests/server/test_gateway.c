@@ -540,6 +540,7 @@ struct fx_opts {
     const char *const *regions;
     size_t n_regions;
     size_t max_upstream, max_per_client;
+    int queue_timeout_ms;
     const struct gateway_target *fallback;
     size_t n_fallback;
     bool no_cache, no_translate;
@@ -585,6 +586,7 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
     if (fo) {
         o.max_upstream = fo->max_upstream;
         o.max_per_client = fo->max_per_client;
+        o.queue_timeout_ms = fo->queue_timeout_ms;
         o.fallback = fo->fallback;
         o.n_fallback = fo->n_fallback;
         o.regions = fo->regions;
@@ -1843,6 +1845,114 @@ static void test_admission_fair(void **state)
     free(f.dir);
 }
 
+/* A POST of a slow stream on a raw connection, left open: the caller reads
+ * or closes it. */
+static int queued_post(uint16_t port, const char *token, const char *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char req[2048];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     "/model/" SONNET_ENC "/invoke-with-response-stream", token, strlen(body), body);
+    assert_true(n > 0 && (size_t)n < sizeof req);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    return fd;
+}
+
+/* What comes back on fd within timeout_ms (NUL-terminated in out). */
+static void read_for(int fd, char *out, size_t cap, int timeout_ms)
+{
+    size_t n = 0;
+    int64_t end = time_mono_ms() + timeout_ms;
+    while (n + 1 < cap && time_mono_ms() < end) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 20) <= 0)
+            continue;
+        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        out[n] = '\0';
+        if (strstr(out, "\r\n\r\n") && strstr(out, "}"))
+            break;
+    }
+    out[n] = '\0';
+}
+
+static void wait_health(struct fx *f, const char *name, long want)
+{
+    long v = -1;
+    for (int i = 0; i < 300 && v != want; i++) {
+        v = health_field(f, name);
+        if (v != want)
+            usleep(10000);
+    }
+    assert_int_equal(v, want);
+}
+
+/* The admission queue: one slot, held by alice's slow stream; three more
+ * of hers and one of bob's wait. One of alice's leaves from the middle of
+ * her queue and one from its head; the two left and bob's are refused with
+ * Bedrock's 429 when they have waited too long; then both are served again
+ * (run under ASan: a queue or the ring of waiting clients left pointing at
+ * a freed call would show). */
+static void test_admission_queue(void **state)
+{
+    (void)state;
+    struct fx_opts fo = {.max_upstream = 1, .max_per_client = 1, .no_cache = true, .queue_timeout_ms = 700};
+    struct fx f;
+    fx_up(&f, &fo);
+    uint16_t port = gateway_port(f.gw);
+    char body[1024];
+    snprintf(body, sizeof body, "%s", invoke_body("slow stream Q", false));
+    struct bg_req s1 = {.f = &f,
+                        .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream", .body = body,
+                              .bearer = TOK_ALICE}};
+    pthread_create(&s1.th, NULL, bg_run, &s1);
+    wait_health(&f, "inflight", 1);
+    int a2 = queued_post(port, TOK_ALICE, body);
+    int a3 = queued_post(port, TOK_ALICE, body);
+    int a4 = queued_post(port, TOK_ALICE, body);
+    int b1 = queued_post(port, TOK_BOB, body);
+    wait_health(&f, "queued", 4);
+    close(a3); /* the middle of alice's queue */
+    wait_health(&f, "queued", 3);
+    close(a2); /* its head */
+    wait_health(&f, "queued", 2);
+    char out[4096];
+    read_for(a4, out, sizeof out, 5000);
+    assert_non_null(strstr(out, "HTTP/1.1 429"));
+    assert_non_null(strstr(out, "ThrottlingException"));
+    assert_non_null(strstr(out, "no upstream slot free"));
+    read_for(b1, out, sizeof out, 5000);
+    assert_non_null(strstr(out, "HTTP/1.1 429"));
+    close(a4);
+    close(b1);
+    assert_int_equal(health_field(&f, "queued"), 0);
+    pthread_join(s1.th, NULL);
+    assert_int_equal(s1.r.status, 200);
+    resp_free(&s1.r);
+    /* served again, one after the other through the same slot */
+    struct bg_req again[2];
+    for (int i = 0; i < 2; i++) {
+        again[i] = (struct bg_req){.f = &f,
+                                   .q = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("quick", false),
+                                         .bearer = i ? TOK_BOB : TOK_ALICE}};
+        pthread_create(&again[i].th, NULL, bg_run, &again[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(again[i].th, NULL);
+        assert_int_equal(again[i].r.status, 200);
+        resp_free(&again[i].r);
+    }
+    fx_down(&f);
+    free(f.dir);
+}
+
 /* Without max_per_client, one key holds at most a quarter of the slots:
  * alice's four slow streams take 2 of 8 and wait for the rest, and bob's
  * call starts at once. */
@@ -2801,6 +2911,7 @@ int main(void)
         cmocka_unit_test(test_client_stalls_h2),
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_admission_fair),
+        cmocka_unit_test(test_admission_queue),
         cmocka_unit_test(test_admission_default_share),
         cmocka_unit_test(test_creds_ahead),
         cmocka_unit_test(test_creds_refused_fast),
