@@ -39,7 +39,6 @@
 
 struct rec {
     struct gateway_record r;
-    char *strs[11];
     struct gw_entry *entry; /* to put in the persistent cache, or NULL */
     struct rec *next;
 };
@@ -277,24 +276,35 @@ struct gw_entry *gw_books_lookup(struct gateway *g, const uint8_t key[SHA256_LEN
 
 /* ---- the books thread ---------------------------------------------------------------- */
 
-static char *dup_or_empty(const char *s)
-{
-    return xstrdup(s ? s : "");
-}
-
 void gw_books_post(struct gateway *g, const struct gateway_record *r, const struct gw_entry *to_store)
 {
     struct gw_books *b = g->books;
     if (!b)
         return;
-    struct rec *x = xcalloc(1, sizeof *x);
+    /* one block: the record, then its strings. It is allocated here and
+     * freed on the books thread, and each of those frees takes the loop's
+     * malloc arena lock (glibc), so one free a call, not twelve: with eleven
+     * strings apart, the two threads' waits on that lock were ~10 % of the
+     * gateway's CPU with 50 connections in a closed loop. */
+    const char *const src[] = {r->user,    r->project, r->session, r->model,         r->profile,    r->region,
+                               r->api,     r->status,  r->error_message, r->request_id, r->routing};
+    size_t len[BROCK_ARRAY_LEN(src)], total = sizeof(struct rec);
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(src); i++) {
+        len[i] = src[i] ? strlen(src[i]) : 0;
+        total += len[i] + 1;
+    }
+    struct rec *x = xmalloc(total);
+    memset(x, 0, sizeof *x);
     x->r = *r;
-    const char **f[] = {&x->r.user,  &x->r.project,       &x->r.session,    &x->r.model,
-                        &x->r.profile, &x->r.region,      &x->r.api,        &x->r.status,
-                        &x->r.error_message, &x->r.request_id, &x->r.routing};
-    for (size_t i = 0; i < BROCK_ARRAY_LEN(f); i++) {
-        x->strs[i] = dup_or_empty(*f[i]);
-        *f[i] = x->strs[i];
+    const char **dst[] = {&x->r.user,    &x->r.project, &x->r.session, &x->r.model,         &x->r.profile, &x->r.region,
+                          &x->r.api,     &x->r.status,  &x->r.error_message, &x->r.request_id, &x->r.routing};
+    char *p = (char *)(x + 1);
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(src); i++) {
+        if (len[i])
+            memcpy(p, src[i], len[i]);
+        p[len[i]] = '\0';
+        *dst[i] = p;
+        p += len[i] + 1;
     }
     if (to_store && b->store) {
         x->entry = xcalloc(1, sizeof *x->entry);
@@ -320,8 +330,6 @@ void gw_books_post(struct gateway *g, const struct gateway_record *r, const stru
 
 static void rec_free(struct rec *x)
 {
-    for (size_t i = 0; i < BROCK_ARRAY_LEN(x->strs); i++)
-        free(x->strs[i]);
     gw_entry_free(x->entry);
     free(x);
 }
