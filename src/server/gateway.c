@@ -627,15 +627,23 @@ static uint64_t digest_slot(const uint8_t d[SHA256_LEN])
     return h;
 }
 
+/* Slots for an open-addressing table of n entries: a power of two, at
+ * most half full. */
+static size_t table_slots(size_t n)
+{
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    return slots;
+}
+
 /* (Re)build g->by_token and g->by_akid from the live clients. [loop] */
 static void index_build(struct gateway *g)
 {
     size_t live = 0;
     for (size_t i = 0; i < g->n_clients; i++)
         live += !g->clients[i]->revoked;
-    size_t n = 16;
-    while (n < 2 * live)
-        n *= 2;
+    size_t n = table_slots(live);
     free(g->by_token);
     free(g->by_akid);
     g->by_token = xcalloc(n, sizeof *g->by_token);
@@ -698,13 +706,18 @@ static void users_put(struct gw_users *u, struct gw_user *x)
     u->v[u->n++] = x;
 }
 
-static void users_free(struct gw_users *u, bool and_users)
+static void user_free(struct gw_user *x)
 {
-    if (and_users)
-        for (size_t i = 0; i < u->n; i++) {
-            free(u->v[i]->name);
-            free(u->v[i]);
-        }
+    free(x->name);
+    free(x);
+}
+
+/* The set; with all_users, the users too (else the caller keeps or frees them). */
+static void users_free(struct gw_users *u, bool all_users)
+{
+    if (all_users)
+        for (size_t i = 0; i < u->n; i++)
+            user_free(u->v[i]);
     free(u->v);
     free(u->slot);
     *u = (struct gw_users){0};
@@ -717,9 +730,7 @@ static void users_free(struct gw_users *u, bool and_users)
 static struct gw_users users_bind(const struct gw_users *old, struct gw_client **v, size_t n, bool *fresh)
 {
     struct gw_users u = {0};
-    size_t slots = 16;
-    while (slots < 2 * n)
-        slots *= 2;
+    size_t slots = table_slots(n);
     u.slot = xcalloc(slots, sizeof *u.slot);
     u.mask = slots - 1;
     u.v = xcalloc(n ? n : 1, sizeof *u.v);
@@ -907,11 +918,8 @@ static bool budget_ok(struct gateway *g, struct gw_client *c, struct httpd_resp 
     int64_t now = gw_now_ms(g);
     int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
     pthread_mutex_lock(&g->spend_mu);
-    const struct gw_user *u = c->user;
-    double today = u->day_start_ms == day ? u->today_usd : 0;
-    double mon = u->month_start_ms == month ? u->month_usd : 0;
-    double ttoday = g->total_day_start_ms == day ? g->total_today_usd : 0;
-    double tmon = g->total_month_start_ms == month ? g->total_month_usd : 0;
+    double today = gw_spend_today(&c->user->spend, day), mon = gw_spend_month(&c->user->spend, month);
+    double ttoday = gw_spend_today(&g->total, day), tmon = gw_spend_month(&g->total, month);
     pthread_mutex_unlock(&g->spend_mu);
     const char *which = NULL, *where;
     double limit = 0, spent = 0;
@@ -1106,11 +1114,9 @@ static bool keys_reload(struct gateway *g)
     g->users = nu;
     pthread_rwlock_unlock(&g->clients_mu);
     free(old);
-    for (size_t i = 0; i < ou.n; i++)
-        if (!ou.v[i]->keep) {
-            free(ou.v[i]->name);
-            free(ou.v[i]);
-        }
+    for (size_t i = 0; i < ou.n; i++) /* the users no client names any more */
+        if (!ou.v[i]->keep)
+            user_free(ou.v[i]);
     users_free(&ou, false);
     for (size_t i = 0; i < n_gone; i++)
         client_free(gone[i]);

@@ -104,9 +104,10 @@ static int spend_cmp(const void *a, const void *b)
 
 /* Every user's spend this day and month from the ledger: one query for all
  * of them (once per user read the month's rollup once per user: minutes a
- * refresh at thousands of keys), run with no lock held; then set under the
- * locks. The books thread is the one that writes the ledger and adds to the
- * spend, so no record falls between the read and the set. */
+ * refresh at thousands of keys), run with no lock held; the gateway's total
+ * is their sum. Then set under the locks. The books thread is the one that
+ * writes the ledger and adds to the spend, so no record falls between the
+ * read and the set. */
 static void spend_refresh(struct gw_books *b)
 {
     struct gateway *g = b->g;
@@ -115,30 +116,27 @@ static void spend_refresh(struct gw_books *b)
     int64_t now = gw_now_ms(g);
     int64_t day = store_utc_day_start(now), month = store_utc_month_start(now);
     struct brock_err e = {0};
-    double td = 0, tm = 0;
     struct spend_rows rows = {0};
-    if (store_ledger_budget(b->store, now, NULL, NULL, &td, &tm, &e) != BROCK_OK ||
-        store_ledger_budget_by_user(b->store, now, spend_row, &rows, &e) != BROCK_OK) {
+    if (store_ledger_budget_by_user(b->store, now, spend_row, &rows, &e) != BROCK_OK) {
         log_warn("gateway: reading the spend for budgets: %s", e.msg);
         goto out;
+    }
+    struct gw_spend total = {day, month, 0, 0};
+    for (size_t i = 0; i < rows.n; i++) {
+        total.today_usd += rows.v[i].today;
+        total.month_usd += rows.v[i].month;
     }
     if (rows.n)
         qsort(rows.v, rows.n, sizeof *rows.v, spend_cmp);
     /* the loop changes the users only on a reload, as writer */
     pthread_rwlock_rdlock(&g->clients_mu);
     pthread_mutex_lock(&g->spend_mu);
-    g->total_day_start_ms = day;
-    g->total_month_start_ms = month;
-    g->total_today_usd = td;
-    g->total_month_usd = tm;
+    g->total = total;
     for (size_t i = 0; i < g->users.n; i++) {
         struct gw_user *u = g->users.v[i];
         struct user_spend key = {.user = u->name};
         const struct user_spend *r = rows.n ? bsearch(&key, rows.v, rows.n, sizeof *rows.v, spend_cmp) : NULL;
-        u->day_start_ms = day;
-        u->month_start_ms = month;
-        u->today_usd = r ? r->today : 0;
-        u->month_usd = r ? r->month : 0;
+        u->spend = (struct gw_spend){day, month, r ? r->today : 0, r ? r->month : 0};
     }
     pthread_mutex_unlock(&g->spend_mu);
     pthread_rwlock_unlock(&g->clients_mu);
@@ -156,28 +154,9 @@ static void spend_add(struct gateway *g, const char *user, double usd, int64_t t
     pthread_rwlock_rdlock(&g->clients_mu);
     pthread_mutex_lock(&g->spend_mu);
     struct gw_user *u = gw_user_find(&g->users, user);
-    if (u) {
-        if (u->day_start_ms != day) {
-            u->day_start_ms = day;
-            u->today_usd = 0;
-        }
-        if (u->month_start_ms != month) {
-            u->month_start_ms = month;
-            u->month_usd = 0;
-        }
-        u->today_usd += usd;
-        u->month_usd += usd;
-    }
-    if (g->total_day_start_ms != day) {
-        g->total_day_start_ms = day;
-        g->total_today_usd = 0;
-    }
-    if (g->total_month_start_ms != month) {
-        g->total_month_start_ms = month;
-        g->total_month_usd = 0;
-    }
-    g->total_today_usd += usd;
-    g->total_month_usd += usd;
+    if (u)
+        gw_spend_add(&u->spend, day, month, usd);
+    gw_spend_add(&g->total, day, month, usd);
     pthread_mutex_unlock(&g->spend_mu);
     pthread_rwlock_unlock(&g->clients_mu);
 }

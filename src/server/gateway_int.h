@@ -154,12 +154,42 @@ struct gw_client {
 /* One per user name among the clients: the spend their budgets are checked
  * against, whichever of their keys made it. Kept while a client (live or
  * revoked) names it; a reload hands a kept user to the new keys. */
-struct gw_user {
-    char *name;
-    bool keep; /* during a reload: a client of the new list names it [loop] */
-    /* spend [g->spend_mu] */
+/* Spend in one UTC day and month (their starts, in ms): a figure of an
+ * earlier day or month reads as 0, and adding in a later one starts it
+ * again. [g->spend_mu] */
+struct gw_spend {
     int64_t day_start_ms, month_start_ms;
     double today_usd, month_usd;
+};
+
+static inline void gw_spend_add(struct gw_spend *s, int64_t day, int64_t month, double usd)
+{
+    if (s->day_start_ms != day) {
+        s->day_start_ms = day;
+        s->today_usd = 0;
+    }
+    if (s->month_start_ms != month) {
+        s->month_start_ms = month;
+        s->month_usd = 0;
+    }
+    s->today_usd += usd;
+    s->month_usd += usd;
+}
+
+static inline double gw_spend_today(const struct gw_spend *s, int64_t day)
+{
+    return s->day_start_ms == day ? s->today_usd : 0;
+}
+
+static inline double gw_spend_month(const struct gw_spend *s, int64_t month)
+{
+    return s->month_start_ms == month ? s->month_usd : 0;
+}
+
+struct gw_user {
+    char *name;
+    bool keep;             /* during a reload: a client of the new list names it [loop] */
+    struct gw_spend spend; /* [g->spend_mu] */
 };
 
 /* The users, and an index by name (open addressing, a power of two of
@@ -245,8 +275,7 @@ struct gateway {
 
     /* spend */
     pthread_mutex_t spend_mu;
-    int64_t total_day_start_ms, total_month_start_ms;
-    double total_today_usd, total_month_usd;
+    struct gw_spend total;          /* every user's */
 
     struct gw_cache *cache;         /* memory tier [loop] */
     struct gw_books *books;

@@ -294,6 +294,17 @@ enum brock_status store_ledger_spend(struct store *s, const struct store_ledger_
     return r;
 }
 
+/* The budget queries' days: ?1 the day of now_ms, ?2 the first day of its
+ * month, ?end the first day of the next. */
+static void bind_budget_days(sqlite3_stmt *st, int64_t now_ms, int end)
+{
+    int64_t month = store_utc_month_start(now_ms);
+    int64_t next_month = store_utc_month_start(month + 32 * STORE_DAY_MS);
+    sqlite3_bind_int64(st, 1, day_of(now_ms));
+    sqlite3_bind_int64(st, 2, month / STORE_DAY_MS);
+    sqlite3_bind_int64(st, end, next_month / STORE_DAY_MS);
+}
+
 enum brock_status store_ledger_budget(struct store *s, int64_t now_ms, const char *project, const char *user,
                                       double *today_usd, double *month_usd, struct brock_err *e)
 {
@@ -306,11 +317,7 @@ enum brock_status store_ledger_budget(struct store *s, int64_t now_ms, const cha
                                   e);
     if (!st)
         return BROCK_ERR_IO;
-    int64_t month = store_utc_month_start(now_ms);
-    int64_t next_month = store_utc_month_start(month + 32 * STORE_DAY_MS);
-    sqlite3_bind_int64(st, 1, day_of(now_ms));
-    sqlite3_bind_int64(st, 2, month / STORE_DAY_MS);
-    sqlite3_bind_int64(st, 5, next_month / STORE_DAY_MS);
+    bind_budget_days(st, now_ms, 5);
     struct store_ledger_filter f = {.project = project, .user = user};
     bind_filter(st, &f);
     int rc = sqlite3_step(st);
@@ -336,11 +343,7 @@ enum brock_status store_ledger_budget_by_user(struct store *s, int64_t now_ms, s
                                   e);
     if (!st)
         return BROCK_ERR_IO;
-    int64_t month = store_utc_month_start(now_ms);
-    int64_t next_month = store_utc_month_start(month + 32 * STORE_DAY_MS);
-    sqlite3_bind_int64(st, 1, day_of(now_ms));
-    sqlite3_bind_int64(st, 2, month / STORE_DAY_MS);
-    sqlite3_bind_int64(st, 3, next_month / STORE_DAY_MS);
+    bind_budget_days(st, now_ms, 3);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *user = (const char *)sqlite3_column_text(st, 0);

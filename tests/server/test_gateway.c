@@ -969,15 +969,20 @@ static void test_auth(void **state)
     assert_false(log_has(GW_SECRET));
 }
 
-/* Send a request head (no body) on a new connection; read what comes back
- * within timeout_ms. Returns the bytes read (NUL-terminated in out). */
-static size_t head_exchange(uint16_t port, const char *head, char *out, size_t cap, int timeout_ms, bool *closed)
+/* A new connection to the gateway on loopback. */
+static int loopback_connect(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    return fd;
+}
+
+/* Read from fd into out (NUL-terminated) until done(out), timeout_ms, or
+ * the peer closing (*closed). Returns the bytes read. */
+static size_t read_until(int fd, char *out, size_t cap, int timeout_ms, bool (*done)(const char *), bool *closed)
+{
     size_t n = 0;
     *closed = false;
     int64_t end = time_mono_ms() + timeout_ms;
@@ -992,10 +997,25 @@ static size_t head_exchange(uint16_t port, const char *head, char *out, size_t c
         }
         n += (size_t)r;
         out[n] = '\0';
-        if (strstr(out, "HTTP/1.1 100 Continue\r\n\r\n"))
+        if (done(out))
             break;
     }
     out[n] = '\0';
+    return n;
+}
+
+static bool got_continue(const char *s)
+{
+    return strstr(s, "HTTP/1.1 100 Continue\r\n\r\n") != NULL;
+}
+
+/* Send a request head (no body) on a new connection; read what comes back
+ * within timeout_ms. Returns the bytes read (NUL-terminated in out). */
+static size_t head_exchange(uint16_t port, const char *head, char *out, size_t cap, int timeout_ms, bool *closed)
+{
+    int fd = loopback_connect(port);
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    size_t n = read_until(fd, out, cap, timeout_ms, got_continue, closed);
     close(fd);
     return n;
 }
@@ -1618,10 +1638,7 @@ static ssize_t stall_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
 static void stall_open(struct stall_cli *c, uint16_t port, const char *path, const char *body)
 {
     memset(c, 0, sizeof *c);
-    c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+    c->fd = loopback_connect(port);
     nghttp2_session_callbacks *cb;
     nghttp2_session_callbacks_new(&cb);
     nghttp2_session_callbacks_set_send_callback(cb, stall_send);
@@ -1849,10 +1866,7 @@ static void test_admission_fair(void **state)
  * or closes it. */
 static int queued_post(uint16_t port, const char *token, const char *body)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    int fd = loopback_connect(port);
     char req[2048];
     int n = snprintf(req, sizeof req,
                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -1863,24 +1877,10 @@ static int queued_post(uint16_t port, const char *token, const char *body)
     return fd;
 }
 
-/* What comes back on fd within timeout_ms (NUL-terminated in out). */
-static void read_for(int fd, char *out, size_t cap, int timeout_ms)
+/* An answer's head and a JSON body have come in. */
+static bool got_answer(const char *s)
 {
-    size_t n = 0;
-    int64_t end = time_mono_ms() + timeout_ms;
-    while (n + 1 < cap && time_mono_ms() < end) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 20) <= 0)
-            continue;
-        ssize_t r = recv(fd, out + n, cap - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        out[n] = '\0';
-        if (strstr(out, "\r\n\r\n") && strstr(out, "}"))
-            break;
-    }
-    out[n] = '\0';
+    return strstr(s, "\r\n\r\n") && strchr(s, '}');
 }
 
 static void wait_health(struct fx *f, const char *name, long want)
@@ -1924,11 +1924,12 @@ static void test_admission_queue(void **state)
     close(a2); /* its head */
     wait_health(&f, "queued", 2);
     char out[4096];
-    read_for(a4, out, sizeof out, 5000);
+    bool closed;
+    read_until(a4, out, sizeof out, 5000, got_answer, &closed);
     assert_non_null(strstr(out, "HTTP/1.1 429"));
     assert_non_null(strstr(out, "ThrottlingException"));
     assert_non_null(strstr(out, "no upstream slot free"));
-    read_for(b1, out, sizeof out, 5000);
+    read_until(b1, out, sizeof out, 5000, got_answer, &closed);
     assert_non_null(strstr(out, "HTTP/1.1 429"));
     close(a4);
     close(b1);
