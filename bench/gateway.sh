@@ -29,6 +29,10 @@
 # paced BUSY_RATE (500) calls/s, direct and through the gateway, with the
 # maximum latency too.
 #
+# The closed loops also go through build/bench/bench_relay (make bench), a
+# TCP relay that copies bytes both ways and reads no HTTP: what one more hop
+# on loopback adds when it costs almost no CPU, the floor under any gateway.
+#
 # Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
 # -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
 # answers/s, <= 100 MB at 500 streams.
@@ -82,6 +86,14 @@ emu=$(wait_url "$tmp/emu" "$emu_pid")
 gw_pid=$!
 pids+=("$gw_pid")
 gw=$(wait_url "$tmp/gw" "$gw_pid")
+# The relay, when built: the same hop as the gateway with none of its work.
+relay=
+if [ -x "$build/bench/bench_relay" ]; then
+  "$build/bench/bench_relay" "$emu" >"$tmp/relay" 2>"$tmp/relay.err" &
+  relay_pid=$!
+  pids+=("$relay_pid")
+  relay=$(wait_url "$tmp/relay" "$relay_pid")
+fi
 case "$emu$gw" in *127.0.0.1*127.0.0.1*) ;; *) echo "not on loopback: $emu $gw" >&2; exit 1 ;; esac
 
 model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
@@ -139,19 +151,26 @@ table() { # paced_ms conns... (reads op from the caller)
   local delay=$1 c
   shift
   for c in "$@"; do
-    : >"$tmp/d"; : >"$tmp/g"
+    : >"$tmp/d"; : >"$tmp/g"; : >"$tmp/r"
     for _ in $(seq 1 "$ROUNDS"); do
       run "$emu" "$emu_key" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/d"
+      [ -z "$RELAY_COLS" ] || run "$relay" "$emu_key" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/r"
       run_gw "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/g"
     done
     d50=$(field p50_ms <"$tmp/d" | median); d99=$(field p99_ms <"$tmp/d" | median)
     g50=$(field p50_ms <"$tmp/g" | median); g99=$(field p99_ms <"$tmp/g" | median)
     drps=$(field rps <"$tmp/d" | median); grps=$(field rps <"$tmp/g" | median)
     cpu=$(field cpu_us <"$tmp/g" | median)
-    errs=$(cat "$tmp/d" "$tmp/g" | field errors | sum)
-    printf '| %s | %d | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.0f | %.0f | %.0f |%s\n' "$op" "$c" "$d50" "$d99" \
+    errs=$(cat "$tmp/d" "$tmp/g" "$tmp/r" | field errors | sum)
+    relay_cells=
+    if [ -n "$RELAY_COLS" ]; then
+      r50=$(field p50_ms <"$tmp/r" | median); r99=$(field p99_ms <"$tmp/r" | median)
+      relay_cells=$(printf ' %.3f / %.3f | %.0f |' "$(echo "$r50 - $d50" | bc -l)" "$(echo "$r99 - $d99" | bc -l)" \
+        "$(field rps <"$tmp/r" | median)")
+    fi
+    printf '| %s | %d | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.0f | %.0f | %.0f |%s%s\n' "$op" "$c" "$d50" "$d99" \
       "$g50" "$g99" "$(echo "$g50 - $d50" | bc -l)" "$(echo "$g99 - $d99" | bc -l)" "$drps" "$grps" "$cpu" \
-      "$([ "$errs" = 0 ] || echo " $errs errors")"
+      "$relay_cells" "$([ "$errs" = 0 ] || echo " $errs errors")"
   done
 }
 
@@ -162,12 +181,15 @@ hold_rss "a fresh gateway"
 echo
 echo "Closed loop (each connection sends again as soon as its answer is complete):"
 echo
+RELAY_COLS=
 header() {
-  echo "| call | connections | direct p50 / p99 (ms) | via gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct req/s | gateway req/s | gateway CPU µs/req |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| call | connections | direct p50 / p99 (ms) | via gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct req/s | gateway req/s | gateway CPU µs/req |${RELAY_COLS:+ relay added p50 / p99 (ms) | relay req/s |}"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|${RELAY_COLS:+---:|---:|}"
 }
+[ -n "$relay" ] && RELAY_COLS=1 || echo "(no build/bench/bench_relay: make bench adds the relay's columns)"
 header
 for op in invoke invoke-with-response-stream; do table 0 1 50 500; done
+RELAY_COLS=
 echo
 echo "Paced (each connection waits a random 0..2 x connections / $PACED_RATE s after an answer: about $PACED_RATE req/s offered in all):"
 echo
