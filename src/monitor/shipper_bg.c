@@ -47,6 +47,7 @@ static void abs_time_after(struct timespec *ts, int64_t ms)
 static void *worker(void *arg)
 {
     struct shipper_bg *b = arg;
+    pthread_setname_np(pthread_self(), "brock-shipper");
     pthread_mutex_lock(&b->mu);
     for (;;) {
         bool last = b->stopping || b->once;

@@ -394,6 +394,7 @@ static void housekeep(struct gw_books *b)
 static void *books_main(void *arg)
 {
     struct gw_books *b = arg;
+    pthread_setname_np(pthread_self(), "brock-books");
     /* The books are background work: every call waits on the loop, none
      * on this thread (unless its queue fills). On a busy machine (the loop, its upstream and its
      * clients sharing few cores) a batch here must not keep the loop off a

@@ -742,6 +742,7 @@ static bool refresh_creds_ahead(struct gateway *g)
 static void *helper_main(void *arg)
 {
     struct gateway *g = arg;
+    pthread_setname_np(pthread_self(), "brock-helper");
     bool creds = g->creds_ahead;
     /* gw_upstream_start fetched the first set; a nudge from the loop (no
      * usable set) refreshes at once, at most once a GATEWAY_CREDS_RETRY_MS

@@ -1638,6 +1638,8 @@ enum brock_status httpd_run(struct httpd *s, struct brock_err *e)
 static void *thread_main(void *arg)
 {
     struct httpd *s = arg;
+    /* a name `top -H` and `ps -L` show (15 characters at most) */
+    pthread_setname_np(pthread_self(), "brock-httpd");
     /* asynchronous signals belong to the other threads; SIGPIPE stays blocked */
     sigset_t all;
     sigfillset(&all);

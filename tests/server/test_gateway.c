@@ -1205,6 +1205,21 @@ static int stat_matches(FILE *fp, void *ctx)
     return t_policy == w->policy && t_nice == w->nice;
 }
 
+static int comm_is(FILE *fp, void *ctx)
+{
+    char name[32] = "";
+    if (!fgets(name, sizeof name, fp))
+        return 0;
+    name[strcspn(name, "\n")] = '\0';
+    return !strcmp(name, ctx);
+}
+
+/* Threads of this process named `name` (/proc/self/task/TID/comm). */
+static int threads_named(const char *name)
+{
+    return each_task_file("comm", comm_is, (void *)name);
+}
+
 /* Threads of this process running with this scheduling policy and nice
  * value (/proc/self/task/TID/stat: field 19 is nice, 41 the policy). */
 static int threads_scheduled(int policy, int nice)
@@ -1281,8 +1296,12 @@ static void test_books_budget_cache(void **state)
     /* the books thread is background work: batch policy, nice 10, so its
      * batches never keep the loop off a core (the loop stays at nice 0) */
     assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 1);
+    /* named for `top -H` / `ps -L`: the loop and the books */
+    assert_int_equal(threads_named("brock-books"), 1);
+    assert_true(threads_named("brock-httpd") >= 1);
     fx_down(&f);
     assert_int_equal(threads_scheduled(SCHED_BATCH, 10), 0);
+    assert_int_equal(threads_named("brock-books"), 0);
 
     /* every call has its row, with the client's user and project; the
      * persistent cache answers a new gateway on the same store */
