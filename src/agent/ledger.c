@@ -281,7 +281,7 @@ static void record(struct ledger *l, const struct rec_in *in)
         .profile = served,
         .region = res->region[0] ? res->region : in->region ? in->region : "",
         .api = in->req && in->req->api == MODEL_API_CONVERSE ? "converse" : "messages",
-        .usage = in->cache_hit ? (struct model_usage){0} : res->usage,
+        .usage = res->usage,
         .latency_ms = in->cache_hit ? 0 : res->latency_ms,
         .ttft_ms = in->cache_hit ? 0 : res->ttft_ms,
         .retries = res->attempts > 1 ? res->attempts - 1 : 0,
@@ -295,6 +295,8 @@ static void record(struct ledger *l, const struct rec_in *in)
         .req = in->req,
         .res = res,
     };
+    if (in->cache_hit) /* a cached answer used no model tokens */
+        r.usage = (struct model_usage){0};
     add_totals(&l->run, served, &r.usage, in->cost, in->background, in->cache_hit, in->saved, in->st != BROCK_OK);
     add_totals(&l->sess, served, &r.usage, in->cost, in->background, in->cache_hit, in->saved, in->st != BROCK_OK);
     if (l->cfg.store && !l->store_broken) {

@@ -252,6 +252,8 @@ static void path_str(const struct jstep *steps, size_t n, char *out, size_t cap)
 
 static const char *type_name(const json_t *v)
 {
+    if (!v)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
     case JSON_ARRAY: return "an array";

@@ -340,7 +340,7 @@ static bool host_is_credential_endpoint(const char *host)
 static void safe_copy(char *out, size_t outlen, const char *s, size_t max)
 {
     size_t j = 0;
-    for (size_t i = 0; s[i] && i < max && j + 1 < outlen; i++) {
+    for (size_t i = 0; i < max && s[i] && j + 1 < outlen; i++) {
         unsigned char c = (unsigned char)s[i];
         out[j++] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
     }

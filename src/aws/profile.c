@@ -239,8 +239,9 @@ static struct node *get_or_add(struct aws_profile_set *set, struct node *parent,
     index_reserve(set);
     uint64_t h = key_hash(parent, name, n, folds(parent));
     struct node **slot = index_slot(set, parent, name, n, h);
-    if (*slot)
-        return *slot;
+    struct node *found = *slot;
+    if (found)
+        return found;
     struct node *x = arena_alloc(&set->arena, sizeof *x);
     memset(x, 0, sizeof *x);
     x->pub.name = arena_strdup(&set->arena, name, n, type != NODE_SECTION);

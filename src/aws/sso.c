@@ -384,7 +384,7 @@ enum brock_status sso_get_role_credentials(struct aws_client *c, const char *acc
     }
     if (st == BROCK_OK)
         st = sso_parse_role_credentials(r.http.body.ptr, r.http.body.len, provider, out, e);
-    if (st == BROCK_OK && account_id && *account_id)
+    if (st == BROCK_OK && *account_id)
         (*out)->account_id = xstrdup(account_id);
     response_free_secure(&r);
     http_headers_cleanup(&h);

@@ -435,6 +435,8 @@ static void start(struct engine *en, struct slot *s, int64_t now)
             l = &en->lanes[i];
             break;
         }
+    if (!l) /* the caller saw free_lanes > 0: a lane is free, or the count is wrong */
+        abort();
     l->s = s;
     en->free_lanes--;
     s->state = S_RUNNING;

@@ -158,6 +158,8 @@ static const char *env(const struct loader *l, const char *name)
 
 static const char *type_name(const json_t *v)
 {
+    if (!v)
+        return "nothing";
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return "an object";

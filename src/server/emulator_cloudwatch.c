@@ -1418,8 +1418,10 @@ static struct enode *eparse_level(struct eparse *ep, int level)
     if (level > 4)
         return eparse_unary(ep);
     struct enode *x = eparse_level(ep, level + 1);
+    if (!x)
+        return NULL;
     const char *op;
-    while (x && (op = eop(ep, level))) {
+    while ((op = eop(ep, level))) {
         struct enode *y = eparse_level(ep, level + 1);
         if (!y) {
             enode_free(x);

@@ -473,7 +473,7 @@ static enum brock_status check_objects(struct store *s, struct brock_err *e)
 
 static enum brock_status migrate(struct store *s, struct brock_err *e)
 {
-    int64_t app, ver;
+    int64_t app = 0, ver = 0;
     enum brock_status r = read_int_pragma(s, "PRAGMA application_id", &app, e);
     if (r == BROCK_OK)
         r = read_int_pragma(s, "PRAGMA user_version", &ver, e);

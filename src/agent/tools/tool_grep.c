@@ -289,8 +289,6 @@ static size_t line_end(const struct fstate *fs, size_t off)
 static void flush_after(struct grep *g, struct fstate *fs, size_t upto)
 {
     while (fs->after_left && fs->last_line + 1 < upto && fs->last_end < fs->n && !g->stop) {
-        if (fs->last_end == fs->n)
-            break;
         put_line(g, fs, fs->last_line + 1, '-', fs->last_end);
         fs->last_line++;
         fs->last_end = line_end(fs, fs->last_end) + 1;
