@@ -19,3 +19,4 @@ echo "### A ten-turn tool session (Claude Code too when CLAUDE_CODE=1 and npm ca
 CLAUDE_CODE=${CLAUDE_CODE:-0} "$top/bench/agent.sh" "$build"; echo
 echo "### brock serve (the gateway) beside the emulator directly, under wrk"; "$top/bench/gateway.sh" "$build"; echo
 echo "### brock serve with 4,096 keys: the first key against the last"; "$top/bench/gateway_keys.sh" "$build"; echo
+echo "### brock serve: CPU per closed-loop call, beside a relay and the emulator directly"; "$top/bench/gateway_cpu.sh" "$build"; echo

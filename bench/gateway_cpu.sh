@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/gateway_cpu.sh [BUILD_DIR] - where the CPU of a closed-loop call goes:
+# the same wrk load (InvokeModel, CONNS connections, each sending again at
+# once) straight to `brock emulate`, through build/bench/bench_relay (a
+# byte-copying hop that reads no HTTP) and through `brock serve`, and for
+# each the CPU per call (utime + stime from /proc over the run / calls) of
+# wrk, the emulator, the relay, and each named thread of the gateway (its
+# loop on the main thread, brock-books for the ledger and audit event).
+# ROUNDS rounds (default 3) of DURATION seconds (default 5), interleaved;
+# medians. Loopback only; every run bounded by -d and a timeout.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build}
+brock=$build/brock
+relay_bin=$build/bench/bench_relay
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-50 500}
+[ -x "$brock" ] && [ -x "$relay_bin" ] || { echo "build first: make bench (needs $brock and $relay_bin)"; exit 1; }
+command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-cpu.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+export AWS_REGION=us-west-2 AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
+
+emu_key=ABSKbench-emulator-0123456789abcdef
+gw_key=bench-gateway-key-0123456789abcdef
+printf '{"keys": [{"ApiKey": "%s", "Arn": "arn:aws:iam::123456789012:user/bench"}]}\n' "$emu_key" >"$tmp/emu-keys.json"
+wait_url() { # file pid -> the URL from "listening on URL"
+  for _ in $(seq 1 200); do
+    u=$(sed -n '1s/^listening on //p' "$1" 2>/dev/null)
+    [ -n "$u" ] && { echo "$u"; return 0; }
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "server did not start: $(cat "$1".err 2>/dev/null)" >&2
+  return 1
+}
+"$brock" emulate --port 0 --keys "$tmp/emu-keys.json" >"$tmp/emu" 2>"$tmp/emu.err" &
+emu_pid=$!; pids+=("$emu_pid")
+emu=$(wait_url "$tmp/emu" "$emu_pid")
+"$relay_bin" "$emu" >"$tmp/relay" 2>"$tmp/relay.err" &
+relay_pid=$!; pids+=("$relay_pid")
+relay=$(wait_url "$tmp/relay" "$relay_pid")
+"$brock" serve --port 0 --endpoint-url "$emu" --max-per-client 512 --max-rpm-per-client 0 --key "$gw_key=bench/gateway" >"$tmp/gw" 2>"$tmp/gw.err" &
+gw_pid=$!; pids+=("$gw_pid")
+gw=$(wait_url "$tmp/gw" "$gw_pid")
+case "$emu$relay$gw" in *127.0.0.1*127.0.0.1*127.0.0.1*) ;; *) echo "not on loopback" >&2; exit 1 ;; esac
+
+model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
+body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark this please"}]}'
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14 + $15}' "$1"; } # utime + stime of a /proc/.../stat
+# "name ticks" for the emulator, the relay and each gateway thread (by name)
+snap() {
+  echo "emulator $(ticks /proc/$emu_pid/stat)"
+  echo "relay $(ticks /proc/$relay_pid/stat)"
+  for t in /proc/"$gw_pid"/task/*; do echo "gateway:$(tr ' ' _ <"$t/comm") $(ticks "$t/stat")"; done |
+    awk '{s[$1] += $2} END {for (k in s) print k, s[k]}'
+}
+one() { # label url token conns -> "label calls/s p99 name=us ..." (one line)
+  snap | sort >"$tmp/a"
+  GW_TOKEN=$3 GW_BODY=$body /usr/bin/time -f "%U %S" -o "$tmp/time" \
+    timeout $((DURATION + 30)) wrk -s "$top/bench/gateway.lua" --latency -t 2 -c "$4" -d "${DURATION}s" --timeout 10s \
+    "$2/model/$model/invoke" >"$tmp/wrk.out" 2>&1 || :
+  sleep 1 # the gateway's books write what the run left queued
+  snap | sort >"$tmp/b"
+  local json n
+  json=$(sed -n 's/^json //p' "$tmp/wrk.out")
+  n=$(echo "$json" | sed -n 's/.*"requests": *\([0-9]*\).*/\1/p')
+  [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "wrk failed: $(tail -3 "$tmp/wrk.out")" >&2; exit 1; }
+  read -r u s <"$tmp/time"
+  printf '%s %s %s wrk=%s' "$1" "$(echo "$json" | sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p')" \
+    "$(echo "$json" | sed -n 's/.*"p99_ms": *\([0-9.]*\).*/\1/p')" "$(awk -v t="$u $s" -v n="$n" 'BEGIN {split(t, a, " "); printf "%.1f", (a[1] + a[2]) * 1e6 / n}')"
+  join "$tmp/a" "$tmp/b" | awk -v n="$n" -v hz="$hz" '{printf " %s=%.1f", $1, ($3 - $2) * 1e6 / hz / n}'
+  echo
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+col() { # label key -> the median of key=VALUE over that label's lines
+  grep "^$1 " "$tmp/runs" | tr ' ' '\n' | sed -n "s/^$2=//p" | median
+}
+
+echo "gateway CPU per call: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ); ROUNDS=$ROUNDS, ${DURATION} s per run, closed-loop InvokeModel"
+echo
+echo "| connections | path | calls/s | p99 (ms) | wrk µs/call | emulator µs/call | relay µs/call | gateway loop µs/call | gateway books µs/call |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+for c in $CONNS; do
+  : >"$tmp/runs"
+  for _ in $(seq 1 "$ROUNDS"); do
+    one direct "$emu" "$emu_key" "$c" >>"$tmp/runs"
+    one relay "$relay" "$emu_key" "$c" >>"$tmp/runs"
+    one gateway "$gw" "$gw_key" "$c" >>"$tmp/runs"
+  done
+  for p in direct relay gateway; do
+    rps=$(grep "^$p " "$tmp/runs" | awk '{print $2}' | median)
+    p99=$(grep "^$p " "$tmp/runs" | awk '{print $3}' | median)
+    printf '| %d | %s | %.0f | %.3f | %s | %s | %s | %s | %s |\n' "$c" "$p" "$rps" "$p99" "$(col "$p" wrk)" \
+      "$(col "$p" emulator)" "$(col "$p" relay)" "$(col "$p" gateway:brock)" "$(col "$p" gateway:brock-books)"
+  done
+done
