@@ -21,14 +21,23 @@ static int run_file(const char *path)
     }
     size_t cap = 1 << 16, n = 0, r;
     uint8_t *p = malloc(cap);
-    while ((r = fread(p + n, 1, cap - n, f)) > 0) {
+    while (p && (r = fread(p + n, 1, cap - n, f)) > 0) {
         n += r;
-        if (n == cap)
-            p = realloc(p, cap *= 2);
+        if (n == cap) {
+            uint8_t *bigger = realloc(p, cap *= 2);
+            if (!bigger)
+                free(p);
+            p = bigger;
+        }
     }
     fclose(f);
     /* Copy to an exact-size buffer so ASan catches reads past the end. */
-    uint8_t *exact = malloc(n ? n : 1);
+    uint8_t *exact = p ? malloc(n ? n : 1) : NULL;
+    if (!exact) {
+        fprintf(stderr, "%s: out of memory reading the input\n", path);
+        free(p);
+        return 1;
+    }
     memcpy(exact, p, n);
     free(p);
     LLVMFuzzerTestOneInput(exact, n);

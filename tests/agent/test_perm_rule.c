@@ -10,6 +10,7 @@
 
 #include "../../src/agent/perm.h"
 #include "../../src/agent/perm_int.h"
+#include "../../src/util/alloc.h"
 
 /* --- Rule syntax ------------------------------------------------------- */
 
@@ -325,11 +326,11 @@ static void test_domains(void **state)
 /* Parts joined with " | " (raw text), for comparison. */
 static char *parts_of(const struct perm_shell *sh)
 {
-    char *out = calloc(1, 1);
+    char *out = xcalloc(1, 1);
     for (size_t i = 0; i < sh->nparts; i++) {
         char *p = perm_shell_join(sh, sh->parts[i].first, sh->parts[i].first + sh->parts[i].n, false, false);
         size_t ol = strlen(out);
-        out = realloc(out, ol + strlen(p) + 4);
+        out = xrealloc(out, ol + strlen(p) + 4);
         sprintf(out + ol, "%s%s", i ? " | " : "", p);
         free(p);
     }

@@ -516,8 +516,10 @@ int main(void)
         snprintf(ctx_path, sizeof ctx_path, "%s/%s/context.json", dir, names[i]);
         snprintf(req_path, sizeof req_path, "%s/%s/request.txt", dir, names[i]);
         char *ctx = test_read_file(ctx_path, NULL), *req = test_read_file(req_path, NULL);
-        if (!ctx || !req)
+        if (!ctx || !req) {
             fail_msg("%s: vector files missing", names[i]);
+            return 1; /* not reached: fail_msg() exits */
+        }
         bool normalize = strstr(ctx, "\"normalize\": false") == NULL;
         bool omit = strstr(ctx, "\"omit_session_token\": true") != NULL;
         char *end = strstr(req, " HTTP/1.1");

@@ -17,6 +17,7 @@
 
 #include "../../src/cli/render_md.h"
 #include "../../src/cli/term.h"
+#include "../../src/util/alloc.h"
 
 /* SGR sequences as term_sgr writes them. */
 #define R "\x1b[0m"
@@ -68,13 +69,14 @@ static void show(const char *label, const char *s)
 static void check(const char *src, int mode, int width, const char *want, const char *where)
 {
     char *got = render(src, mode, width);
-    if (strcmp(got, want) != 0) {
+    bool same = strcmp(got, want) == 0;
+    if (!same) {
         show("got ", got);
         show("want", want);
-        free(got);
-        fail_msg("%s", where);
     }
     free(got);
+    if (!same)
+        fail_msg("%s", where);
 }
 
 #define STR2(x) #x
@@ -625,7 +627,7 @@ static void scr_append(struct screen *s, const char *p, size_t n)
 {
     char *r = s->rows[s->row];
     size_t l = strlen(r);
-    r = realloc(r, l + n + 1);
+    r = xrealloc(r, l + n + 1);
     memcpy(r + l, p, n);
     r[l + n] = '\0';
     s->rows[s->row] = r;

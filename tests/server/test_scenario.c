@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../src/server/scenario.h"
+#include "../../src/util/alloc.h"
 #include "../../src/util/timeutil.h"
 #include "../../src/util/err.h"
 
@@ -272,7 +273,7 @@ static void test_limits(void **state)
 
     /* too many values */
     size_t vals = SCENARIO_MAX_VALUES + 1;
-    doc = realloc(doc, vals * 2 + 64);
+    doc = xrealloc(doc, vals * 2 + 64);
     n = (size_t)sprintf(doc, "{\"deny_models\": [");
     for (size_t i = 0; i < vals; i++) {
         doc[n++] = '0';

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../src/aws/crypto.h"
+#include "../../src/util/alloc.h"
 
 const char *testdata_dir(void)
 {
@@ -45,13 +46,13 @@ char *test_read_file(const char *path, size_t *len)
     if (!f)
         return NULL;
     size_t cap = 4096, n = 0;
-    char *p = malloc(cap);
+    char *p = xmalloc(cap);
     size_t r;
     while ((r = fread(p + n, 1, cap - n - 1, f)) > 0) {
         n += r;
         if (cap - n - 1 == 0) {
             cap *= 2;
-            p = realloc(p, cap);
+            p = xrealloc(p, cap);
         }
     }
     fclose(f);
