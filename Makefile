@@ -6,7 +6,7 @@
 #   make SAN=1 all       the same under AddressSanitizer + UBSan, in build/san/
 #   make fuzz            libFuzzer targets with clang (build/fuzz/)
 #   make bench           benchmark programs (bench/run.sh runs them)
-#   make lint            cppcheck over src/ (scripts/lint.sh; the suite runs it too)
+#   make lint            cppcheck over the C sources (scripts/lint.sh; the suite runs it too)
 #
 # Dependencies come from Debian 12 packages; scripts/install-deps lists them.
 
