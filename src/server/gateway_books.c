@@ -313,41 +313,58 @@ static void rec_free(struct rec *x)
     free(x);
 }
 
-static void write_one(struct gw_books *b, struct rec *x)
+static struct store_ledger_row ledger_row(const struct gateway_record *r)
 {
-    struct gateway *g = b->g;
-    const struct gateway_record *r = &x->r;
-    if (b->store) {
-        struct store_ledger_row row = {
-            .time_ms = r->time_ms,
-            .session_id = r->session,
-            .user = r->user,
-            .project = r->project,
-            .model = r->model,
-            .profile = r->profile,
-            .region = r->region,
-            .api = r->api,
-            .usage = {r->input, r->output, r->cache_read, r->cache_write},
-            .latency_ms = r->latency_ms,
-            .ttft_ms = r->ttft_ms,
-            .retries = r->retries,
-            .status = r->status,
-            .request_id = r->request_id,
-            .cost_usd = r->cost_usd,
-            .cache_hit = r->cache_hit,
-            .routing = r->routing,
-        };
-        struct brock_err e = {0};
-        if (store_ledger_insert(b->store, &row, NULL, &e) != BROCK_OK && !b->store_warned) {
-            b->store_warned = true;
-            log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e.msg);
-        }
-        if (x->entry)
-            cache_store(b, x->entry);
+    return (struct store_ledger_row){
+        .time_ms = r->time_ms,
+        .session_id = r->session,
+        .user = r->user,
+        .project = r->project,
+        .model = r->model,
+        .profile = r->profile,
+        .region = r->region,
+        .api = r->api,
+        .usage = {r->input, r->output, r->cache_read, r->cache_write},
+        .latency_ms = r->latency_ms,
+        .ttft_ms = r->ttft_ms,
+        .retries = r->retries,
+        .status = r->status,
+        .request_id = r->request_id,
+        .cost_usd = r->cost_usd,
+        .cache_hit = r->cache_hit,
+        .routing = r->routing,
+    };
+}
+
+static void ledger_warn(struct gw_books *b, const struct brock_err *e)
+{
+    if (!b->store_warned) {
+        b->store_warned = true;
+        log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e->msg);
     }
-    spend_add(g, r->user, r->cost_usd, r->time_ms ? r->time_ms : gw_now_ms(g));
-    if (g->o.record)
-        g->o.record(g->o.record_ctx, b->store, r);
+}
+
+/* The ledger rows of n records: all in one insert (a rollup update per
+ * user, project, model and day instead of one per row, and no savepoint per
+ * row); if that is refused (a row the store will not take), row by row, so
+ * one bad row costs only itself. */
+static void write_ledger(struct gw_books *b, struct rec **v, size_t n)
+{
+    struct brock_err e = {0};
+    if (n > 1) {
+        struct store_ledger_row *rows = xmalloc(n * sizeof *rows);
+        for (size_t i = 0; i < n; i++)
+            rows[i] = ledger_row(&v[i]->r);
+        enum brock_status st = store_ledger_insert_many(b->store, rows, n, &e);
+        free(rows);
+        if (st == BROCK_OK)
+            return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct store_ledger_row row = ledger_row(&v[i]->r);
+        if (store_ledger_insert(b->store, &row, NULL, &e) != BROCK_OK)
+            ledger_warn(b, &e);
+    }
 }
 
 /* What queued up while the last batch was written (up to BOOKS_BATCH records)
@@ -357,19 +374,29 @@ static void write_one(struct gw_books *b, struct rec *x)
  * thousand). A lone record is its own transaction, as before. */
 static void write_list(struct gw_books *b, struct rec *list)
 {
+    struct gateway *g = b->g;
+    struct rec *v[BOOKS_BATCH];
     while (list) {
+        size_t n = 0;
+        for (; list && n < BOOKS_BATCH; n++) {
+            v[n] = list;
+            list = list->next;
+        }
         struct brock_err e = {0};
-        bool batch = b->store && list->next && store_batch_begin(b->store, &e) == BROCK_OK;
-        for (size_t n = 0; list && n < BOOKS_BATCH; n++) {
-            struct rec *x = list;
-            list = x->next;
-            write_one(b, x);
-            rec_free(x);
+        bool batch = b->store && n > 1 && store_batch_begin(b->store, &e) == BROCK_OK;
+        if (b->store)
+            write_ledger(b, v, n);
+        for (size_t i = 0; i < n; i++) {
+            const struct gateway_record *r = &v[i]->r;
+            if (b->store && v[i]->entry)
+                cache_store(b, v[i]->entry);
+            spend_add(g, r->user, r->cost_usd, r->time_ms ? r->time_ms : gw_now_ms(g));
+            if (g->o.record)
+                g->o.record(g->o.record_ctx, b->store, r);
+            rec_free(v[i]);
         }
-        if (batch && store_batch_commit(b->store, &e) != BROCK_OK && !b->store_warned) {
-            b->store_warned = true;
-            log_warn("gateway: the ledger could not be written (%s); calls go on, budgets may lag", e.msg);
-        }
+        if (batch && store_batch_commit(b->store, &e) != BROCK_OK)
+            ledger_warn(b, &e);
     }
 }
 

@@ -1334,6 +1334,42 @@ static void seed_spend(struct store *s, int64_t t, const char *project, const ch
 /* Spend is a user's, whichever key spent it and in whichever project: read
  * for every user from the ledger at start (one query, users with no key
  * left out, other months not counted), and added to by any of their keys. */
+/* Records posted together are booked in one batch. One the ledger refuses
+ * (a request id longer than the store takes) must not cost the others their
+ * rows: the batch's one insert is refused whole, and then goes row by row. */
+static void test_books_bad_row(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    char *big = xmalloc(STORE_TEXT_MAX + 2);
+    memset(big, 'r', STORE_TEXT_MAX + 1);
+    big[STORE_TEXT_MAX + 1] = '\0';
+    for (int i = 0; i < 21; i++) {
+        struct gateway_record r = {
+            .time_ms = time_now_ms(),
+            .user = "batcher",
+            .project = "rows",
+            .session = "",
+            .model = "anthropic.claude-sonnet-4-5-20250929-v1:0",
+            .profile = "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            .region = "us-west-2",
+            .api = "invoke",
+            .input = 10,
+            .output = 5,
+            .cost_usd = 0.0001,
+            .status = "ok",
+            .request_id = i == 10 ? big : "a-request-id",
+            .routing = "",
+        };
+        gw_books_post(f.gw, &r, NULL);
+    }
+    fx_down(&f); /* the books write what is queued before they stop */
+    assert_int_equal(calls_of(f.dir, "batcher"), 20);
+    free(big);
+    free(f.dir);
+}
+
 static void test_budget_per_user(void **state)
 {
     (void)state;
@@ -2923,6 +2959,7 @@ int main(void)
         cmocka_unit_test(test_translation_upstream),
         cmocka_unit_test(test_books_budget_cache),
         cmocka_unit_test(test_budget_per_user),
+        cmocka_unit_test(test_books_bad_row),
         cmocka_unit_test(test_persistent_cache),
         cmocka_unit_test(test_failover_sticky),
         cmocka_unit_test(test_region_failover),
