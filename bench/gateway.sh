@@ -48,33 +48,14 @@ PACED_RATE=${PACED_RATE:-2000}
 command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
 command -v curl >/dev/null || { echo "needs curl"; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-gw.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-export AWS_REGION=us-west-2 AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
-
-emu_key=ABSKbench-emulator-0123456789abcdef
-gw_key=bench-gateway-key-0123456789abcdef
+. "$top/bench/gateway_lib.sh"
+bench_setup gw
 printf '{"keys": [{"ApiKey": "%s", "Arn": "arn:aws:iam::123456789012:user/bench"}]}\n' "$emu_key" >"$tmp/emu-keys.json"
 cat >"$tmp/scenario.json" <<'JSON'
 {"rules": [{"match": {"contains": "hold this stream open"},
             "response": {"text": "a b c d e f g h i j", "event_delay_ms": 3000}}]}
 JSON
 
-wait_url() { # file pid -> prints the URL from "listening on URL"
-  for _ in $(seq 1 200); do
-    u=$(sed -n '1s/^listening on //p' "$1" 2>/dev/null)
-    [ -n "$u" ] && { echo "$u"; return 0; }
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "server did not start: $(cat "$1".err 2>/dev/null)" >&2
-  return 1
-}
 "$brock" emulate --port 0 --keys "$tmp/emu-keys.json" --scenario "$tmp/scenario.json" >"$tmp/emu" 2>"$tmp/emu.err" &
 emu_pid=$!
 pids+=("$emu_pid")
@@ -96,8 +77,6 @@ if [ -x "$build/bench/bench_relay" ]; then
 fi
 case "$emu$gw" in *127.0.0.1*127.0.0.1*) ;; *) echo "not on loopback: $emu $gw" >&2; exit 1 ;; esac
 
-model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
-body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark this please"}]}'
 cached='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"temperature":0,"messages":[{"role":"user","content":"a cached answer"}]}'
 hold='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hold this stream open"}]}'
 
@@ -121,7 +100,6 @@ run_gw() { # like run, through the gateway, adding "cpu_us": the gateway's CPU p
   us=$(echo "$out" | field requests | awk -v d=$((t1 - t0)) -v hz="$hz" '{printf "%.1f", $1 ? d * 1e6 / hz / $1 : 0}')
   echo "${out%\}}, \"cpu_us\": ${us:-0}}"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 sum() { awk '{s+=$1} END {print s+0}'; }
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }

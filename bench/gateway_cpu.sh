@@ -19,28 +19,9 @@ CONNS=${CONNS:-50 500}
 [ -x "$brock" ] && [ -x "$relay_bin" ] || { echo "build first: make bench (needs $brock and $relay_bin)"; exit 1; }
 command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-cpu.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || :; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-export AWS_REGION=us-west-2 AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
-
-emu_key=ABSKbench-emulator-0123456789abcdef
-gw_key=bench-gateway-key-0123456789abcdef
+. "$top/bench/gateway_lib.sh"
+bench_setup cpu
 printf '{"keys": [{"ApiKey": "%s", "Arn": "arn:aws:iam::123456789012:user/bench"}]}\n' "$emu_key" >"$tmp/emu-keys.json"
-wait_url() { # file pid -> the URL from "listening on URL"
-  for _ in $(seq 1 200); do
-    u=$(sed -n '1s/^listening on //p' "$1" 2>/dev/null)
-    [ -n "$u" ] && { echo "$u"; return 0; }
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "server did not start: $(cat "$1".err 2>/dev/null)" >&2
-  return 1
-}
 "$brock" emulate --port 0 --keys "$tmp/emu-keys.json" >"$tmp/emu" 2>"$tmp/emu.err" &
 emu_pid=$!; pids+=("$emu_pid")
 emu=$(wait_url "$tmp/emu" "$emu_pid")
@@ -52,8 +33,6 @@ gw_pid=$!; pids+=("$gw_pid")
 gw=$(wait_url "$tmp/gw" "$gw_pid")
 case "$emu$relay$gw" in *127.0.0.1*127.0.0.1*127.0.0.1*) ;; *) echo "not on loopback" >&2; exit 1 ;; esac
 
-model=us.anthropic.claude-sonnet-4-5-20250929-v1%3A0
-body='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"benchmark this please"}]}'
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "$1"; } # utime + stime of a /proc/.../stat
 # "name ticks" for the emulator, the relay and each gateway thread (by name)
@@ -80,7 +59,6 @@ one() { # label url token conns -> "label calls/s p99 name=us ..." (one line)
   join "$tmp/a" "$tmp/b" | awk -v n="$n" -v hz="$hz" '{printf " %s=%.1f", $1, ($3 - $2) * 1e6 / hz / n}'
   echo
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { # label key -> the median of key=VALUE over that label's lines
   grep "^$1 " "$tmp/runs" | tr ' ' '\n' | sed -n "s/^$2=//p" | median
 }

@@ -24,15 +24,9 @@ DURATION=${DURATION:-3}
 [ -x "$brock" ] || { echo "build first: make (needs $brock)"; exit 1; }
 command -v wrk >/dev/null || { echo "needs wrk (Debian package wrk: scripts/install-deps --test)"; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/brock-bench-keys.XXXXXX")
+. "$top/bench/gateway_lib.sh"
+bench_setup keys
 pid=
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-export HOME=$tmp BROCK_DATA_DIR=$tmp/data XDG_CONFIG_HOME=$tmp/config
-export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
-export AWS_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK BROCK_LOG_GROUP
 
 key() { printf 'bench-key-%05d-0123456789abcdef' "$1"; }
 {
@@ -49,7 +43,6 @@ printf '{"keys": [{"token": "%s", "user": "u%d"}]}\n' "$(key $((KEYS - 1)))" $((
 chmod 600 "$tmp/one.json"
 
 # serve NAME KEYS_FILE [ARGS...]: start a gateway (its output in $tmp/NAME.*); sets url and pid
-pids=()
 serve() {
   local name=$1 file=$2
   shift 2
@@ -86,7 +79,6 @@ run() { # token -> "p50 p99 cpu_us"
     if (e + 0) { print "wrk: " e " errors" > "/dev/stderr"; exit 1 }
     printf "%s %s %.1f\n", p50, p99, n ? d * 1e6 / hz / n : 0 }'
 }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 first=$(key 0) last=$(key $((KEYS - 1)))
 run "$first" >/dev/null # warm up
 : >"$tmp/first"; : >"$tmp/last"
