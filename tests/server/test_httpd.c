@@ -1168,6 +1168,70 @@ static void test_large_bodies(void **state)
     fx_free(f);
 }
 
+/* Cleartext answers are written straight to the socket in the round that
+ * made them; only output the socket does not take waits for it to drain
+ * (write_waits), and the connection then goes back to writing directly. */
+static void small_echo(CURL *c, struct xfer *x, long want_connects)
+{
+    x->len = 0;
+    curl_easy_setopt(c, CURLOPT_URL, x->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "ping");
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    assert_int_equal(x->len, 4);
+    assert_memory_equal(x->data, "ping", 4);
+    long conns = -1;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+    assert_int_equal(conns, want_connects);
+}
+
+static void test_direct_writes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start();
+    struct httpd_stats st;
+    struct xfer x = {0};
+    CURL *c = mk_easy(&x, f->port, "/echo", false);
+    for (int i = 0; i < 5; i++)
+        small_echo(c, &x, i == 0 ? 1 : 0);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, 0);
+
+    /* 8 MB on the same connection: the socket takes part, the rest waits */
+    size_t n = 8 * 1000 * 1000;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/big?n=%zu", (unsigned)f->port, n);
+    x.len = 0;
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    assert_int_equal(x.len, n);
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)x.data[i] != big_byte(i))
+            fail_msg("byte %zu differs", i);
+    httpd_stats(f->s, &st);
+    uint64_t waits = st.write_waits;
+    assert_true(waits >= 1);
+
+    /* and then small answers go straight out again, on the same connection */
+    for (int i = 0; i < 3; i++)
+        small_echo(c, &x, 0);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, waits);
+    assert_int_equal(st.connections, 1);
+    curl_easy_cleanup(c);
+    xfer_free(&x);
+
+    /* HTTP/2 frames take the same path */
+    struct xfer y = {0};
+    CURL *h = mk_easy(&y, f->port, "/echo", true);
+    small_echo(h, &y, 1);
+    curl_easy_cleanup(h);
+    xfer_free(&y);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, waits);
+    fx_free(f);
+}
+
 struct reader_src {
     const char *p;
     size_t n, off, step;
@@ -2823,6 +2887,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_path_segment),
         cmocka_unit_test(test_h1_and_h2_same_port),
         cmocka_unit_test(test_large_bodies),
+        cmocka_unit_test(test_direct_writes),
         cmocka_unit_test(test_chunked_request_body),
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_pipelining_in_order),
