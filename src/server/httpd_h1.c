@@ -748,38 +748,11 @@ static bool status_has_body(int status)
     return status != 204 && status != 304 && status >= 200;
 }
 
-/* The head is built in one piece and added to the output once: each
- * evbuffer_add runs the output's callbacks. */
-struct headbuf {
-    struct evbuffer *out;
-    size_t n;
-    char b[2048];
-};
-
-static void hb_add(struct headbuf *hb, const char *p, size_t n)
-{
-    if (hb->n + n > sizeof hb->b) {
-        evbuffer_add(hb->out, hb->b, hb->n);
-        hb->n = 0;
-        if (n > sizeof hb->b) {
-            evbuffer_add(hb->out, p, n);
-            return;
-        }
-    }
-    memcpy(hb->b + hb->n, p, n);
-    hb->n += n;
-}
-
-static void hb_str(struct headbuf *hb, const char *s)
-{
-    hb_add(hb, s, strlen(s));
-}
-
 enum brock_status h1_resp_head(struct httpd_x *x, bool streaming, size_t content_length)
 {
     struct httpd_conn *c = x->conn;
     struct httpd_resp *rs = &x->resp;
-    struct headbuf hb = {.out = bufferevent_get_output(c->bev)};
+    struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->srv->stopping)
         x->keep_alive = false;
     bool body = status_has_body(rs->status);
@@ -787,38 +760,32 @@ enum brock_status h1_resp_head(struct httpd_x *x, bool streaming, size_t content
         x->keep_alive = false; /* body ends at close */
     char line[64];
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", rs->status, httpd_reason(rs->status));
-    hb_add(&hb, line, (size_t)n);
+    evbuffer_add(out, line, (size_t)n);
     const char *h = rs->hdrs.ptr;
     for (size_t i = 0; i < rs->nhdrs; i++) {
         size_t nl = strlen(h);
         const char *v = h + nl + 1;
         size_t vl = strlen(v);
-        hb_add(&hb, h, nl);
-        hb_add(&hb, ": ", 2);
-        hb_add(&hb, v, vl);
-        hb_add(&hb, "\r\n", 2);
+        evbuffer_add(out, h, nl);
+        evbuffer_add(out, ": ", 2);
+        evbuffer_add(out, v, vl);
+        evbuffer_add(out, "\r\n", 2);
         h = v + vl + 1;
     }
-    if (!rs->has_date) {
-        hb_str(&hb, "Date: ");
-        hb_str(&hb, httpd_date(c->srv));
-        hb_add(&hb, "\r\n", 2);
-    }
+    if (!rs->has_date)
+        evbuffer_add_printf(out, "Date: %s\r\n", httpd_date(c->srv));
     if (body) {
-        if (!streaming) {
-            n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", content_length);
-            hb_add(&hb, line, (size_t)n);
-        } else if (x->req.version == 11) {
-            hb_str(&hb, "Transfer-Encoding: chunked\r\n");
-        }
+        if (!streaming)
+            evbuffer_add_printf(out, "Content-Length: %zu\r\n", content_length);
+        else if (x->req.version == 11)
+            evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
     }
     if (!x->keep_alive)
-        hb_str(&hb, "Connection: close\r\n\r\n");
+        evbuffer_add(out, "Connection: close\r\n\r\n", 21);
     else if (x->req.version == 10)
-        hb_str(&hb, "Connection: keep-alive\r\n\r\n");
+        evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
     else
-        hb_add(&hb, "\r\n", 2);
-    evbuffer_add(hb.out, hb.b, hb.n);
+        evbuffer_add(out, "\r\n", 2);
     rs->head_sent = true;
     return BROCK_OK;
 }
