@@ -1909,8 +1909,8 @@ enum brock_status scenario_keys_parse(const char *text, size_t n, const char *wh
 
 enum brock_status scenario_keys_load(const char *path, struct scenario_keys *out, struct brock_err *e)
 {
-    struct buf b = BUF_INIT(SCENARIO_MAX_BYTES);
-    enum brock_status st = fs_read_file(path, SCENARIO_MAX_BYTES, &b, e);
+    struct buf b = BUF_INIT(SCENARIO_KEYS_MAX_BYTES);
+    enum brock_status st = fs_read_file(path, SCENARIO_KEYS_MAX_BYTES, &b, e);
     if (st == BROCK_OK)
         st = scenario_keys_parse(buf_cstr(&b), b.len, path, out, e);
     else

@@ -47,7 +47,8 @@
 #include "../util/err.h"
 
 /* Limits, checked while reading (before allocating). */
-#define SCENARIO_MAX_BYTES ((size_t)4 * 1024 * 1024) /* a scenario or keys file */
+#define SCENARIO_MAX_BYTES ((size_t)16 * 1024 * 1024)    /* a scenario file */
+#define SCENARIO_KEYS_MAX_BYTES ((size_t)4 * 1024 * 1024) /* a keys file */
 #define SCENARIO_MAX_DEPTH 64                        /* JSON nesting */
 #define SCENARIO_MAX_VALUES 200000                   /* JSON values in one document */
 #define SCENARIO_MAX_RULES 1024

@@ -22,10 +22,14 @@ unset AWS_PROFILE AWS_BEARER_TOKEN_BEDROCK AWS_ENDPOINT_URL BROCK_LOG_GROUP
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
 export AWS_REGION=us-west-2 AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
-# four text blocks of ~0.85 MB (a scenario string is at most 1 MB): ~4.5 MB of frames
+# sixteen text blocks of ~0.85 MB (a scenario string is at most 1 MB): ~18 MB
+# of frames. The stream must be well past what the kernel's socket buffers
+# take while the client does not read (the gateway's send buffer grows up to
+# tcp_wmem's cap, 4 MiB by default), or the gateway, which writes as the
+# frames come, never needs to hold.
 awk 'BEGIN {
   printf "{\"rules\": [{\"match\": {\"contains\": \"big stream\"}, \"response\": {\"content\": ["
-  for (b = 0; b < 4; b++) {
+  for (b = 0; b < 16; b++) {
     printf "%s{\"type\": \"text\", \"text\": \"", b ? ", " : ""
     for (i = 0; i < 110000; i++) printf "w%d ", i
     printf "end\"}"

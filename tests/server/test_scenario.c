@@ -287,7 +287,7 @@ static void test_limits(void **state)
 
     /* the whole document */
     assert_int_equal(scenario_parse(doc, SCENARIO_MAX_BYTES + 1, "big.json", &s, &e), BROCK_ERR_TOO_LARGE);
-    assert_string_equal(e.msg, "big.json: larger than 4194304 bytes");
+    assert_string_equal(e.msg, "big.json: larger than 16777216 bytes");
     free(doc);
 
     /* a missing file names itself */
