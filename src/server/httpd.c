@@ -829,6 +829,62 @@ static void conn_reclass(struct httpd_conn *c)
     s->cls_tail[k] = c;
 }
 
+/* Writing directly (cleartext sockets). A bufferevent writes only when its
+ * write event fires: each answer would cost an epoll_ctl to watch the socket
+ * for writing, a round of the loop to learn it is writable (it almost always
+ * is), and another epoll_ctl to stop watching. Instead, output added to a
+ * connection queues conn_flush_cb (event_active: no system call), which runs
+ * in the same round, after the callback that answered, and writes what it
+ * can. Only what the socket does not take enables the bufferevent's write
+ * event (and with it the write timeout), until conn_write_cb sees the output
+ * empty again. The same pattern as redis writing its replies before it
+ * sleeps. TLS and in-memory connections (fd -1) keep the bufferevent's own
+ * writing. */
+static void conn_out_cb(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)b;
+    struct httpd_conn *c = arg;
+    if (info->n_added && !c->flush_queued && !c->write_armed) {
+        c->flush_queued = true;
+        event_active(c->flush, EV_TIMEOUT, 1);
+    }
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct httpd_conn *c = arg;
+    c->flush_queued = false;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (c->write_armed || c->lingering || c->dead || !evbuffer_get_length(out))
+        return;
+    /* a socket bufferevent keeps its output's front frozen outside its own
+     * write callback */
+    evbuffer_unfreeze(out, 1);
+    errno = 0;
+    int n = evbuffer_write(out, c->fd);
+    int err = errno;
+    evbuffer_freeze(out, 1);
+    if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+        /* what the bufferevent's own write would report */
+        conn_event_cb(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
+        return;
+    }
+    if (evbuffer_get_length(out)) {
+        atomic_fetch_add(&c->srv->st_write_waits, 1);
+        c->write_armed = true;
+        bufferevent_enable(c->bev, EV_WRITE);
+    } else {
+        /* what follows an answer going out (a close after it, the next
+         * pipelined request, a drain callback) runs from conn_write_cb, as
+         * after the bufferevent's own write */
+        bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+    }
+}
+
 void httpd_conn_free(struct httpd_conn *c)
 {
     struct httpd *s = c->srv;
@@ -851,6 +907,10 @@ void httpd_conn_free(struct httpd_conn *c)
     }
     event_free(c->timer);
     event_free(c->kick);
+    if (c->flush) {
+        evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
+        event_free(c->flush);
+    }
     bufferevent_free(c->bev);
     log_trace("httpd: %s: connection closed", c->peer);
     free(c);
@@ -986,6 +1046,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
     struct httpd_conn *c = arg;
+    if (c->write_armed && !evbuffer_get_length(bufferevent_get_output(bev))) {
+        /* the socket took the rest: back to writing directly */
+        c->write_armed = false;
+        bufferevent_disable(bev, EV_WRITE);
+    }
     if (c->dead) {
         httpd_conn_free(c);
         return;
@@ -1081,7 +1146,15 @@ struct httpd_conn *httpd_conn_new(struct httpd *s, struct bufferevent *bev, evut
     bufferevent_setwatermark(bev, EV_READ, 0, HTTPD_READ_HIGH);
     struct timeval wt = {s->opt.write_timeout_ms / 1000, (s->opt.write_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(bev, NULL, &wt);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->direct = fd >= 0;
+    if (c->direct) {
+        c->flush = event_new(s->base, -1, 0, conn_flush_cb, c);
+        evbuffer_add_cb(bufferevent_get_output(bev), conn_out_cb, c);
+        bufferevent_disable(bev, EV_WRITE); /* a new bufferevent has it enabled */
+        bufferevent_enable(bev, EV_READ);
+    } else {
+        bufferevent_enable(bev, EV_READ | EV_WRITE);
+    }
     httpd_conn_timer(c, s->opt.header_timeout_ms);
     conn_reclass(c);
     log_trace("httpd: %s: connection accepted", c->peer);
@@ -1598,6 +1671,7 @@ void httpd_stats(const struct httpd *s, struct httpd_stats *out)
     out->h2_connections = atomic_load(&m->st_h2);
     out->requests = atomic_load(&m->st_requests);
     out->rejected = atomic_load(&m->st_rejected);
+    out->write_waits = atomic_load(&m->st_write_waits);
     out->tls_reloads = atomic_load(&m->st_tls_reloads);
     out->tls_reload_errors = atomic_load(&m->st_tls_reload_errors);
 }

@@ -145,6 +145,9 @@ struct httpd_stats {
     uint64_t h2_connections;  /* of `connections`, how many spoke HTTP/2 */
     uint64_t requests;        /* handed to the handler */
     uint64_t rejected;        /* answered by the server with a 4xx/5xx */
+    uint64_t write_waits;     /* cleartext: output the socket did not take at once,
+                                 so the connection waited to write (a slow reader,
+                                 a big answer) */
     uint64_t tls_reloads;     /* httpd_reload() that took new files */
     uint64_t tls_reload_errors; /* ... that kept the old ones */
 };

@@ -748,11 +748,38 @@ static bool status_has_body(int status)
     return status != 204 && status != 304 && status >= 200;
 }
 
+/* The head is built in one piece and added to the output once: each
+ * evbuffer_add runs the output's callbacks. */
+struct headbuf {
+    struct evbuffer *out;
+    size_t n;
+    char b[2048];
+};
+
+static void hb_add(struct headbuf *hb, const char *p, size_t n)
+{
+    if (hb->n + n > sizeof hb->b) {
+        evbuffer_add(hb->out, hb->b, hb->n);
+        hb->n = 0;
+        if (n > sizeof hb->b) {
+            evbuffer_add(hb->out, p, n);
+            return;
+        }
+    }
+    memcpy(hb->b + hb->n, p, n);
+    hb->n += n;
+}
+
+static void hb_str(struct headbuf *hb, const char *s)
+{
+    hb_add(hb, s, strlen(s));
+}
+
 enum brock_status h1_resp_head(struct httpd_x *x, bool streaming, size_t content_length)
 {
     struct httpd_conn *c = x->conn;
     struct httpd_resp *rs = &x->resp;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct headbuf hb = {.out = bufferevent_get_output(c->bev)};
     if (c->srv->stopping)
         x->keep_alive = false;
     bool body = status_has_body(rs->status);
@@ -760,32 +787,38 @@ enum brock_status h1_resp_head(struct httpd_x *x, bool streaming, size_t content
         x->keep_alive = false; /* body ends at close */
     char line[64];
     int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", rs->status, httpd_reason(rs->status));
-    evbuffer_add(out, line, (size_t)n);
+    hb_add(&hb, line, (size_t)n);
     const char *h = rs->hdrs.ptr;
     for (size_t i = 0; i < rs->nhdrs; i++) {
         size_t nl = strlen(h);
         const char *v = h + nl + 1;
         size_t vl = strlen(v);
-        evbuffer_add(out, h, nl);
-        evbuffer_add(out, ": ", 2);
-        evbuffer_add(out, v, vl);
-        evbuffer_add(out, "\r\n", 2);
+        hb_add(&hb, h, nl);
+        hb_add(&hb, ": ", 2);
+        hb_add(&hb, v, vl);
+        hb_add(&hb, "\r\n", 2);
         h = v + vl + 1;
     }
-    if (!rs->has_date)
-        evbuffer_add_printf(out, "Date: %s\r\n", httpd_date(c->srv));
+    if (!rs->has_date) {
+        hb_str(&hb, "Date: ");
+        hb_str(&hb, httpd_date(c->srv));
+        hb_add(&hb, "\r\n", 2);
+    }
     if (body) {
-        if (!streaming)
-            evbuffer_add_printf(out, "Content-Length: %zu\r\n", content_length);
-        else if (x->req.version == 11)
-            evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+        if (!streaming) {
+            n = snprintf(line, sizeof line, "Content-Length: %zu\r\n", content_length);
+            hb_add(&hb, line, (size_t)n);
+        } else if (x->req.version == 11) {
+            hb_str(&hb, "Transfer-Encoding: chunked\r\n");
+        }
     }
     if (!x->keep_alive)
-        evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+        hb_str(&hb, "Connection: close\r\n\r\n");
     else if (x->req.version == 10)
-        evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+        hb_str(&hb, "Connection: keep-alive\r\n\r\n");
     else
-        evbuffer_add(out, "\r\n", 2);
+        hb_add(&hb, "\r\n", 2);
+    evbuffer_add(hb.out, hb.b, hb.n);
     rs->head_sent = true;
     return BROCK_OK;
 }

@@ -235,6 +235,13 @@ struct httpd_conn {
     size_t linger_bytes;
     struct event *timer;
     struct event *kick;
+    /* Cleartext sockets write their output directly (see conn_flush_cb in
+     * httpd.c): the bufferevent's write event is enabled only while output
+     * the socket did not take is waiting (write_armed). */
+    struct event *flush;
+    bool direct;
+    bool flush_queued;
+    bool write_armed;
     /* eviction lists (see enum conn_class) */
     enum conn_class cls;
     struct httpd_conn *lprev, *lnext;
@@ -282,7 +289,7 @@ struct httpd {
     bool thread_started;
     atomic_bool thread_joined;
     atomic_uint_fast64_t st_connections, st_open, st_refused, st_h2, st_requests, st_rejected,
-        st_evicted, st_tls_reloads, st_tls_reload_errors;
+        st_evicted, st_tls_reloads, st_tls_reload_errors, st_write_waits;
     int64_t date_sec;
     char date[40];
 };

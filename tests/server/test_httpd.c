@@ -1168,6 +1168,105 @@ static void test_large_bodies(void **state)
     fx_free(f);
 }
 
+/* Cleartext answers are written straight to the socket in the round that
+ * made them; only output the socket does not take waits for it to drain
+ * (write_waits), and the connection then goes back to writing directly. */
+static void small_echo(CURL *c, struct xfer *x, long want_connects)
+{
+    x->len = 0;
+    curl_easy_setopt(c, CURLOPT_URL, x->url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "ping");
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    assert_int_equal(x->len, 4);
+    assert_memory_equal(x->data, "ping", 4);
+    long conns = -1;
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &conns);
+    assert_int_equal(conns, want_connects);
+}
+
+static void test_direct_writes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_start();
+    struct httpd_stats st;
+    struct xfer x = {0};
+    CURL *c = mk_easy(&x, f->port, "/echo", false);
+    for (int i = 0; i < 5; i++)
+        small_echo(c, &x, i == 0 ? 1 : 0);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, 0);
+
+    curl_easy_cleanup(c);
+    xfer_free(&x);
+
+    /* 8 MB to a client that reads nothing yet: the socket takes part, the
+     * rest waits for it */
+    int fd = raw_connect(f->port);
+    /* a fixed receive buffer (no autotuning) that still holds more than
+     * loopback's 64 KiB segment, so the window reopens as it reads: with the
+     * server's send buffer (at most tcp_wmem's cap, 4 MiB by default), well
+     * under the answer */
+    int rcv = 256 * 1024;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+    size_t n = 8 * 1000 * 1000;
+    FILE *wm = fopen("/proc/sys/net/ipv4/tcp_wmem", "r");
+    unsigned long lo, def, cap;
+    if (wm && fscanf(wm, "%lu %lu %lu", &lo, &def, &cap) == 3 && cap > n / 2)
+        n = 2 * cap + 1000 * 1000;
+    if (wm)
+        fclose(wm);
+    char get[96];
+    snprintf(get, sizeof get, "GET /big?n=%zu HTTP/1.1\r\nHost: h\r\n\r\n", n);
+    raw_sends(fd, get);
+    int64_t end = time_mono_ms() + 5000;
+    do {
+        usleep(10000);
+        httpd_stats(f->s, &st);
+    } while (!st.write_waits && time_mono_ms() < end);
+    uint64_t waits = st.write_waits;
+    assert_true(waits >= 1);
+    /* then it reads: every byte arrives */
+    struct rawbuf rb = {0};
+    raw_read(fd, &rb, "\r\n\r\n", 5000);
+    const char *he = memmem(rb.p, rb.n, "\r\n\r\n", 4);
+    assert_non_null(he);
+    size_t hl = (size_t)(he - rb.p) + 4;
+    end = time_mono_ms() + 10000;
+    while (rb.n < hl + n && !rb.eof && time_mono_ms() < end)
+        raw_read(fd, &rb, NULL, 100);
+    if (rb.n != hl + n)
+        fail_msg("read %zu of %zu bytes (eof %d)", rb.n, hl + n, rb.eof);
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)rb.p[hl + i] != big_byte(i))
+            fail_msg("byte %zu differs", i);
+    /* and small answers on the same connection go straight out again */
+    for (int i = 0; i < 3; i++) {
+        rb.n = 0;
+        raw_sends(fd, "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nping");
+        raw_read(fd, &rb, "ping", 5000);
+        struct rawresp r;
+        assert_true(parse_response(rb.p, rb.n, false, &r) > 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, 4);
+        rawresp_free(&r);
+    }
+    free(rb.p);
+    close(fd);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, waits);
+    assert_int_equal(st.connections, 2);
+
+    /* HTTP/2 frames take the same path */
+    struct xfer y = {0};
+    CURL *h = mk_easy(&y, f->port, "/echo", true);
+    small_echo(h, &y, 1);
+    curl_easy_cleanup(h);
+    xfer_free(&y);
+    httpd_stats(f->s, &st);
+    assert_int_equal(st.write_waits, waits);
+    fx_free(f);
+}
+
 struct reader_src {
     const char *p;
     size_t n, off, step;
@@ -2823,6 +2922,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_path_segment),
         cmocka_unit_test(test_h1_and_h2_same_port),
         cmocka_unit_test(test_large_bodies),
+        cmocka_unit_test(test_direct_writes),
         cmocka_unit_test(test_chunked_request_body),
         cmocka_unit_test(test_keepalive_reuse),
         cmocka_unit_test(test_pipelining_in_order),
