@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/utsname.h>
 
@@ -1368,6 +1369,27 @@ enum brock_status http_multi_add(struct http_multi *m, const struct http_request
     return http_multi_start(m, req, resp, done, ctx, NULL, e);
 }
 
+/* libcurl opens a connection's socket (as it would itself, plus
+ * close-on-exec) and closes it, whenever that connection goes: the loop
+ * learns both (http_multi_io.opened / closing). */
+static curl_socket_t on_curl_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct http_multi *m = clientp;
+    int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        m->io.opened(m->io.ctx, fd);
+    return fd;
+}
+
+static int on_curl_close(void *clientp, curl_socket_t fd)
+{
+    struct http_multi *m = clientp;
+    m->io.closing(m->io.ctx, (int)fd);
+    return close(fd);
+}
+
 enum brock_status http_multi_start(struct http_multi *m, const struct http_request *req, struct http_response *resp,
                                    http_done_fn *done, void *ctx, struct http_xfer **out, struct brock_err *e)
 {
@@ -1423,6 +1445,12 @@ enum brock_status http_multi_start(struct http_multi *m, const struct http_reque
      * holding every other request to the host until that answer starts. */
     if (mx->ui.https)
         curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
+    if (m->evented && m->io.opened && m->io.closing) {
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+        curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, m);
+        curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+        curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, m);
+    }
     x->start_ms = x->last_activity_ms = time_mono_ms();
     if (curl_multi_add_handle(m->multi, h) != CURLM_OK) {
         st = err_set(e, BROCK_ERR_INTERNAL, "libcurl refused the request to %s", mx->ui.where);

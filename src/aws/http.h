@@ -283,6 +283,16 @@ struct http_multi_io {
     /* Call http_multi_on_timer() once after ms (0: as soon as the loop can),
      * replacing the timer set before; -1: no timer. */
     void (*timer)(void *ctx, long ms);
+    /* Optional, both or neither: libcurl opened fd for a connection
+     * (CURLOPT_OPENSOCKETFUNCTION), and is about to close it
+     * (CURLOPT_CLOSESOCKETFUNCTION; libcurl keeps both with the connection,
+     * so every such socket ends through `closing`). A loop that keeps a
+     * registration for fd after `watch` said 0 may do so only for these
+     * sockets (libcurl closes others, such as its resolver's, without a
+     * word) and must drop it in `closing`, or a socket that gets the same
+     * number would inherit it. */
+    void (*opened)(void *ctx, int fd);
+    void (*closing)(void *ctx, int fd);
     void *ctx;
 };
 

@@ -1071,6 +1071,8 @@ enum brock_status emulator_new(const struct emulator_options *o, struct emulator
     ho.port = o->port;
     ho.handler = handler;
     ho.handler_ctx = em;
+    if (o->keepalive_timeout_ms > 0)
+        ho.keepalive_timeout_ms = o->keepalive_timeout_ms;
     st = httpd_new(&ho, &em->httpd, e);
     if (st != BROCK_OK) {
         emulator_free(em);

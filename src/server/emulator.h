@@ -99,6 +99,7 @@ struct emulator_options {
     size_t n_deny_models;
     bool no_example_keys;      /* do not accept AWS's documentation example keys */
     const struct clock *clock; /* NULL = real time (SigV4 window, key expiry, cache TTLs) */
+    int keepalive_timeout_ms;  /* an idle connection is closed after this; 0 = httpd's default */
 };
 
 struct emulator;

@@ -1477,6 +1477,7 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->cut_streams = atomic_load(&g->st_cut);
     out->client_gone = atomic_load(&g->st_gone);
     out->translated = atomic_load(&g->st_translated);
+    out->upstream_sockets = atomic_load(&g->st_up_sockets);
 }
 
 /* Jobs still alive after the loop ended (cut at the stop deadline, or never

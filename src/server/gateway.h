@@ -71,6 +71,7 @@
 #define GATEWAY_KEYS_FILE_MAX ((size_t)1024 * 1024)
 #define GATEWAY_MAX_TARGETS 8                    /* regions + fallback models */
 #define GATEWAY_DEFAULT_MAX_UPSTREAM 512         /* upstream calls at once */
+#define GATEWAY_DEFAULT_IDLE_UPSTREAM 1024       /* idle upstream connections kept for reuse */
 #define GATEWAY_DEFAULT_PER_CLIENT_DIV 4         /* one key holds at most max_upstream / 4 of them */
 #define GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS 30000   /* waiting for an upstream slot: then 429 */
 #define GATEWAY_RATE_BURST_DIV 6                 /* a key's requests a minute: a sixth (10 s' worth) at once */
@@ -241,6 +242,7 @@ struct gateway_options {
                               * its keys-file entry says; <= 0 = no limit */
     int queue_timeout_ms;    /* 0 = GATEWAY_DEFAULT_QUEUE_TIMEOUT_MS */
     int creds_check_ms;      /* 0 = GATEWAY_CREDS_CHECK_MS */
+    long max_idle_upstream;  /* idle upstream connections kept for reuse; 0 = GATEWAY_DEFAULT_IDLE_UPSTREAM */
     size_t max_body;         /* request body limit; 0 = httpd's default */
     int write_timeout_ms;    /* a client taking no response bytes: closed (h2: stream reset);
                               * 0 = httpd's default */
@@ -283,6 +285,8 @@ struct gateway_stats {
     uint64_t client_gone;  /* clients that left before their answer was complete */
     uint64_t translated;   /* bodies changed by gateway_translate */
     uint64_t inflight, queued;
+    uint64_t upstream_sockets; /* upstream sockets the loop watches, or keeps registered while
+                                * their connection is idle in the pool */
 };
 
 struct gateway;

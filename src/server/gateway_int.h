@@ -248,6 +248,17 @@ struct gateway {
     /* upstream [loop] */
     struct http_multi *multi;
     struct event *up_timer;
+    /* libcurl's sockets by number: the event and what it watches. A
+     * connection's socket libcurl stops watching keeps its registration
+     * while the connection is idle in the pool, so the next call on it costs
+     * no epoll_ctl; see io_watch. */
+    struct gw_sock {
+        struct event *ev;
+        short flags;
+        bool idle; /* libcurl does not watch it; still registered */
+        bool conn; /* opened by libcurl for a connection: ends in io_closing */
+    } *socks;
+    size_t nsocks;
     struct aws_client *up[GATEWAY_MAX_TARGETS + 1]; /* per region index */
     bool up_stop;
     _Atomic bool realtime_on;       /* the loop thread got SCHED_FIFO (--realtime) */
@@ -283,7 +294,7 @@ struct gateway {
     pthread_t thread;
     bool threaded;
     _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
-        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate,
+        st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate, st_up_sockets,
         st_keys_reloads, st_keys_reload_errors;
 };
 

@@ -25,7 +25,6 @@
 #include "gateway_int.h"
 
 #define SESS_BUCKETS 4096
-#define GW_UPSTREAM_KEEP_CONNECTIONS 1024 /* idle upstream connections kept for reuse */
 
 /* ---- waking the loop ------------------------------------------------------------ */
 
@@ -799,32 +798,112 @@ static void *helper_main(void *arg)
 
 /* ---- the multi on the loop ------------------------------------------------------------ */
 
+static struct gw_sock *sock_slot(struct gateway *g, int fd);
+
+static void sock_drop(struct gateway *g, struct gw_sock *k)
+{
+    if (k->ev) {
+        event_del(k->ev);
+        event_free(k->ev);
+        atomic_fetch_sub(&g->st_up_sockets, 1);
+    }
+    k->ev = NULL;
+    k->flags = 0;
+    k->idle = false;
+}
+
 static void on_socket(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *g = arg;
+    struct gw_sock *k = (size_t)fd < g->nsocks ? &g->socks[fd] : NULL;
+    if (k && k->idle) {
+        /* an idle pooled connection is readable: the upstream closed it (or
+         * sent what nobody asked for). libcurl finds out when it next takes
+         * the connection; until then, stop watching it */
+        sock_drop(g, k);
+        return;
+    }
     http_multi_on_socket(g->multi, (int)fd, (what & EV_READ ? HTTP_IO_IN : 0) | (what & EV_WRITE ? HTTP_IO_OUT : 0));
 }
 
+/* libcurl's CURLMOPT_SOCKETFUNCTION through http.c. Per call on a pooled
+ * connection libcurl asks to watch for reading once the request is out and
+ * to stop when the answer is in: an epoll_ctl each, two a call. A
+ * connection's socket it stops watching for reading only stays registered
+ * (idle) instead, and is taken back without a system call when libcurl
+ * watches it for reading again. An idle socket that turns readable is
+ * dropped then (on_socket), and io_closing drops it before libcurl closes
+ * it, so a new socket with the same number never meets the old
+ * registration (libevent would take it for the new socket's, and never add
+ * the new one to epoll). */
 static void *io_watch(void *ctx, int fd, int what, void *slot)
 {
+    (void)slot;
     struct gateway *g = ctx;
-    struct event *ev = slot;
-    if (ev)
-        event_del(ev);
+    struct gw_sock *k = sock_slot(g, fd);
+    if (!k)
+        return NULL;
     if (!what) {
-        if (ev)
-            event_free(ev);
+        if (k->ev && k->flags == (EV_PERSIST | EV_READ) && k->conn)
+            k->idle = true;
+        else
+            sock_drop(g, k);
         return NULL;
     }
     short flags = (short)(EV_PERSIST | (what & HTTP_IO_IN ? EV_READ : 0) | (what & HTTP_IO_OUT ? EV_WRITE : 0));
+    k->idle = false;
+    if (k->ev && k->flags == flags)
+        return k->ev;
     struct event_base *base = httpd_event_base(g->httpd);
-    if (!ev)
-        ev = event_new(base, fd, flags, on_socket, g);
-    else
-        event_assign(ev, base, fd, flags, on_socket, g);
-    if (ev)
-        event_add(ev, NULL);
-    return ev;
+    if (k->ev) {
+        event_del(k->ev);
+        event_assign(k->ev, base, fd, flags, on_socket, g);
+    } else {
+        k->ev = event_new(base, fd, flags, on_socket, g);
+        if (k->ev)
+            atomic_fetch_add(&g->st_up_sockets, 1);
+    }
+    k->flags = flags;
+    if (k->ev)
+        event_add(k->ev, NULL);
+    return k->ev;
+}
+
+static struct gw_sock *sock_slot(struct gateway *g, int fd)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= g->nsocks) {
+        size_t n = g->nsocks ? g->nsocks : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        g->socks = xrealloc(g->socks, n * sizeof *g->socks);
+        memset(g->socks + g->nsocks, 0, (n - g->nsocks) * sizeof *g->socks);
+        g->nsocks = n;
+    }
+    return &g->socks[fd];
+}
+
+/* libcurl opened fd for a connection (CURLOPT_OPENSOCKETFUNCTION, through
+ * http.c): it will close it through io_closing, so it may stay registered
+ * while idle. */
+static void io_opened(void *ctx, int fd)
+{
+    struct gateway *g = ctx;
+    struct gw_sock *k = sock_slot(g, fd);
+    if (k) {
+        sock_drop(g, k); /* nothing can be left under a fresh number; to be sure */
+        k->conn = true;
+    }
+}
+
+static void io_closing(void *ctx, int fd)
+{
+    struct gateway *g = ctx;
+    if (fd >= 0 && (size_t)fd < g->nsocks) {
+        sock_drop(g, &g->socks[fd]);
+        g->socks[fd].conn = false;
+    }
 }
 
 static void io_timer(void *ctx, long ms)
@@ -857,8 +936,8 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
      * libcurl's default cache (4 x the transfers running) closes them in
      * every lull, and a paced load then paid a new connection ~25 times a
      * second */
-    http_multi_keep_connections(g->multi, GW_UPSTREAM_KEEP_CONNECTIONS);
-    struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .ctx = g};
+    http_multi_keep_connections(g->multi, g->o.max_idle_upstream > 0 ? g->o.max_idle_upstream : GATEWAY_DEFAULT_IDLE_UPSTREAM);
+    struct http_multi_io io = {.watch = io_watch, .timer = io_timer, .opened = io_opened, .closing = io_closing, .ctx = g};
     http_multi_set_io(g->multi, &io);
     g->creds_check_ms = g->o.creds_check_ms > 0 ? g->o.creds_check_ms : GATEWAY_CREDS_CHECK_MS;
     g->creds_ahead = g->o.upstream.creds.get_ahead && !g->o.upstream.bearer_token;
@@ -910,6 +989,13 @@ void gw_upstream_stop(struct gateway *g)
         http_multi_free(g->multi);
         g->multi = NULL;
     }
+    /* libcurl closed its sockets above (io_closing); anything left was never
+     * closed by it */
+    for (size_t i = 0; i < g->nsocks; i++)
+        sock_drop(g, &g->socks[i]);
+    free(g->socks);
+    g->socks = NULL;
+    g->nsocks = 0;
     /* calls still waiting for credentials: never sent */
     while (g->parked) {
         struct gw_job *j = g->parked;

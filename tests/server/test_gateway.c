@@ -554,6 +554,8 @@ struct fx_opts {
     long rpm_per_client;
     enum brock_status (*reload_keys)(void *ctx, struct gateway_keys *out, struct brock_err *e);
     void *reload_ctx;
+    long max_idle_upstream;
+    int emu_keepalive_ms;
 };
 
 static void fx_up(struct fx *f, const struct fx_opts *fo)
@@ -561,7 +563,8 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
     memset(f, 0, sizeof *f);
     struct brock_err e = {0};
     const char *scen = fo && fo->scenario ? fo->scenario : SLOW_SCENARIO;
-    struct emulator_options eo = {.scenario_text = scen, .scenario_len = strlen(scen), .scenario_path = "test.json"};
+    struct emulator_options eo = {.scenario_text = scen, .scenario_len = strlen(scen), .scenario_path = "test.json",
+                                  .keepalive_timeout_ms = fo ? fo->emu_keepalive_ms : 0};
     if (emulator_start(&eo, &f->em, &e) != BROCK_OK)
         fail_msg("emulator_start: %s", e.msg);
     f->creds = aws_credentials_new(EX_AKID, EX_SECRET, NULL, 0, "test");
@@ -603,6 +606,7 @@ static void fx_up(struct fx *f, const struct fx_opts *fo)
         o.rpm_per_client = fo->rpm_per_client;
         o.reload_keys = fo->reload_keys;
         o.reload_ctx = fo->reload_ctx;
+        o.max_idle_upstream = fo->max_idle_upstream;
     }
     if (gateway_new(&o, &f->gw, &e) != BROCK_OK)
         fail_msg("gateway_new: %s", e.msg);
@@ -1878,6 +1882,89 @@ static void *bg_run(void *arg)
     return NULL;
 }
 
+/* Wait up to ms for the gateway to hold registrations for `want` upstream
+ * sockets; the count last seen. */
+static uint64_t wait_up_sockets(struct fx *f, uint64_t want, int ms)
+{
+    struct gateway_stats st;
+    for (int64_t end = time_mono_ms() + ms;;) {
+        gateway_stats(f->gw, &st);
+        if (st.upstream_sockets == want || time_mono_ms() >= end)
+            return st.upstream_sockets;
+        usleep(10000);
+    }
+}
+
+static void stream_ok(struct fx *f, const char *text)
+{
+    struct resp r;
+    struct req q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                    .body = invoke_body(text, false), .bearer = TOK_ALICE};
+    send_req(f, &q, &r);
+    assert_int_equal(r.rc, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    char fr[8192];
+    assert_true(frames(&r.body, fr, sizeof fr)); /* whole frames to the end */
+    assert_non_null(strstr(fr, "chunk"));
+    assert_null(strstr(fr, "Exception"));
+    resp_free(&r);
+}
+
+static void test_upstream_idle_sockets(void **state)
+{
+    (void)state;
+    /* An idle upstream connection's socket stays registered with the loop
+     * between calls (no epoll_ctl a call), so the gateway must drop that
+     * registration whenever the socket goes: libcurl closing it, or the
+     * upstream closing it while idle. One idle connection kept; the
+     * emulator closes connections idle for 1 s. */
+    struct fx_opts fo = {.scenario = "{\"rules\": [{\"match\": {\"contains\": \"slow stream\"}, \"response\": "
+                                     "{\"text\": \"one two three four five six\", \"event_delay_ms\": 25}}]}",
+                         .no_cache = true, .max_idle_upstream = 1, .emu_keepalive_ms = 1000};
+    struct fx f;
+    fx_up(&f, &fo);
+    /* a call: its connection idles in the pool, still registered */
+    stream_ok(&f, "slow stream 1");
+    assert_int_equal(wait_up_sockets(&f, 1, 0), 1);
+    /* four at once: four connections, of which libcurl keeps one and closes
+     * three; their registrations go with them */
+    struct bg_req b[4];
+    char body[1024]; /* invoke_body's buffer is shared: a copy for the threads */
+    snprintf(body, sizeof body, "%s", invoke_body("slow stream 2", false));
+    for (int i = 0; i < 4; i++) {
+        b[i] = (struct bg_req){.f = &f,
+                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
+                                     .body = body, .bearer = TOK_ALICE}};
+        pthread_create(&b[i].th, NULL, bg_run, &b[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(b[i].th, NULL);
+        assert_int_equal(b[i].r.status, 200);
+        char fr[8192];
+        assert_true(frames(&b[i].r.body, fr, sizeof fr));
+        assert_non_null(strstr(fr, "chunk"));
+        assert_null(strstr(fr, "Exception"));
+        resp_free(&b[i].r);
+    }
+    struct gateway_stats st;
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.upstream, 5);
+    assert_int_equal(wait_up_sockets(&f, 1, 200), 1);
+    /* the emulator closes the idle connection: the socket turns readable
+     * and its registration goes, before libcurl looks at it again */
+    assert_int_equal(wait_up_sockets(&f, 0, 5000), 0);
+    /* calls go on: libcurl finds that connection closed and opens another,
+     * often under the same number */
+    for (int i = 0; i < 3; i++)
+        stream_ok(&f, "slow stream 3");
+    assert_int_equal(wait_up_sockets(&f, 1, 200), 1);
+    gateway_stats(f.gw, &st);
+    assert_int_equal(st.upstream_errors, 0);
+    assert_int_equal(st.upstream, 8);
+    fx_down(&f);
+    free(f.dir);
+}
+
 static long health_field(struct fx *f, const char *name);
 
 static void test_admission_fair(void **state)
@@ -2969,6 +3056,7 @@ int main(void)
         cmocka_unit_test(test_client_gone),
         cmocka_unit_test(test_client_stalls_h2),
         cmocka_unit_test(test_stream_backpressure),
+        cmocka_unit_test(test_upstream_idle_sockets),
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_admission_queue),
         cmocka_unit_test(test_admission_default_share),
