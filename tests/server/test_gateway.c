@@ -144,6 +144,16 @@ static void test_keys(void **state)
         {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"max_rpm\": 2.5}]}", "whole number"},
         {"{\"keys\": [{\"token\": \"tok-SECRET-zzzzzzzzzzzz\", \"user\": \"x\", \"max_rpm\": 1000001}]}", "1 to 1000000"},
         {"{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"x\"}]}", "token is given twice"},
+        {"{\"keys\": [{\"token\": \"tok-SECRET-aaaaaaaaaaaa\", \"user\": \"x\"}, {\"token\": "
+         "\"tok-SECRET-bbbbbbbbbbbb\", \"user\": \"y\"}, {\"token\": \"tok-SECRET-aaaaaaaaaaaa\", \"user\": \"z\"}]}",
+         "keys[2]: the same token is given twice"},
+        {"{\"keys\": [{\"access_key_id\": \"" GW_AKID "\", \"secret_access_key\": \"SECRETzzzzzzzzzzzzzz\", "
+         "\"user\": \"x\"}]}",
+         "keys[0]: the same access key id is given twice"},
+        {"{\"keys\": [{\"access_key_id\": \"AKIAYYYYYYYYYYYYYYYY\", \"secret_access_key\": \"SECRETzzzzzzzzzzzzzz\", "
+         "\"user\": \"x\"}, {\"access_key_id\": \"AKIAYYYYYYYYYYYYYYYY\", \"secret_access_key\": "
+         "\"SECRETyyyyyyyyyyyyyy\", \"user\": \"y\"}]}",
+         "keys[1]: the same access key id is given twice"},
     };
     for (size_t i = 0; i < BROCK_ARRAY_LEN(badf); i++) {
         memset(&e, 0, sizeof e);
@@ -154,6 +164,24 @@ static void test_keys(void **state)
             fail_msg("file %zu: message '%s' lacks '%s'", i, e.msg, badf[i].want);
         assert_null(strstr(e.msg, "SECRET"));
     }
+    /* many keys: a duplicate is found among thousands, and a token may
+     * equal another key's access key id (different kinds) */
+    gateway_keys_free(&k);
+    struct buf big = BUF_INIT(GATEWAY_KEYS_FILE_MAX);
+    buf_addstr(&big, "{\"keys\": [");
+    for (int i = 0; i < 4000; i++)
+        buf_addf(&big, "%s{\"token\": \"tok-SECRET-%06d-zz\", \"user\": \"u%d\"}", i ? ", " : "", i, i);
+    buf_addstr(&big, ", {\"access_key_id\": \"AKIAXXXXXXXXXXXXXXXX\", \"secret_access_key\": \"SECRETxxxxxxxxxxxxxx\", "
+                     "\"user\": \"ci\"}, {\"token\": \"AKIAXXXXXXXXXXXXXXXX\", \"user\": \"t\"}]}");
+    assert_int_equal(gateway_keys_parse(&k, buf_cstr(&big), big.len, "keys.json", &e), BROCK_OK);
+    assert_int_equal(k.n, 4002);
+    const char *again = "{\"keys\": [{\"token\": \"tok-SECRET-new-zzzzz\", \"user\": \"n\"}, "
+                        "{\"token\": \"tok-SECRET-003999-zz\", \"user\": \"m\"}]}";
+    memset(&e, 0, sizeof e);
+    assert_int_equal(gateway_keys_parse(&k, again, strlen(again), "more.json", &e), BROCK_ERR_PARSE);
+    assert_string_equal(e.msg, "more.json: keys[1]: the same token is given twice");
+    assert_int_equal(k.n, 4002);
+    buf_free(&big);
     char *dir = test_tmpdir();
     char path[512];
     snprintf(path, sizeof path, "%s/missing.json", dir);
