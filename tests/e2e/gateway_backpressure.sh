@@ -36,6 +36,8 @@ awk 'BEGIN {
   }
   print "]}}]}"
 }' >"$E2E_TMP/big.json"
+# what the kernel lets a socket's send buffer grow to, for reading a failure
+[ -r /proc/sys/net/ipv4/tcp_wmem ] && echo "# tcp_wmem (min default max): $(cat /proc/sys/net/ipv4/tcp_wmem)"
 start_emulator --scenario "$E2E_TMP/big.json" || { not_ok "the emulator starts"; done_testing; exit 0; }
 tok=gw-backpressure-Secret-0123456789
 start_gateway --endpoint-url "$EMU_URL" --key "$tok=slow/reader" ||
