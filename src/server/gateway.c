@@ -554,6 +554,8 @@ static void on_loop_first_round(evutil_socket_t fd, short what, void *arg)
 #endif
 }
 
+static void keys_apply(struct gateway *g, struct gateway_keys *keys, enum brock_status st, const struct brock_err *why);
+
 static void on_notify(evutil_socket_t fd, short what, void *arg)
 {
     struct gateway *g = arg;
@@ -582,11 +584,25 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
         j->in_notify = false;
     }
     g->notify_head = NULL;
+    /* client keys the helper read for a reload */
+    bool keys = g->keys_read;
+    struct gateway_keys nk = {0};
+    enum brock_status kst = BROCK_OK;
+    struct brock_err ke = {0};
+    if (keys) {
+        nk = g->keys_new;
+        kst = g->keys_st;
+        ke = g->keys_err;
+        memset(&g->keys_new, 0, sizeof g->keys_new);
+        g->keys_read = false;
+    }
     pthread_mutex_unlock(&g->notify_mu);
     for (size_t i = 0; i < n; i++)
         process(g, v[i]);
     if (v != stack)
         free(v);
+    if (keys)
+        keys_apply(g, &nk, kst, &ke);
 }
 
 static void on_close(struct httpd_resp *resp, void *arg)
@@ -1023,30 +1039,28 @@ static struct gw_client *client_new(struct gateway *g, const struct gateway_key 
 static void client_free(struct gw_client *c);
 static double rate_burst(long rpm);
 
-/* [loop] Read the client keys again (gateway_reload). A key that stays
- * keeps its client (calls in flight, queue, rate bucket; its limits are
- * the new ones); a new key gets a client; a removed key's client is marked
- * revoked, so it is refused from now on, while what it already sent runs
- * to its end and is booked as its user's (a revoked client stays while a
- * job points at it, and goes at the first reload after that). The books
- * thread reads the list, so the swap is under clients_mu. Spend is a user's,
- * not a key's: a new key of a user already here shares it; a new user's is
- * read from the ledger by the books thread right after (until then, ~a
- * millisecond, none). */
-static bool keys_reload(struct gateway *g)
+/* [loop] The client keys read again (gateway_reload), put in use. A key
+ * that stays keeps its client (calls in flight, queue, rate bucket; its
+ * limits are the new ones); a new key gets a client; a removed key's client
+ * is marked revoked, so it is refused from now on, while what it already
+ * sent runs to its end and is booked as its user's (a revoked client stays
+ * while a job points at it, and goes at the first reload after that). The
+ * books thread reads the list, so the swap is under clients_mu. Spend is a
+ * user's, not a key's: a new key of a user already here shares it; a new
+ * user's is read from the ledger by the books thread right after (until
+ * then, ~a millisecond, none). Frees *nk; e: why it did not load. */
+static void keys_apply(struct gateway *g, struct gateway_keys *keys, enum brock_status st, const struct brock_err *why)
 {
-    if (!g->o.reload_keys)
-        return false;
-    struct gateway_keys nk = {0};
-    struct brock_err e = {0};
-    enum brock_status st = g->o.reload_keys(g->o.reload_ctx, &nk, &e);
+    struct gateway_keys nk = *keys;
+    memset(keys, 0, sizeof *keys);
+    struct brock_err e = *why;
     if (st == BROCK_OK && !nk.n)
         st = err_set(&e, BROCK_ERR_CONFIG, "no client key left");
     if (st != BROCK_OK) {
         atomic_fetch_add(&g->st_keys_reload_errors, 1);
         log_error("reload: %s; the keys read before stay in use", e.msg);
         gateway_keys_free(&nk);
-        return true;
+        return;
     }
     size_t n_old = g->n_clients, n = n_old, added = 0, removed = 0, kept = 0;
     struct gw_client **v = xcalloc(n_old + nk.n, sizeof *v);
@@ -1127,6 +1141,47 @@ static bool keys_reload(struct gateway *g)
     atomic_fetch_add(&g->st_keys_reloads, 1);
     fprintf(stderr, "brock: reload: the client keys were read again: %zu in use (%zu added, %zu removed, %zu unchanged)\n",
             kept + added, added, removed, kept);
+}
+
+/* [helper] Read the keys (a file of thousands takes milliseconds of JSON:
+ * not on the loop, where every call would wait) and hand them to the loop,
+ * which applies them in on_notify. A result the loop has not taken yet is
+ * replaced: the newest reading wins. */
+void gw_keys_read(struct gateway *g)
+{
+    struct gateway_keys nk = {0};
+    struct brock_err e = {0};
+    enum brock_status st = g->o.reload_keys(g->o.reload_ctx, &nk, &e);
+    pthread_mutex_lock(&g->notify_mu);
+    if (g->keys_read)
+        gateway_keys_free(&g->keys_new);
+    g->keys_new = nk;
+    g->keys_st = st;
+    g->keys_err = e;
+    g->keys_read = true;
+    pthread_mutex_unlock(&g->notify_mu);
+    uint64_t one = 1;
+    if (write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_debug("gateway: eventfd write: %s", strerror(errno));
+}
+
+/* [loop] gateway_reload: the helper thread reads the keys (gw_keys_read);
+ * without one (it always runs when there are keys to read again), here. */
+static bool keys_reload(struct gateway *g)
+{
+    if (!g->o.reload_keys)
+        return false;
+    if (g->lk_started) {
+        pthread_mutex_lock(&g->lk_mu);
+        g->keys_want = true;
+        pthread_cond_signal(&g->lk_cv);
+        pthread_mutex_unlock(&g->lk_mu);
+        return true;
+    }
+    struct gateway_keys nk = {0};
+    struct brock_err e = {0};
+    enum brock_status st = g->o.reload_keys(g->o.reload_ctx, &nk, &e);
+    keys_apply(g, &nk, st, &e);
     return true;
 }
 
@@ -1518,6 +1573,7 @@ void gateway_free(struct gateway *g)
     /* Stop what still runs upstream and the helper thread, book and free
      * the jobs left, then the server (which releases the responses). */
     gw_upstream_stop(g);
+    gateway_keys_free(&g->keys_new); /* read for a reload the loop did not live to apply */
     reap(g);
     if (g->notify_ev)
         event_free(g->notify_ev);

@@ -266,7 +266,9 @@ struct gateway {
     struct gw_job *parked;          /* calls waiting for a refreshed credential set */
     struct event *park_timer;       /* looks at them while there are any */
 
-    /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead of expiry */
+    /* the helper thread: persistent-cache lookups [lk_mu], credentials ahead
+     * of expiry, and reading the client keys at a reload (keys_want [lk_mu];
+     * what it read waits for the loop in keys_new [notify_mu]) */
     int creds_check_ms;
     bool creds_ahead; /* the helper refreshes the upstream credentials (they can expire; no bearer token) */
     bool creds_peek;  /* ... and the loop only peeks at them (the source offers peek) */
@@ -278,6 +280,12 @@ struct gateway {
     struct gw_job *lk_head, *lk_tail;
     pthread_t lk_thread;
     bool lk_started, lk_stop;
+    bool lk_lookups;               /* the helper looks the persistent cache up */
+    bool keys_want;                /* [lk_mu] gateway_reload: read the keys */
+    bool keys_read;                /* [notify_mu] keys_new, keys_st, keys_err are for the loop */
+    struct gateway_keys keys_new;
+    enum brock_status keys_st;
+    struct brock_err keys_err;
 
     /* sticky sessions */
     pthread_mutex_t sess_mu;
@@ -303,6 +311,7 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* 
 void gw_dispatch(struct gateway *g, struct gw_job *j);  /* translate, look up, call upstream */
 void gw_upstream_stop(struct gateway *g);              /* after the loop: end every call, join the helper thread */
 void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: process(j) from the loop */
+void gw_keys_read(struct gateway *g); /* [helper] read the client keys for a reload; the loop applies them */
 void gw_job_cancel(struct gw_job *j);                  /* stop its upstream call */
 void gw_job_looked_up(struct gw_job *j);               /* the helper thread answered: go on */
 void gw_job_drained(struct gw_job *j);                 /* frames were taken: a held call goes on */

@@ -668,7 +668,7 @@ void gw_dispatch(struct gateway *g, struct gw_job *j)
     j->ublen = j->tbody ? tlen : blen;
     /* The persistent cache only for what could have been stored (a store
      * read is a write there: never for every request), off the loop. */
-    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && g->lk_started) {
+    if (j->cache_candidate && j->info.deterministic && !j->info.tool_results && g->lk_lookups) {
         j->lookup_wait = true;
         pthread_mutex_lock(&g->lk_mu);
         j->lk_next = NULL;
@@ -749,7 +749,7 @@ static void *helper_main(void *arg)
     int64_t next_check = time_mono_ms() + g->creds_check_ms;
     pthread_mutex_lock(&g->lk_mu);
     for (;;) {
-        while (!g->lk_head && !g->lk_stop) {
+        while (!g->lk_head && !g->lk_stop && !g->keys_want) {
             int64_t now = time_mono_ms();
             bool nudged = g->creds_now && now >= g->creds_retry_at;
             if (creds && (now >= next_check || nudged)) {
@@ -779,6 +779,13 @@ static void *helper_main(void *arg)
         }
         if (g->lk_stop)
             break;
+        if (g->keys_want) {
+            g->keys_want = false;
+            pthread_mutex_unlock(&g->lk_mu);
+            gw_keys_read(g);
+            pthread_mutex_lock(&g->lk_mu);
+            continue;
+        }
         struct gw_job *j = g->lk_head;
         g->lk_head = j->lk_next;
         if (!g->lk_head)
@@ -947,10 +954,12 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
      * trying, and calls are answered 503 with the reason until it succeeds. */
     if (g->creds_ahead && !refresh_creds_ahead(g))
         g->creds_retry_at = time_mono_ms() + GATEWAY_CREDS_RETRY_MS;
-    if ((g->books && gw_books_can_lookup(g)) || g->creds_ahead) {
+    bool lookups = g->books && gw_books_can_lookup(g);
+    if (lookups || g->creds_ahead || g->o.reload_keys) {
         if (pthread_create(&g->lk_thread, NULL, helper_main, g) != 0)
             return err_set(e, BROCK_ERR_INTERNAL, "gateway: could not start the helper thread");
         g->lk_started = true;
+        g->lk_lookups = lookups;
     }
     return BROCK_OK;
 }

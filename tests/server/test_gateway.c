@@ -2529,6 +2529,61 @@ static void test_keys_reload(void **state)
     free(f.dir);
 }
 
+/* The keys are read on the helper thread, not on the loop: calls are
+ * answered while a slow read runs, and the new keys apply once it is done.
+ * A reload asked while another is being read is read after it, so the
+ * file as it is last is what stays. */
+struct slow_src {
+    const char *_Atomic text;
+    int sleep_ms;
+};
+
+static enum brock_status reload_read_slow(void *ctx, struct gateway_keys *out, struct brock_err *e)
+{
+    struct slow_src *src = ctx;
+    usleep((useconds_t)src->sleep_ms * 1000);
+    const char *t = atomic_load(&src->text);
+    return gateway_keys_parse(out, t, strlen(t), "slow.json", e);
+}
+
+static void test_keys_reload_off_loop(void **state)
+{
+    (void)state;
+    struct slow_src src = {.sleep_ms = 600};
+    atomic_store(&src.text, "{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"alice\", \"project\": \"app\"},"
+                            " {\"token\": \"" TOK_DAVE "\", \"user\": \"dave\"}]}");
+    struct fx_opts fo = {.reload_keys = reload_read_slow, .reload_ctx = &src, .no_cache = true};
+    struct fx f;
+    fx_up(&f, &fo);
+    struct req qa = {.path = "/model/" SONNET_ENC "/invoke", .body = invoke_body("off the loop", false),
+                     .bearer = TOK_ALICE};
+    struct req qd = qa;
+    qd.bearer = TOK_DAVE;
+    assert_int_equal(status_of(&f, &qd), 403);
+    gateway_reload(f.gw);
+    usleep(100 * 1000); /* the helper is reading now */
+    int64_t t0 = time_mono_ms();
+    assert_int_equal(status_of(&f, &qa), 200);
+    int64_t took = time_mono_ms() - t0;
+    if (took >= 300)
+        fail_msg("a call took %lld ms while the keys were being read", (long long)took);
+    assert_int_equal(health_field(&f, "keys_reloads"), 0);
+    assert_int_equal(health_within(&f, "keys_reloads", 1, 300, 0), 1);
+    assert_int_equal(status_of(&f, &qd), 200);
+    /* a second reload, then a third while it is read (the file changed
+     * meanwhile): both are read and applied; dave goes */
+    gateway_reload(f.gw);
+    usleep(100 * 1000);
+    atomic_store(&src.text, "{\"keys\": [{\"token\": \"" TOK_ALICE "\", \"user\": \"alice\", \"project\": \"app\"}]}");
+    gateway_reload(f.gw);
+    assert_int_equal(health_within(&f, "keys_reloads", 3, 300, 0), 3);
+    assert_int_equal(health_field(&f, "keys"), 1);
+    assert_int_equal(status_of(&f, &qd), 403);
+    assert_int_equal(status_of(&f, &qa), 200);
+    fx_down(&f);
+    free(f.dir);
+}
+
 static void test_rate_per_key(void **state)
 {
     (void)state;
@@ -3085,6 +3140,7 @@ int main(void)
         cmocka_unit_test(test_client_stalls_h2),
         cmocka_unit_test(test_stream_backpressure),
         cmocka_unit_test(test_upstream_idle_sockets),
+        cmocka_unit_test(test_keys_reload_off_loop),
         cmocka_unit_test(test_admission_fair),
         cmocka_unit_test(test_admission_queue),
         cmocka_unit_test(test_admission_default_share),
