@@ -13,7 +13,13 @@
 # holds only that key and one whose file holds KEYS keys, interleaved the
 # same way: req/s and CPU per call. A scan of every client per admission
 # makes the large file cost more; a ring of the clients that wait does not.
-# Bounded; loopback only.
+#
+# Last, reloads: RELOADS (default 40) SIGHUPs 0.1 s apart to the gateway with
+# the KEYS-key file, each reading it again. The event loop's own CPU per
+# reload (the main thread's time on CPU from /proc/PID/task/PID/schedstat,
+# less the same span without reloads) is what every call waits for; one wrk
+# connection in a closed loop meanwhile shows the longest call, against a run
+# without reloads. Bounded; loopback only.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -131,3 +137,38 @@ echo "| keys file | req/s | CPU µs/call (gateway + emulator) |"
 echo "|---|---:|---:|"
 printf '| that key only | %.0f | %.1f |\n' "$(cut -d' ' -f1 "$tmp/full_one" | median)" "$(cut -d' ' -f2 "$tmp/full_one" | median)"
 printf '| %d keys | %.0f | %.1f |\n' "$KEYS" "$(cut -d' ' -f1 "$tmp/full_many" | median)" "$(cut -d' ' -f2 "$tmp/full_many" | median)"
+
+# ---- reloads ---------------------------------------------------------------------------
+RELOADS=${RELOADS:-40}
+now_ns() { date +%s%N; }
+oncpu() { cut -d' ' -f1 "/proc/$many_pid/task/$many_pid/schedstat"; } # the loop thread, ns
+readings() { grep -c 'client keys were read again' "$tmp/many.err" || :; }
+sighups() { for _ in $(seq 1 "$RELOADS"); do kill -HUP "$many_pid"; sleep 0.1; done; sleep 0.5; }
+span=$((RELOADS / 10 + 1))
+probe() { # -> the longest call (ms) of one closed-loop connection for $span s
+  GW_TOKEN=$last GW_BODY=$body timeout $((span + 30)) wrk -s "$top/bench/gateway.lua" --latency -t 1 -c 1 \
+    -d "${span}s" "$many_url/model/$model/invoke" | sed -n 's/^json //p' |
+    awk '{match($0, /"max_ms": [0-9.]+/); print substr($0, RSTART + 10, RLENGTH - 10)}'
+}
+# the loop's CPU when idle, then with the reloads alone (nothing else to serve)
+t0=$(now_ns) c0=$(oncpu); sleep 2; t1=$(now_ns) c1=$(oncpu)
+idle_rate=$(awk -v c="$((c1 - c0))" -v t="$((t1 - t0))" 'BEGIN {print c / t}')
+n0=$(readings)
+t0=$(now_ns) c0=$(oncpu); sighups; t1=$(now_ns) c1=$(oncpu)
+n=$(( $(readings) - n0 ))
+[ "$n" -gt 0 ] || { echo "no reload was done: $(tail -3 "$tmp/many.err")" >&2; exit 1; }
+per=$(awk -v c="$((c1 - c0))" -v t="$((t1 - t0))" -v r="$idle_rate" -v n="$n" 'BEGIN {d = c - r * t; printf "%.2f", (d > 0 ? d : 0) / n / 1e6}')
+# one connection's longest call without reloads, and while they come
+quiet_max=$(probe)
+probe >"$tmp/probe" &
+probe_pid=$!
+sighups
+wait "$probe_pid"
+echo
+echo "Reloads: $RELOADS SIGHUPs 0.1 s apart to the gateway with the $KEYS-key file ($n readings put in use)"
+echo
+echo "| | value |"
+echo "|---|---:|"
+printf "| the event loop's CPU a reload (ms) | %s |\n" "$per"
+printf '| longest call of one closed-loop connection over %d s, without reloads (ms) | %.1f |\n' "$span" "$quiet_max"
+printf '| the same while reloading (ms) | %.1f |\n' "$(cat "$tmp/probe")"
