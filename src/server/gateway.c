@@ -1160,28 +1160,19 @@ void gw_keys_read(struct gateway *g)
     g->keys_err = e;
     g->keys_read = true;
     pthread_mutex_unlock(&g->notify_mu);
-    uint64_t one = 1;
-    if (write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_debug("gateway: eventfd write: %s", strerror(errno));
+    gw_wake(g);
 }
 
-/* [loop] gateway_reload: the helper thread reads the keys (gw_keys_read);
- * without one (it always runs when there are keys to read again), here. */
+/* [loop] gateway_reload: the helper thread reads the keys (gw_keys_read;
+ * gw_upstream_start starts it whenever there are keys to read again). */
 static bool keys_reload(struct gateway *g)
 {
     if (!g->o.reload_keys)
         return false;
-    if (g->lk_started) {
-        pthread_mutex_lock(&g->lk_mu);
-        g->keys_want = true;
-        pthread_cond_signal(&g->lk_cv);
-        pthread_mutex_unlock(&g->lk_mu);
-        return true;
-    }
-    struct gateway_keys nk = {0};
-    struct brock_err e = {0};
-    enum brock_status st = g->o.reload_keys(g->o.reload_ctx, &nk, &e);
-    keys_apply(g, &nk, st, &e);
+    pthread_mutex_lock(&g->lk_mu);
+    g->keys_want = true;
+    pthread_cond_signal(&g->lk_cv);
+    pthread_mutex_unlock(&g->lk_mu);
     return true;
 }
 

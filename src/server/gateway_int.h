@@ -311,6 +311,7 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* 
 void gw_dispatch(struct gateway *g, struct gw_job *j);  /* translate, look up, call upstream */
 void gw_upstream_stop(struct gateway *g);              /* after the loop: end every call, join the helper thread */
 void gw_notify(struct gateway *g, struct gw_job *j);   /* any thread: process(j) from the loop */
+void gw_wake(struct gateway *g);                        /* any thread: on_notify runs on the loop */
 void gw_keys_read(struct gateway *g); /* [helper] read the client keys for a reload; the loop applies them */
 void gw_job_cancel(struct gw_job *j);                  /* stop its upstream call */
 void gw_job_looked_up(struct gw_job *j);               /* the helper thread answered: go on */

@@ -45,16 +45,22 @@ static void push_locked(struct gateway *g, struct gw_job *j, bool *wake)
     }
 }
 
-/* From another thread: the eventfd. */
+/* From another thread: the eventfd (on_notify runs on the loop). */
+void gw_wake(struct gateway *g)
+{
+    uint64_t one = 1;
+    if (write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        log_debug("gateway: eventfd write: %s", strerror(errno));
+}
+
 void gw_notify(struct gateway *g, struct gw_job *j)
 {
     bool w = false;
     pthread_mutex_lock(&g->notify_mu);
     push_locked(g, j, &w);
     pthread_mutex_unlock(&g->notify_mu);
-    uint64_t one = 1;
-    if (w && write(g->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-        log_debug("gateway: eventfd write: %s", strerror(errno));
+    if (w)
+        gw_wake(g);
 }
 
 /* From the loop (inside libcurl's callbacks, or the upstream call's end):
@@ -805,7 +811,20 @@ static void *helper_main(void *arg)
 
 /* ---- the multi on the loop ------------------------------------------------------------ */
 
-static struct gw_sock *sock_slot(struct gateway *g, int fd);
+static struct gw_sock *sock_slot(struct gateway *g, int fd)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= g->nsocks) {
+        size_t n = g->nsocks ? g->nsocks : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        g->socks = xrealloc(g->socks, n * sizeof *g->socks);
+        memset(g->socks + g->nsocks, 0, (n - g->nsocks) * sizeof *g->socks);
+        g->nsocks = n;
+    }
+    return &g->socks[fd];
+}
 
 static void sock_drop(struct gateway *g, struct gw_sock *k)
 {
@@ -845,7 +864,7 @@ static void on_socket(evutil_socket_t fd, short what, void *arg)
  * the new one to epoll). */
 static void *io_watch(void *ctx, int fd, int what, void *slot)
 {
-    (void)slot;
+    (void)slot; /* the event is found by fd (an idle socket's outlives libcurl's slot) */
     struct gateway *g = ctx;
     struct gw_sock *k = sock_slot(g, fd);
     if (!k)
@@ -876,20 +895,6 @@ static void *io_watch(void *ctx, int fd, int what, void *slot)
     return k->ev;
 }
 
-static struct gw_sock *sock_slot(struct gateway *g, int fd)
-{
-    if (fd < 0)
-        return NULL;
-    if ((size_t)fd >= g->nsocks) {
-        size_t n = g->nsocks ? g->nsocks : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        g->socks = xrealloc(g->socks, n * sizeof *g->socks);
-        memset(g->socks + g->nsocks, 0, (n - g->nsocks) * sizeof *g->socks);
-        g->nsocks = n;
-    }
-    return &g->socks[fd];
-}
 
 /* libcurl opened fd for a connection (CURLOPT_OPENSOCKETFUNCTION, through
  * http.c): it will close it through io_closing, so it may stay registered

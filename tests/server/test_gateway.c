@@ -1910,6 +1910,15 @@ static void *bg_run(void *arg)
     return NULL;
 }
 
+/* A streamed InvokeModel on a thread of its own (body must outlive it). */
+static void bg_stream(struct bg_req *b, struct fx *f, const char *body, const char *bearer)
+{
+    *b = (struct bg_req){.f = f,
+                         .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream", .body = body,
+                               .bearer = bearer}};
+    assert_int_equal(pthread_create(&b->th, NULL, bg_run, b), 0);
+}
+
 /* Wait up to ms for the gateway to hold registrations for `want` upstream
  * sockets; the count last seen. */
 static uint64_t wait_up_sockets(struct fx *f, uint64_t want, int ms)
@@ -1960,10 +1969,7 @@ static void test_upstream_idle_sockets(void **state)
     char body[1024]; /* invoke_body's buffer is shared: a copy for the threads */
     snprintf(body, sizeof body, "%s", invoke_body("slow stream 2", false));
     for (int i = 0; i < 4; i++) {
-        b[i] = (struct bg_req){.f = &f,
-                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                                     .body = body, .bearer = TOK_ALICE}};
-        pthread_create(&b[i].th, NULL, bg_run, &b[i]);
+        bg_stream(&b[i], &f, body, TOK_ALICE);
     }
     for (int i = 0; i < 4; i++) {
         pthread_join(b[i].th, NULL);
@@ -2008,16 +2014,10 @@ static void test_admission_fair(void **state)
     snprintf(body_a, sizeof body_a, "%s", invoke_body("slow stream A", false));
     snprintf(body_b, sizeof body_b, "%s", invoke_body("slow stream B", false));
     for (int i = 0; i < 4; i++) {
-        a[i] = (struct bg_req){.f = &f,
-                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                                     .body = body_a, .bearer = TOK_ALICE}};
-        pthread_create(&a[i].th, NULL, bg_run, &a[i]);
+        bg_stream(&a[i], &f, body_a, TOK_ALICE);
     }
     usleep(100000);
-    b = (struct bg_req){.f = &f,
-                        .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                              .body = body_b, .bearer = TOK_BOB}};
-    pthread_create(&b.th, NULL, bg_run, &b);
+    bg_stream(&b, &f, body_b, TOK_BOB);
     for (int i = 0; i < 4; i++)
         pthread_join(a[i].th, NULL);
     pthread_join(b.th, NULL);
@@ -2141,10 +2141,7 @@ static void test_admission_default_share(void **state)
     snprintf(body_a, sizeof body_a, "%s", invoke_body("slow stream A", false));
     snprintf(body_b, sizeof body_b, "%s", invoke_body("slow stream B", false));
     for (int i = 0; i < 4; i++) {
-        a[i] = (struct bg_req){.f = &f,
-                               .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                                     .body = body_a, .bearer = TOK_ALICE}};
-        pthread_create(&a[i].th, NULL, bg_run, &a[i]);
+        bg_stream(&a[i], &f, body_a, TOK_ALICE);
     }
     long inflight = 0, queued = 0;
     for (int i = 0; i < 100 && (inflight != 2 || queued != 2); i++) {
@@ -2154,10 +2151,7 @@ static void test_admission_default_share(void **state)
     }
     assert_int_equal(inflight, 2);
     assert_int_equal(queued, 2);
-    b = (struct bg_req){.f = &f,
-                        .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                              .body = body_b, .bearer = TOK_BOB}};
-    pthread_create(&b.th, NULL, bg_run, &b);
+    bg_stream(&b, &f, body_b, TOK_BOB);
     for (int i = 0; i < 100 && inflight != 3; i++) {
         usleep(10000);
         inflight = health_field(&f, "inflight");
@@ -2426,10 +2420,8 @@ static void test_keys_reload(void **state)
     assert_int_equal(status_within(&f, &qc, 400, 50), 400);
 
     /* bob's slow stream (12 events, 150 ms apart) runs across the reload */
-    struct bg_req bob = {.f = &f,
-                         .q = {.path = "/model/" SONNET_ENC "/invoke-with-response-stream",
-                               .body = invoke_body("a slow stream for bob", false), .bearer = TOK_BOB}};
-    assert_int_equal(pthread_create(&bob.th, NULL, bg_run, &bob), 0);
+    struct bg_req bob;
+    bg_stream(&bob, &f, invoke_body("a slow stream for bob", false), TOK_BOB);
     assert_int_equal(health_within(&f, "streaming", 1, 300, 0), 1);
 
     /* alice stays; dave is new; bob, ci and carol are gone */
