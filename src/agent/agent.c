@@ -42,7 +42,8 @@ enum brock_status agent_config_env(struct agent_config *c, struct brock_err *e)
     if (c->model_info) {
         static const char *const fam[] = {[FAMILY_HAIKU] = "DISABLE_PROMPT_CACHING_HAIKU",
                                           [FAMILY_SONNET] = "DISABLE_PROMPT_CACHING_SONNET",
-                                          [FAMILY_OPUS] = "DISABLE_PROMPT_CACHING_OPUS"};
+                                          [FAMILY_OPUS] = "DISABLE_PROMPT_CACHING_OPUS",
+                                          [FAMILY_FABLE] = "DISABLE_PROMPT_CACHING_FABLE"};
         if ((size_t)c->model_info->family < BROCK_ARRAY_LEN(fam) && env_true(getenv(fam[c->model_info->family])))
             c->disable_cache = true;
     }

@@ -2,8 +2,13 @@
  *
  * Ids, limits and prices from the Bedrock and Anthropic model and pricing pages
  * as summarised in shared/docs/aws-wire-reference.md section 7.2 (sources and
- * dates there). Models newer than these (7.3 of the reference) are not listed
- * until their ids are confirmed; any id can still be passed through --model. */
+ * dates there). The `newer` models (7.3 of the reference: seen, not confirmed
+ * there) take their Bedrock ids, context, output limits and prices from the
+ * model table Anthropic ships in Claude Code 2.1.332 (2026-11), which sends
+ * them to Bedrock as `us.` profiles; their other geographies are the ones 7.3
+ * saw. Their smallest cacheable prefix is the newest known model's of the
+ * family (not published). Aliases never pick them; any id can still be passed
+ * through --model. */
 #include "catalog.h"
 
 #include <ctype.h>
@@ -15,44 +20,65 @@
 
 static const struct model_info models[] = {
     /* Opus */
+    {"Claude Opus 5.5", "anthropic.claude-opus-5-5", FAMILY_OPUS, GEO_US, false, M1, 128000, 4096, true, false,
+     true, {4, 20, 5, 8, 0.20}, true},
+    {"Claude Opus 5", "anthropic.claude-opus-5", FAMILY_OPUS, GEO_US, false, M1, 128000, 4096, true, false, true,
+     {5, 25, 6.25, 10, 0.50}, true},
+    {"Claude Opus 4.8", "anthropic.claude-opus-4-8", FAMILY_OPUS, GEO_US | GEO_AU, false, M1, 128000, 4096, true,
+     false, true, {5, 25, 6.25, 10, 0.50}, true},
+    {"Claude Opus 4.7", "anthropic.claude-opus-4-7", FAMILY_OPUS, GEO_GLOBAL | GEO_US | GEO_EU | GEO_AU, false, M1,
+     128000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, true},
     {"Claude Opus 4.6", "anthropic.claude-opus-4-6-v1", FAMILY_OPUS,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_APAC | GEO_AU, false, M1, 128000, 4096, true, false,
-     true, {5, 25, 6.25, 10, 0.50}},
+     true, {5, 25, 6.25, 10, 0.50}, false},
     {"Claude Opus 4.5", "anthropic.claude-opus-4-5-20251101-v1:0", FAMILY_OPUS,
-     GEO_GLOBAL | GEO_US | GEO_EU, false, K200, 64000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}},
+     GEO_GLOBAL | GEO_US | GEO_EU, false, K200, 64000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, false},
     {"Claude Opus 4.1", "anthropic.claude-opus-4-1-20250805-v1:0", FAMILY_OPUS, GEO_US, false, K200,
-     32000, 1024, false, false, false, {15, 75, 18.75, 30, 1.50}},
+     32000, 1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false},
     {"Claude Opus 4", "anthropic.claude-opus-4-20250514-v1:0", FAMILY_OPUS, GEO_US, false, K200, 32000,
-     1024, false, false, false, {15, 75, 18.75, 30, 1.50}},
+     1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false},
     {"Claude 3 Opus", "anthropic.claude-3-opus-20240229-v1:0", FAMILY_OPUS, GEO_US, true, K200, 4096, 0,
-     false, true, false, {15, 75, 0, 0, 0}},
+     false, true, false, {15, 75, 0, 0, 0}, false},
     /* Sonnet */
+    {"Claude Sonnet 5.5", "anthropic.claude-sonnet-5-5", FAMILY_SONNET, GEO_US, false, M1, 128000, 2048, true,
+     false, true, {2, 10, 2.5, 4, 0.10}, true},
+    {"Claude Sonnet 5", "anthropic.claude-sonnet-5", FAMILY_SONNET, GEO_GLOBAL | GEO_US, false, M1, 128000, 2048,
+     true, false, true, {2, 10, 2.5, 4, 0.20}, true},
     {"Claude Sonnet 4.6", "anthropic.claude-sonnet-4-6", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU | GEO_APAC, false, M1, 64000, 2048, true, false,
-     true, {3, 15, 3.75, 6, 0.30}},
+     true, {3, 15, 3.75, 6, 0.30}, false},
     {"Claude Sonnet 4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU, false, K200, 64000, 1024, true, false, true,
-     {3, 15, 3.75, 6, 0.30}},
+     {3, 15, 3.75, 6, 0.30}, false},
     {"Claude Sonnet 4", "anthropic.claude-sonnet-4-20250514-v1:0", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, false, false,
-     {3, 15, 3.75, 6, 0.30}},
+     {3, 15, 3.75, 6, 0.30}, false},
     {"Claude 3.7 Sonnet", "anthropic.claude-3-7-sonnet-20250219-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, true, false, {3, 15, 3.75, 6, 0.30}},
+     GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, true, false, {3, 15, 3.75, 6, 0.30}, false},
     {"Claude 3.5 Sonnet v2", "anthropic.claude-3-5-sonnet-20241022-v2:0", FAMILY_SONNET,
-     GEO_US | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}},
+     GEO_US | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false},
     {"Claude 3.5 Sonnet", "anthropic.claude-3-5-sonnet-20240620-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}},
+     GEO_US | GEO_EU | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false},
     {"Claude 3 Sonnet", "anthropic.claude-3-sonnet-20240229-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 0, false, true, false, {3, 15, 0, 0, 0}},
+     GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 0, false, true, false, {3, 15, 0, 0, 0}, false},
     /* Haiku */
+    {"Claude Haiku 5.5", "anthropic.claude-haiku-5-5", FAMILY_HAIKU, GEO_US, false, M1, 128000, 4096, true, false,
+     true, {0.10, 0.50, 0.125, 0.20, 0.01}, true},
     {"Claude Haiku 4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", FAMILY_HAIKU,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU | GEO_APAC, false, K200, 64000, 4096, true, false,
-     true, {1, 5, 1.25, 2, 0.10}},
+     true, {1, 5, 1.25, 2, 0.10}, false},
     {"Claude 3.5 Haiku", "anthropic.claude-3-5-haiku-20241022-v1:0", FAMILY_HAIKU, GEO_US, true, K200,
-     8192, 2048, false, true, false, {0.80, 4, 1, 1.6, 0.08}},
+     8192, 2048, false, true, false, {0.80, 4, 1, 1.6, 0.08}, false},
     {"Claude 3 Haiku", "anthropic.claude-3-haiku-20240307-v1:0", FAMILY_HAIKU,
      GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 2048, false, false, false,
-     {0.25, 1.25, 0.30, 0.50, 0.03}},
+     {0.25, 1.25, 0.30, 0.50, 0.03}, false},
+    /* Fable (no alias) */
+    {"Claude Fable 5.2", "anthropic.claude-fable-5-2", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false,
+     true, {8, 40, 10, 16, 0.20}, true},
+    {"Claude Fable 5.1", "anthropic.claude-fable-5-1", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false,
+     true, {10, 50, 12.5, 20, 0.25}, true},
+    {"Claude Fable 5", "anthropic.claude-fable-5", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false, true,
+     {10, 50, 12.5, 20, 1}, true},
 };
 
 static const char price_date[] = "2026-08-18";
@@ -181,7 +207,7 @@ enum brock_status catalog_resolve(const char *spec, const char *region, bool pre
             continue;
         const struct model_info *m = NULL;
         for (size_t j = 0; j < sizeof models / sizeof models[0] && !m; j++)
-            if (models[j].family == aliases[i].family && !models[j].legacy)
+            if (models[j].family == aliases[i].family && !models[j].legacy && !models[j].newer)
                 m = &models[j];
         out->model = m;
         out->geo = pick_geo(m, region, prefer_global);

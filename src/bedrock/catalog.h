@@ -15,7 +15,7 @@
 
 #include "../util/err.h"
 
-enum model_family { FAMILY_HAIKU, FAMILY_SONNET, FAMILY_OPUS };
+enum model_family { FAMILY_HAIKU, FAMILY_SONNET, FAMILY_OPUS, FAMILY_FABLE };
 
 /* Geographies of system inference profiles, as bit flags. */
 enum model_geo {
@@ -47,6 +47,10 @@ struct model_info {
     bool legacy;              /* deprecated or legacy on Bedrock */
     bool geo_premium;         /* regional/geo profiles cost 10% more than global */
     struct model_prices prices; /* global / list price */
+    /* Known from Anthropic's own Bedrock model table (Claude Code's), not yet
+     * from AWS's model pages: found, priced, checked and translated like the
+     * rest, but never what an alias picks (an account may not have it yet). */
+    bool newer;
 };
 
 /* The whole table, newest first within each family. */
@@ -62,9 +66,9 @@ struct model_choice {
     char how[128];                  /* "alias sonnet -> us. profile for us-west-2", for --verbose */
 };
 
-/* Resolve `spec` for `region`. Aliases pick the newest non-legacy model of the
- * family and the profile that fits the region (prefer_global: use global. when
- * offered). Errors (BROCK_ERR_USAGE) name the value and suggest `brock models`. */
+/* Resolve `spec` for `region`. Aliases pick the newest model of the family
+ * that is neither legacy nor `newer`, and the profile that fits the region
+ * (prefer_global: use global. when offered). Errors (BROCK_ERR_USAGE) name the value and suggest `brock models`. */
 enum brock_status catalog_resolve(const char *spec, const char *region, bool prefer_global,
                                   struct model_choice *out, struct brock_err *e);
 

@@ -16,6 +16,8 @@ static const char *family_name(enum model_family f)
         return "sonnet";
     case FAMILY_OPUS:
         return "opus";
+    case FAMILY_FABLE:
+        return "fable";
     }
     return "?";
 }
@@ -51,7 +53,7 @@ static json_t *model_json(const struct model_info *m, const char *region)
     struct model_prices g = m->prices;
     struct model_prices geo = catalog_prices(m, catalog_geo_for_region(region));
     return json_pack("{s:s, s:s, s:s, s:o, s:b, s:i, s:i, s:i, s:b, s:b, s:{s:f, s:f, s:f, s:f, s:f}, "
-                     "s:{s:f, s:f}, s:{s:f, s:f}}",
+                     "s:{s:f, s:f}, s:{s:f, s:f}, s:b}",
                      "name", m->name, "id", m->base_id, "family", family_name(m->family), "inference_profiles",
                      profiles, "on_demand_base_id", m->in_region, "context_tokens", (json_int_t)m->context_tokens,
                      "max_output_tokens", (json_int_t)m->max_output, "min_cache_tokens",
@@ -59,7 +61,7 @@ static json_t *model_json(const struct model_info *m, const char *region)
                      "price_per_mtok", "input", g.input, "output", g.output, "cache_write_5m", g.cache_write_5m,
                      "cache_write_1h", g.cache_write_1h, "cache_read", g.cache_read, "regional_price_per_mtok",
                      "input", geo.input, "output", geo.output, "batch_price_per_mtok", "input", g.input / 2,
-                     "output", g.output / 2);
+                     "output", g.output / 2, "newer", m->newer);
 }
 
 int cmd_models(const struct cli_config *cfg)
@@ -104,7 +106,7 @@ int cmd_models(const struct cli_config *cfg)
         else
             snprintf(ctx, sizeof ctx, "%uK", m->context_tokens / 1000);
         printf("%-22s %-44s %-26s %8s %7u %8.2f %8.2f%s\n", m->name, m->base_id, geos, ctx, m->max_output,
-               m->prices.input, m->prices.output, m->legacy ? "  (legacy)" : "");
+               m->prices.input, m->prices.output, m->legacy ? "  (legacy)" : m->newer ? "  (newer)" : "");
     }
     printf("\nAliases in %s:", region);
     static const char *names[] = {"sonnet", "opus", "haiku"};
@@ -114,7 +116,8 @@ int cmd_models(const struct cli_config *cfg)
             printf(" %s=%s", names[i], c.model_id);
     }
     printf("\nPrices: USD per million tokens, global/list price, as of %s. Regional and geographic\n"
-           "profiles of newer models cost 10%% more; batch inference costs half.\n",
+           "profiles of recent models cost 10%% more; batch inference costs half. (newer): ids\n"
+           "from Anthropic's model table in Claude Code, not yet on AWS's model pages; no alias picks them.\n",
            catalog_price_date());
     return EXIT_OK;
 }

@@ -147,10 +147,20 @@ static void record(struct gw_job *j, const char *status, const char *err, bool c
                    const char *routing, const struct gw_entry *to_store)
 {
     struct gateway *g = j->g;
-    double cost = cache_hit ? 0 : gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
-    char route[GATEWAY_MAX_CHANGES + 300]; /* "gateway: " + routing (< 256) + "; " + changes */
-    snprintf(route, sizeof route, "gateway%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
-             j->info.changes[0] ? "; " : "", j->info.changes);
+    const char *priced = j->profile[0] ? j->profile : j->model_id;
+    bool estimated = false;
+    double cost = cache_hit ? 0 : gw_cost(g, priced, &j->usage, &estimated);
+    if (estimated && !g->price_warned) {
+        g->price_warned = true;
+        log_warn("gateway: %.200s has no price in the catalog or the prices file: its calls are booked at the "
+                 "catalog's highest prices, so budgets hold (rows say \"price estimated\"); give its price in the "
+                 "prices file (settings brock.prices_file, docs/cost.md)",
+                 priced);
+    }
+    char route[GATEWAY_MAX_CHANGES + 340]; /* "gateway: " + routing (< 256) + "; " + changes + estimate */
+    snprintf(route, sizeof route, "gateway%s%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
+             j->info.changes[0] ? "; " : "", j->info.changes,
+             estimated ? "; price estimated (not in the catalog or the prices file)" : "");
     struct gateway_record r = {
         .time_ms = gw_now_ms(g),
         .user = j->client->key->user,
@@ -437,7 +447,7 @@ static void finish(struct gateway *g, struct gw_job *j)
             keep->body = xmemdup(src->ptr, src->len);
             keep->len = src->len;
             keep->usage = j->usage;
-            keep->cost_usd = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage);
+            keep->cost_usd = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage, NULL);
             snprintf(keep->model, sizeof keep->model, "%s", j->profile[0] ? j->profile : j->model_id);
             snprintf(keep->region, sizeof keep->region, "%s", j->region);
         }

@@ -70,25 +70,33 @@ enum gateway_op gateway_route(const char *path, char *model_id, size_t cap)
  * docs/internals/gateway.md). A model is named by a piece of its base id;
  * "claude-sonnet-4" also covers 4.5 and 4.6. Flags not listed at all (Claude
  * Code's claude-code-*, prompt-caching-scope-*, adaptive-thinking-*, oauth-*)
- * are Anthropic-API-only and are dropped for every known model. */
+ * are Anthropic-API-only and are dropped for every known model.
+ *
+ * The catalog's `newer` models (Opus 4.7 on) take what the newest ones here
+ * take: Claude Code's model table gives every one of them effort, adaptive
+ * thinking, context management and a 1M context, and Claude Code sends them
+ * the same flags as Opus 4.6. ("claude-opus-4" already covers 4.7 and 4.8.) */
 
 #define C4 "claude-opus-4", "claude-sonnet-4", "claude-haiku-4"
-#define NEWEST "claude-opus-4-5", "claude-opus-4-6", "claude-sonnet-4-6"
+#define C5 "claude-opus-5", "claude-sonnet-5", "claude-haiku-5", "claude-fable-5"
+#define NEWEST "claude-opus-4-5", "claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7", "claude-opus-4-8", C5
+#define MODELS_MAX 16
 
 static const struct {
     const char *beta;
-    const char *models[8];
+    const char *models[MODELS_MAX];
 } betas[] = {
-    {"interleaved-thinking-2025-05-14", {C4}},
-    {"fine-grained-tool-streaming-2025-05-14", {C4}},
-    {"dev-full-thinking-2025-05-14", {C4}},
-    {"token-efficient-tools-2025-02-19", {C4, "claude-3-7-sonnet"}},
+    {"interleaved-thinking-2025-05-14", {C4, C5}},
+    {"fine-grained-tool-streaming-2025-05-14", {C4, C5}},
+    {"dev-full-thinking-2025-05-14", {C4, C5}},
+    {"token-efficient-tools-2025-02-19", {C4, C5, "claude-3-7-sonnet"}},
     {"computer-use-2025-01-24", {C4, "claude-3-7-sonnet"}},
     {"computer-use-2024-10-22", {"claude-3-5-sonnet-20241022"}},
     {"output-128k-2025-02-19", {"claude-3-7-sonnet"}},
-    {"context-1m-2025-08-07", {"claude-sonnet-4-20250514", "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4-6"}},
-    {"context-management-2025-06-27",
-     {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", NEWEST}},
+    {"context-1m-2025-08-07",
+     {"claude-sonnet-4-20250514", "claude-sonnet-4-5", "claude-sonnet-4-6", "claude-opus-4-6", "claude-opus-4-7",
+      "claude-opus-4-8", C5}},
+    {"context-management-2025-06-27", {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", NEWEST}},
     {"effort-2025-11-24", {NEWEST}},
     {"tool-search-tool-2025-10-19", {NEWEST, "claude-sonnet-4-5"}},
     {"tool-examples-2025-10-29", {NEWEST, "claude-sonnet-4-5"}},
@@ -97,14 +105,15 @@ static const struct {
 
 static bool model_in(const char *base_id, const char *const *models)
 {
-    for (size_t i = 0; i < 8 && models[i]; i++)
+    for (size_t i = 0; i < MODELS_MAX && models[i]; i++)
         if (strstr(base_id, models[i]))
             return true;
     return false;
 }
 
 static const char *const effort_models[] = {NEWEST, NULL};
-static const char *const adaptive_models[] = {"claude-opus-4-6", "claude-sonnet-4-6", NULL};
+static const char *const adaptive_models[] = {"claude-opus-4-6", "claude-sonnet-4-6", "claude-opus-4-7",
+                                              "claude-opus-4-8", C5, NULL};
 static const char *const ctxmgmt_models[] = {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", NEWEST,
                                              NULL};
 

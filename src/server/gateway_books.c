@@ -61,18 +61,46 @@ struct gw_books {
 
 /* ---- cost ----------------------------------------------------------------------- */
 
-double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u)
+/* The highest price in the catalog for each kind of token (regional
+ * premium included): the ceiling a model of unknown price is booked at. */
+static struct model_prices ceiling_prices(void)
+{
+    size_t n;
+    const struct model_info *all = catalog_models(&n);
+    struct model_prices c = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct model_prices p = catalog_prices(&all[i], all[i].geo_premium ? GEO_US : GEO_GLOBAL);
+        c.input = p.input > c.input ? p.input : c.input;
+        c.output = p.output > c.output ? p.output : c.output;
+        c.cache_write_5m = p.cache_write_5m > c.cache_write_5m ? p.cache_write_5m : c.cache_write_5m;
+        c.cache_write_1h = p.cache_write_1h > c.cache_write_1h ? p.cache_write_1h : c.cache_write_1h;
+        c.cache_read = p.cache_read > c.cache_read ? p.cache_read : c.cache_read;
+    }
+    return c;
+}
+
+double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u, bool *estimated)
 {
     struct model_usage mu = {u->input, u->output, u->cache_read, u->cache_write};
+    if (estimated)
+        *estimated = false;
     if (g->o.pricing) {
         bool known = false;
-        return pricing_cost(g->o.pricing, model_id, &mu, 0, false, &known);
+        double usd = pricing_cost(g->o.pricing, model_id, &mu, 0, false, &known);
+        if (known)
+            return usd;
+    } else {
+        enum model_geo geo = GEO_NONE;
+        const struct model_info *m = catalog_find(model_id, &geo);
+        if (m)
+            return catalog_cost(m, geo, u->input, u->output, u->cache_read, u->cache_write, 0, false);
     }
-    enum model_geo geo = GEO_NONE;
-    const struct model_info *m = catalog_find(model_id, &geo);
-    if (!m)
-        return 0;
-    return catalog_cost(m, geo, u->input, u->output, u->cache_read, u->cache_write, 0, false);
+    if (u->input <= 0 && u->output <= 0 && u->cache_read <= 0 && u->cache_write <= 0)
+        return 0; /* nothing to price (a refused call): no estimate to mark */
+    if (estimated)
+        *estimated = true;
+    struct pricing_rate r = {.p = ceiling_prices()};
+    return pricing_rate_cost(&r, &mu, 0, false);
 }
 
 /* ---- spend ------------------------------------------------------------------------ */

@@ -263,6 +263,7 @@ struct gateway {
     bool up_stop;
     _Atomic bool realtime_on;       /* the loop thread got SCHED_FIFO (--realtime) */
     struct log_every rate_log;      /* [loop] rate refusals: a line per 5 s at most */
+    bool price_warned;              /* [loop] said once that a model's price is estimated */
     struct gw_job *parked;          /* calls waiting for a refreshed credential set */
     struct event *park_timer;       /* looks at them while there are any */
 
@@ -334,7 +335,11 @@ void gw_books_refresh_spend(struct gateway *g); /* read every user's spend again
 /* The user of that name in u, or NULL (under clients_mu, either side). */
 struct gw_user *gw_user_find(const struct gw_users *u, const char *name);
 size_t gw_books_pending(struct gateway *g);       /* records queued, not yet taken for writing (any thread) */
-double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u);
+/* USD for a call's tokens: the prices file's price, else the catalog's. A
+ * model neither knows (an application inference profile ARN, a model newer
+ * than both) is priced at the highest the catalog has for each kind of
+ * token, so a budget still holds, and *estimated (may be NULL) says so. */
+double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u, bool *estimated);
 
 /* memory cache [loop] (gateway_books.c) */
 struct gw_cache *gw_cache_new(size_t max_bytes);

@@ -114,12 +114,73 @@ static void test_prices(void **state)
     assert_true(fabs(catalog_cost(h, GEO_GLOBAL, 0, 0, 0, 1000000, 1000000, false) - 2.0) < 1e-9);
 }
 
+/* The models Anthropic's own Bedrock table (Claude Code 2.1.332) names and
+ * AWS's pages do not yet: found in every id form Claude Code sends, priced,
+ * never picked by an alias (the aliases above stay on Opus 4.6, Sonnet 4.6
+ * and Haiku 4.5 in every region). */
+static void test_newer_models(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *id, *name;
+        double in, out, cache_read;
+    } want[] = {
+        {"us.anthropic.claude-opus-4-7", "Claude Opus 4.7", 5, 25, 0.5},
+        {"us.anthropic.claude-opus-4-8", "Claude Opus 4.8", 5, 25, 0.5},
+        {"us.anthropic.claude-opus-5", "Claude Opus 5", 5, 25, 0.5},
+        {"us.anthropic.claude-opus-5-5", "Claude Opus 5.5", 4, 20, 0.2},
+        {"us.anthropic.claude-sonnet-5", "Claude Sonnet 5", 2, 10, 0.2},
+        {"us.anthropic.claude-sonnet-5-5", "Claude Sonnet 5.5", 2, 10, 0.1},
+        {"us.anthropic.claude-haiku-5-5", "Claude Haiku 5.5", 0.1, 0.5, 0.01},
+        {"us.anthropic.claude-fable-5", "Claude Fable 5", 10, 50, 1},
+        {"us.anthropic.claude-fable-5-1", "Claude Fable 5.1", 10, 50, 0.25},
+        {"us.anthropic.claude-fable-5-2", "Claude Fable 5.2", 8, 40, 0.2},
+    };
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(want); i++) {
+        enum model_geo g;
+        const struct model_info *m = catalog_find(want[i].id, &g);
+        if (!m)
+            fail_msg("%s is not in the catalog", want[i].id);
+        assert_string_equal(m->name, want[i].name);
+        assert_int_equal(g, GEO_US);
+        assert_true(m->newer);
+        assert_false(m->in_region);
+        assert_int_equal(m->context_tokens, 1000000);
+        assert_int_equal(m->max_output, 128000);
+        struct model_prices p = catalog_prices(m, GEO_GLOBAL);
+        assert_true(fabs(p.input - want[i].in) < 1e-9 && fabs(p.output - want[i].out) < 1e-9);
+        assert_true(fabs(p.cache_read - want[i].cache_read) < 1e-9);
+        /* a us. profile costs the regional 10 % more, as for Sonnet 4.5 on */
+        assert_true(fabs(catalog_prices(m, GEO_US).input - want[i].in * 1.1) < 1e-9);
+    }
+    /* the geographies the reference saw beyond us. */
+    enum model_geo g;
+    assert_non_null(catalog_find("global.anthropic.claude-opus-4-7", &g));
+    assert_int_equal(g, GEO_GLOBAL);
+    assert_non_null(catalog_find("au.anthropic.claude-opus-4-8", &g));
+    assert_non_null(catalog_find("global.anthropic.claude-sonnet-5", &g));
+    assert_false(catalog_find("anthropic.claude-opus-5", NULL)->geos & GEO_EU);
+    assert_int_equal(catalog_find("anthropic.claude-fable-5-2", NULL)->family, FAMILY_FABLE);
+    /* no alias picks one, in any region */
+    static const char *const regions[] = {"us-west-2", "us-east-1", "eu-west-1", "ap-southeast-1", "ap-southeast-2"};
+    static const char *const aliases[] = {"opus", "sonnet", "haiku"};
+    for (size_t r = 0; r < BROCK_ARRAY_LEN(regions); r++)
+        for (size_t a = 0; a < BROCK_ARRAY_LEN(aliases); a++) {
+            struct model_choice c;
+            struct brock_err e = {0};
+            assert_int_equal(catalog_resolve(aliases[a], regions[r], false, &c, &e), BROCK_OK);
+            assert_false(c.model->newer);
+        }
+    resolve_ok("us.anthropic.claude-opus-5", "us-west-2", false, "us.anthropic.claude-opus-5");
+}
+
 int main(void)
 {
     test_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aliases_follow_region), cmocka_unit_test(test_seed_models_present),
         cmocka_unit_test(test_id_forms), cmocka_unit_test(test_bad_specs), cmocka_unit_test(test_prices),
+        cmocka_unit_test(test_newer_models),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ if [ ! -x "$BROCK" ]; then
   exit 0
 fi
 build=${BROCK_BUILD:-$(dirname "$BROCK")}
-cc_version=${CLAUDE_CODE_VERSION:-2.1.197}
+cc_version=${CLAUDE_CODE_VERSION:-2.1.332}
 cache=$(cd "$build" && pwd)/claude-code-$cc_version
 claude=$cache/node_modules/.bin/claude
 if [ ! -x "$claude" ]; then

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <arpa/inet.h>
 #include <nghttp2/nghttp2.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -277,6 +278,32 @@ static void test_translate(void **state)
     assert_non_null(json_object_get(v, "output_config"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(v, "thinking"), "type")), "adaptive");
     json_decref(v);
+
+    /* Claude Code 2.1.332's streamed body for the newer models its table
+     * names: they take what Opus 4.6 takes (effort, adaptive thinking, the
+     * Bedrock betas); only the Anthropic-API-only flag goes */
+    static const char *const newer[] = {"us.anthropic.claude-opus-4-7", "us.anthropic.claude-opus-4-8",
+                                        "us.anthropic.claude-opus-5",   "us.anthropic.claude-opus-5-5",
+                                        "us.anthropic.claude-sonnet-5", "us.anthropic.claude-sonnet-5-5",
+                                        "us.anthropic.claude-haiku-5-5", "us.anthropic.claude-fable-5-2"};
+    const char *cc5 = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":64000,\"messages\":[],"
+                      "\"anthropic_beta\":[\"claude-code-20250219\",\"interleaved-thinking-2025-05-14\","
+                      "\"tool-search-tool-2025-10-19\",\"context-1m-2025-08-07\",\"context-management-2025-06-27\","
+                      "\"effort-2025-11-24\"],\"output_config\":{\"effort\":\"xhigh\"},"
+                      "\"context_management\":{\"edits\":[]},\"thinking\":{\"type\":\"adaptive\"}}";
+    for (size_t i = 0; i < BROCK_ARRAY_LEN(newer); i++) {
+        v = translated(GATEWAY_OP_INVOKE_STREAM, newer[i], cc5, &info);
+        if (!v)
+            fail_msg("%s: the Anthropic-only beta was not dropped", newer[i]);
+        betas = json_object_get(v, "anthropic_beta");
+        assert_false(arr_has(betas, "claude-code-20250219"));
+        assert_int_equal(json_array_size(betas), 5);
+        assert_non_null(json_object_get(v, "output_config"));
+        assert_non_null(json_object_get(v, "context_management"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(v, "thinking"), "type")), "adaptive");
+        assert_string_equal(info.changes, "dropped beta claude-code-20250219");
+        json_decref(v);
+    }
 
     /* adaptive thinking on a model without it: enabled with a budget */
     const char *adapt = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":8000,\"messages\":[],"
@@ -1348,6 +1375,78 @@ static void test_books_budget_cache(void **state)
     assert_true(u.total.calls >= 1 && u.total.calls <= 3);
     assert_true(u.total.cost_usd > 0);
     store_usage_free(&u);
+    free(f.dir);
+}
+
+/* A model the catalog does not price (an application inference profile,
+ * whose model only Bedrock knows) must not be free to a budget: it is booked
+ * at the catalog's highest prices and its row says so. A newer model Claude
+ * Code sends (Opus 5) is booked at its catalog price. */
+#define APP_PROFILE_ENC "arn%3Aaws%3Abedrock%3Aus-west-2%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6"
+static void test_cost_unknown_model(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    struct resp r;
+    struct req q = {.path = "/model/" APP_PROFILE_ENC "/invoke", .body = invoke_body("estimate me", false),
+                    .bearer = TOK_CAROL};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    bool refused = false; /* carol's $0.0001 a day is spent by that call */
+    for (int i = 0; i < 100 && !refused; i++) {
+        send_req(&f, &q, &r);
+        refused = r.status == 400;
+        resp_free(&r);
+        if (!refused)
+            usleep(20000);
+    }
+    assert_true(refused);
+    q = (struct req){.path = "/model/us.anthropic.claude-opus-5/invoke", .body = invoke_body("opus five", false),
+                     .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    fx_down(&f);
+
+    struct store *st = NULL;
+    struct brock_err e = {0};
+    struct store_options so = {.dir = f.dir};
+    assert_int_equal(store_open(&so, &st, &e), BROCK_OK);
+    struct buf out = BUF_INIT(1 << 20);
+    struct store_ledger_filter flt = {0};
+    assert_int_equal(store_ledger_export_json(st, &flt, &out, &e), BROCK_OK);
+    store_close(st);
+    json_t *rows = json_loadb(out.ptr, out.len, 0, NULL);
+    assert_non_null(rows);
+    size_t i, estimated = 0, opus = 0;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *model = json_string_value(json_object_get(row, "model"));
+        const char *routing = json_string_value(json_object_get(row, "routing"));
+        double cost = json_real_value(json_object_get(row, "cost_usd"));
+        int64_t in = json_integer_value(json_object_get(row, "input_tokens"));
+        int64_t outt = json_integer_value(json_object_get(row, "output_tokens"));
+        assert_non_null(model);
+        if (strstr(model, "application-inference-profile") && in + outt > 0) {
+            estimated++;
+            /* the ceiling: Opus 4.1's $15 / $75 a million */
+            assert_true(fabs(cost - ((double)in * 15 + (double)outt * 75) / 1e6) < 1e-9);
+            assert_non_null(routing);
+            assert_non_null(strstr(routing, "price estimated"));
+        } else if (!strcmp(model, "us.anthropic.claude-opus-5")) {
+            opus++;
+            assert_true(in > 0 && outt > 0);
+            /* $5 / $25 global, 10 % more on the us. profile */
+            assert_true(fabs(cost - ((double)in * 5.5 + (double)outt * 27.5) / 1e6) < 1e-9);
+            assert_null(strstr(routing ? routing : "", "price estimated"));
+        }
+    }
+    assert_true(estimated >= 1);
+    assert_int_equal(opus, 1);
+    json_decref(rows);
+    buf_free(&out);
     free(f.dir);
 }
 
@@ -3123,7 +3222,7 @@ int main(void)
         cmocka_unit_test(test_translation_upstream),
         cmocka_unit_test(test_books_budget_cache),
         cmocka_unit_test(test_budget_per_user),
-        cmocka_unit_test(test_books_bad_row),
+        cmocka_unit_test(test_books_bad_row), cmocka_unit_test(test_cost_unknown_model),
         cmocka_unit_test(test_persistent_cache),
         cmocka_unit_test(test_failover_sticky),
         cmocka_unit_test(test_region_failover),
