@@ -7,7 +7,8 @@
  *   3..8  a request body for invoke, invoke-stream, converse, converse-stream,
  *      count-tokens with one of several models (second byte): the
  *      translation per model, then its output translated again
- *   9, 10  an answer body (Messages / Converse): usage and stop facts
+ *   9, 10  an answer body (Messages / Converse): usage and stop facts; and
+ *      the same bytes as GetInferenceProfile's answer (a profile's model)
  *   11, 12  an upstream event stream (invoke-stream / converse-stream) fed in
  *      pieces as the worker does: frames decoded, usage read per event; and
  *      the same bytes as one decoded event
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "../src/aws/eventstream.h"
+#include "../src/bedrock/catalog.h"
 #include "../src/server/gateway.h"
 #include "../src/server/gateway_int.h"
 #include "../src/util/alloc.h"
@@ -39,6 +41,8 @@ static const char *const models[] = {
     "anthropic.claude-3-7-sonnet-20250219-v1:0",
     "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdefghijkl",
     "",
+    "us.anthropic.claude-opus-4-7",
+    "us.anthropic.claude-opus-5-5",
 };
 
 static void fuzz_keys(const char *p, size_t n)
@@ -224,6 +228,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strlen(u.stop_reason) < sizeof u.stop_reason);
         gw_usage_from_answer_json(op, p, n, &ju);
         CHECK(same_usage(&u, &ju));
+        char arn[GW_MAX_MODEL_ID + 1];
+        if (gateway_profile_model_arn(p, n, arn, sizeof arn))
+            CHECK(strlen(arn) < sizeof arn && catalog_find(arn, NULL) != NULL);
         break;
     }
     default:

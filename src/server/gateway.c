@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../aws/eventstream.h"
+#include "../bedrock/catalog.h"
 #include "../store/store.h"
 #include "../util/alloc.h"
 #include "../util/codec.h"
@@ -150,16 +151,23 @@ static void record(struct gw_job *j, const char *status, const char *err, bool c
     const char *priced = j->profile[0] ? j->profile : j->model_id;
     bool estimated = false;
     double cost = cache_hit ? 0 : gw_cost(g, priced, &j->usage, &estimated);
-    if (estimated && !g->price_warned) {
+    const struct model_info *pm = estimated ? gw_profile_model(g, priced) : NULL;
+    char as[120] = "";
+    if (pm) { /* an application inference profile whose model Bedrock named */
+        cost = gw_cost(g, pm->base_id, &j->usage, &estimated);
+        snprintf(as, sizeof as, "; priced as %s (application inference profile)", pm->name);
+    }
+    if (estimated && !g->price_warned && !strstr(priced, ":application-inference-profile/")) {
+        /* (a profile whose lookup failed has its own warning) */
         g->price_warned = true;
         log_warn("gateway: %.200s has no price in the catalog or the prices file: its calls are booked at the "
                  "catalog's highest prices, so budgets hold (rows say \"price estimated\"); give its price in the "
                  "prices file (settings brock.prices_file, docs/cost.md)",
                  priced);
     }
-    char route[GATEWAY_MAX_CHANGES + 340]; /* "gateway: " + routing (< 256) + "; " + changes + estimate */
-    snprintf(route, sizeof route, "gateway%s%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
-             j->info.changes[0] ? "; " : "", j->info.changes,
+    char route[GATEWAY_MAX_CHANGES + 460]; /* "gateway: " + routing (< 256) + "; " + changes + how priced */
+    snprintf(route, sizeof route, "gateway%s%s%s%s%s%s", routing && *routing ? ": " : "", routing ? routing : "",
+             j->info.changes[0] ? "; " : "", j->info.changes, as,
              estimated ? "; price estimated (not in the catalog or the prices file)" : "");
     struct gateway_record r = {
         .time_ms = gw_now_ms(g),
@@ -1016,19 +1024,21 @@ static void health(struct gateway *g, struct httpd_resp *resp)
         keys += !g->clients[i]->revoked;
         retired += g->clients[i]->revoked;
     }
-    char b[1024];
+    char b[2048];
     snprintf(b, sizeof b,
              "{\"status\":\"ok\",\"inflight\":%zu,\"queued\":%zu,\"upstream\":%zu,\"held\":%zu,\"live\":%zu,"
              "\"done\":%zu,\"streaming\":%zu,\"waiting_drain\":%zu,\"notified\":%zu,\"books_pending\":%zu,"
              "\"credentials_usable\":%s,\"credentials_wait\":%zu,\"realtime\":%s,\"refused_auth\":%" PRIu64
              ",\"refused_budget\":%" PRIu64 ",\"refused_busy\":%" PRIu64 ",\"refused_rate\":%" PRIu64
              ",\"tls_reloads\":%" PRIu64 ",\"tls_reload_errors\":%" PRIu64 ",\"keys_reloads\":%" PRIu64
-             ",\"keys_reload_errors\":%" PRIu64 ",\"keys\":%zu,\"keys_retired\":%zu}",
+             ",\"keys_reload_errors\":%" PRIu64 ",\"keys\":%zu,\"keys_retired\":%zu,\"profiles_known\":%" PRIu64
+             ",\"profiles_unknown\":%" PRIu64 "}",
              g->inflight, g->queued, upstream, held, live, done, streaming, waiting_drain, listed, gw_books_pending(g),
              atomic_load(&g->creds_down) ? "false" : "true", parked, atomic_load(&g->realtime_on) ? "true" : "false",
              atomic_load(&g->st_refused_auth), atomic_load(&g->st_refused_budget), atomic_load(&g->st_refused_busy),
              atomic_load(&g->st_refused_rate), hs.tls_reloads, hs.tls_reload_errors, atomic_load(&g->st_keys_reloads),
-             atomic_load(&g->st_keys_reload_errors), keys, retired);
+             atomic_load(&g->st_keys_reload_errors), keys, retired, atomic_load(&g->st_profiles_known),
+             atomic_load(&g->st_profiles_unknown));
     (void)httpd_resp_send_text(resp, 200, "application/json", b);
 }
 
@@ -1534,6 +1544,8 @@ void gateway_stats(struct gateway *g, struct gateway_stats *out)
     out->client_gone = atomic_load(&g->st_gone);
     out->translated = atomic_load(&g->st_translated);
     out->upstream_sockets = atomic_load(&g->st_up_sockets);
+    out->profiles_known = atomic_load(&g->st_profiles_known);
+    out->profiles_unknown = atomic_load(&g->st_profiles_unknown);
 }
 
 /* Jobs still alive after the loop ended (cut at the stop deadline, or never

@@ -287,6 +287,8 @@ struct gateway_stats {
     uint64_t inflight, queued;
     uint64_t upstream_sockets; /* upstream sockets the loop watches, or keeps registered while
                                 * their connection is idle in the pool */
+    uint64_t profiles_known;   /* application inference profiles whose model Bedrock named */
+    uint64_t profiles_unknown; /* ... whose lookup failed (priced at the ceiling until asked again) */
 };
 
 struct gateway;

@@ -116,6 +116,13 @@ static const char *const adaptive_models[] = {"claude-opus-4-6", "claude-sonnet-
                                               "claude-opus-4-8", C5, NULL};
 static const char *const ctxmgmt_models[] = {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", NEWEST,
                                              NULL};
+/* Newer models refuse what their migration guides removed (Anthropic's, for
+ * Opus 4.7, Sonnet 5 and the 5.5 family; Claude Code's model table names the
+ * ones that always think): non-default temperature / top_p / top_k (dropped:
+ * leaving them out is the default), thinking with a token budget (made
+ * adaptive), and, for these, thinking turned off (dropped: they always think). */
+static const char *const always_thinks[] = {"claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5",
+                                            "claude-fable-5", NULL};
 
 static void note(struct gateway_body_info *info, const char *fmt, const char *arg)
 {
@@ -863,8 +870,8 @@ static const char *const k_names[K_N] = {
 
 /* gateway_translate without jansson: true when it could decide (and did
  * everything), false to leave the body to the jansson path. */
-static bool fast_translate(enum gateway_op op, const char *base, const char *body, size_t len, char **out,
-                           size_t *out_len, struct gateway_body_info *info)
+static bool fast_translate(enum gateway_op op, const char *base, bool newer, const char *body, size_t len,
+                           char **out, size_t *out_len, struct gateway_body_info *info)
 {
     bool messages = op == GATEWAY_OP_INVOKE || op == GATEWAY_OP_INVOKE_STREAM;
     struct js s = {body, body + len};
@@ -895,6 +902,11 @@ static bool fast_translate(enum gateway_op op, const char *base, const char *bod
                 kind = k;
         if (kind >= 0 && (messages ? kind > K_TEMPERATURE : kind != K_MESSAGES && kind < K_REQMETA))
             kind = -1; /* not one this operation reads */
+        /* a newer model's sampling parameters and Converse's inference
+         * settings: the jansson path drops them */
+        if (newer && ((messages && (kind == K_TEMPERATURE || span_is(key, "top_p") || span_is(key, "top_k"))) ||
+                      (!messages && kind == K_INFCFG)))
+            return false;
         if (kind >= 0) {
             if (seen & (1u << kind))
                 return false;
@@ -932,6 +944,10 @@ static bool fast_translate(enum gateway_op op, const char *base, const char *bod
         return false;
     if (messages && base && span_is(ttype, "adaptive") && !model_in(base, adaptive_models))
         return false;
+    if (newer && (span_is(ttype, "enabled") || (span_is(ttype, "disabled") && model_in(base, always_thinks))))
+        return false;
+    if (newer && !messages && (seen & (1u << K_AMRF)))
+        return false; /* Converse: additionalModelRequestFields may hold thinking or top_k */
 
     info->parsed = true;
     info->deterministic = temp_zero && !(thinking && !span_is(ttype, "disabled"));
@@ -1178,6 +1194,43 @@ static bool fast_usage(enum gateway_op op, const char *body, size_t len, struct 
 
 /* ---- translation ------------------------------------------------------------ */
 
+/* A newer model's fixes on obj (a Messages body, or Converse's
+ * additionalModelRequestFields), then Converse's inferenceConfig (ic). */
+static bool newer_fixes(json_t *obj, json_t *ic, const char *base, struct gateway_body_info *info)
+{
+    bool changed = false;
+    static const char *const sampling[] = {"temperature", "top_p", "top_k"};
+    for (size_t i = 0; json_is_object(obj) && i < BROCK_ARRAY_LEN(sampling); i++)
+        if (json_object_get(obj, sampling[i])) {
+            json_object_del(obj, sampling[i]);
+            note(info, "dropped %s (the model takes no sampling parameters)", sampling[i]);
+            changed = true;
+        }
+    static const char *const ic_sampling[] = {"temperature", "topP"};
+    for (size_t i = 0; json_is_object(ic) && i < BROCK_ARRAY_LEN(ic_sampling); i++)
+        if (json_object_get(ic, ic_sampling[i])) {
+            json_object_del(ic, ic_sampling[i]);
+            note(info, "dropped inferenceConfig.%s (the model takes no sampling parameters)", ic_sampling[i]);
+            changed = true;
+        }
+    json_t *th = json_is_object(obj) ? json_object_get(obj, "thinking") : NULL;
+    const char *tt = json_string_value(json_object_get(th, "type"));
+    if (tt && !strcmp(tt, "enabled")) {
+        json_t *a = json_pack("{s:s}", "type", "adaptive");
+        json_t *display = json_object_get(th, "display");
+        if (display)
+            json_object_set(a, "display", display);
+        json_object_set_new(obj, "thinking", a);
+        note(info, "thinking budget -> adaptive (%s has no thinking budgets)", base);
+        changed = true;
+    } else if (tt && !strcmp(tt, "disabled") && model_in(base, always_thinks)) {
+        json_object_del(obj, "thinking");
+        note(info, "dropped thinking disabled (%s always thinks)", base);
+        changed = true;
+    }
+    return changed;
+}
+
 void gw_translate_json(enum gateway_op op, const char *model_id, const char *body, size_t len, char **out,
                        size_t *out_len, struct gateway_body_info *info)
 {
@@ -1242,6 +1295,8 @@ void gw_translate_json(enum gateway_op op, const char *model_id, const char *bod
                 }
                 changed = true;
             }
+            if (m->newer)
+                changed |= newer_fixes(root, NULL, base, info);
         }
     } else {
         changed |= move_system_messages(root, true, info);
@@ -1249,6 +1304,8 @@ void gw_translate_json(enum gateway_op op, const char *model_id, const char *bod
         if (base && json_is_object(amrf)) {
             changed |= filter_betas(amrf, base, info);
         }
+        if (base && m->newer)
+            changed |= newer_fixes(amrf, json_object_get(root, "inferenceConfig"), base, info);
     }
     read_facts(root, converse, info); /* of what goes upstream */
     if (changed) {
@@ -1273,7 +1330,7 @@ void gateway_translate(enum gateway_op op, const char *model_id, const char *bod
         op != GATEWAY_OP_CONVERSE_STREAM)
         return;
     const struct model_info *m = model_id ? catalog_find(model_id, NULL) : NULL;
-    if (fast_translate(op, m ? m->base_id : NULL, body, len, out, out_len, info))
+    if (fast_translate(op, m ? m->base_id : NULL, m && m->newer, body, len, out, out_len, info))
         return;
     gw_translate_json(op, model_id, body, len, out, out_len, info);
 }
@@ -1650,4 +1707,24 @@ void gw_usage_from_event_json(enum gateway_op op, const char *event_type, size_t
                               size_t len, struct gateway_usage *u)
 {
     usage_from_event(op, event_type, et_len, payload, len, u, false);
+}
+
+/* ---- GetInferenceProfile's answer ----------------------------------------------- */
+
+bool gateway_profile_model_arn(const char *body, size_t len, char *out, size_t cap)
+{
+    if (!body || !cap)
+        return false;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *models = json_object_get(root, "models");
+    bool found = false;
+    for (size_t i = 0; i < json_array_size(models) && !found; i++) {
+        const char *arn = json_string_value(json_object_get(json_array_get(models, i), "modelArn"));
+        if (arn && strlen(arn) < cap && catalog_find(arn, NULL)) {
+            memcpy(out, arn, strlen(arn) + 1);
+            found = true;
+        }
+    }
+    json_decref(root);
+    return found;
 }

@@ -304,8 +304,44 @@ struct gateway {
     bool threaded;
     _Atomic uint64_t st_requests, st_refused_auth, st_refused_budget, st_refused_busy, st_cache_hits,
         st_upstream, st_upstream_errors, st_failovers, st_cut, st_gone, st_translated, st_refused_rate, st_up_sockets,
-        st_keys_reloads, st_keys_reload_errors;
+        st_keys_reloads, st_keys_reload_errors, st_profiles_known, st_profiles_unknown;
+    struct gw_profile *profiles; /* [loop] application inference profiles seen, newest first */
+    size_t n_profiles;
 };
+
+struct model_info;
+
+/* Application inference profiles. Only Bedrock knows the model behind one:
+ * the first call that names one has the gateway ask (GetInferenceProfile,
+ * signed with its own credentials, on the control plane), so later calls are
+ * translated and priced as that model. A failed lookup is asked again after
+ * GW_PROFILE_RETRY_MS; past GW_MAX_PROFILES profiles no more are asked. */
+#define GW_MAX_PROFILES 256
+#define GW_PROFILE_RETRY_MS (10 * 60 * 1000)
+enum gw_profile_state { GW_PROFILE_ASKING, GW_PROFILE_KNOWN, GW_PROFILE_UNKNOWN };
+struct gw_profile {
+    struct gateway *g;
+    char arn[GW_MAX_MODEL_ID + 1];
+    enum gw_profile_state state;
+    const struct model_info *model; /* KNOWN: the catalog's entry */
+    int64_t retry_ms;               /* UNKNOWN: monotonic ms when to ask again */
+    struct aws_call *call;          /* ASKING */
+    struct aws_response ar;
+    bool ar_live; /* ar holds an answer (or the call's) to free */
+    struct buf path;
+    struct http_headers h;
+    struct gw_profile *next;
+};
+/* [loop] The model behind `id` when it is an application inference profile
+ * Bedrock has named; NULL otherwise (and the lookup starts if it is one not
+ * asked yet). */
+const struct model_info *gw_profile_model(struct gateway *g, const char *id);
+/* [loop] A GetInferenceProfile answer a client asked for: its profile's
+ * model, noted (saves the gateway asking). */
+void gw_profile_learn(struct gateway *g, const char *body, size_t len);
+/* GetInferenceProfile's answer: the first of its models[].modelArn the
+ * catalog knows, copied to out (cap bytes). False: none, or not that JSON. */
+bool gateway_profile_model_arn(const char *body, size_t len, char *out, size_t cap);
 
 /* gateway_upstream.c, all on the loop unless said */
 enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* the multi on the loop's base */

@@ -508,6 +508,8 @@ static void call_end(struct gw_job *j, enum brock_status st, const struct brock_
             gateway_usage_from_answer(j->op, buf_cstr(&j->body), j->body.len, &j->usage);
         else
             j->usage.complete = true;
+        if (j->op == GATEWAY_OP_CONTROL && !strncmp(httpd_req_path(j->req), "/inference-profiles/", 20))
+            gw_profile_learn(g, buf_cstr(&j->body), j->body.len); /* a client's GetInferenceProfile */
     } else if (out->http.status) {
         /* Bedrock's own error answer: passed through as it came. */
         j->status = (int)out->http.status;
@@ -669,7 +671,9 @@ void gw_dispatch(struct gateway *g, struct gw_job *j)
     }
     size_t blen = 0, tlen = 0;
     const char *body = httpd_req_body(j->req, &blen);
-    gateway_translate(j->op, j->model_id, body, blen, &j->tbody, &tlen, &j->info);
+    /* an application inference profile is translated as its model, once known */
+    const struct model_info *pm = j->op == GATEWAY_OP_CONTROL ? NULL : gw_profile_model(g, j->model_id);
+    gateway_translate(j->op, pm ? pm->base_id : j->model_id, body, blen, &j->tbody, &tlen, &j->info);
     j->ubody = j->tbody ? j->tbody : body;
     j->ublen = j->tbody ? tlen : blen;
     /* The persistent cache only for what could have been stored (a store
@@ -969,6 +973,172 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     return BROCK_OK;
 }
 
+
+/* ---- application inference profiles ---------------------------------------------- */
+
+static bool is_app_profile(const char *id)
+{
+    return !strncmp(id, "arn:", 4) && strstr(id, ":application-inference-profile/") != NULL;
+}
+
+/* The region in arn:PARTITION:bedrock:REGION:... ("" when it has none). */
+static void arn_region(const char *arn, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = arn;
+    for (int colons = 0; colons < 3 && p; colons++) {
+        p = strchr(p, ':');
+        if (p)
+            p++;
+    }
+    const char *end = p ? strchr(p, ':') : NULL;
+    if (end && (size_t)(end - p) < cap) {
+        memcpy(out, p, (size_t)(end - p));
+        out[end - p] = '\0';
+    }
+}
+
+/* Find or add the entry for arn (NULL past GW_MAX_PROFILES). */
+static struct gw_profile *profile_entry(struct gateway *g, const char *arn)
+{
+    struct gw_profile *p = g->profiles;
+    while (p && strcmp(p->arn, arn))
+        p = p->next;
+    if (p || g->n_profiles >= GW_MAX_PROFILES)
+        return p;
+    p = xcalloc(1, sizeof *p);
+    p->g = g;
+    p->state = GW_PROFILE_UNKNOWN; /* not asked yet: retry_ms 0 */
+    memcpy(p->arn, arn, strlen(arn) + 1);
+    buf_init(&p->path, 3 * GW_MAX_MODEL_ID + 64);
+    http_headers_init(&p->h);
+    p->next = g->profiles;
+    g->profiles = p;
+    g->n_profiles++;
+    return p;
+}
+
+static void profile_done(void *ctx, enum brock_status st, const struct brock_err *e)
+{
+    struct gw_profile *p = ctx;
+    struct gateway *g = p->g;
+    p->call = NULL;
+    char arn[GW_MAX_MODEL_ID + 1];
+    const struct model_info *m = NULL;
+    if (p->state == GW_PROFILE_KNOWN) { /* a client's lookup answered first (gw_profile_learn) */
+        aws_response_free(&p->ar);
+        p->ar_live = false;
+        return;
+    }
+    if (st == BROCK_OK &&
+        gateway_profile_model_arn(p->ar.http.body.ptr, p->ar.http.body.len, arn, sizeof arn))
+        m = catalog_find(arn, NULL);
+    if (m) {
+        p->state = GW_PROFILE_KNOWN;
+        p->model = m;
+        atomic_fetch_add(&g->st_profiles_known, 1);
+        log_info("gateway: application inference profile %.300s is %s: its calls are translated and priced as it",
+                 p->arn, m->name);
+    } else if (!g->up_stop && st != BROCK_ERR_INTERRUPTED) {
+        p->state = GW_PROFILE_UNKNOWN;
+        p->retry_ms = time_mono_ms() + GW_PROFILE_RETRY_MS;
+        atomic_fetch_add(&g->st_profiles_unknown, 1);
+        log_warn("gateway: could not learn the model of application inference profile %.300s (%s); its calls are "
+                 "priced at the catalog's highest prices until it is asked again in %d minutes (the gateway's "
+                 "credentials need bedrock:GetInferenceProfile)",
+                 p->arn, st == BROCK_OK ? "no model the catalog knows in the answer" : e->msg,
+                 GW_PROFILE_RETRY_MS / 60000);
+    } else {
+        p->state = GW_PROFILE_UNKNOWN;
+        p->retry_ms = time_mono_ms() + GW_PROFILE_RETRY_MS;
+    }
+    aws_response_free(&p->ar);
+    p->ar_live = false;
+    http_headers_reset(&p->h);
+}
+
+static void profile_ask(struct gateway *g, struct gw_profile *p)
+{
+    char region[64];
+    arn_region(p->arn, region, sizeof region);
+    buf_reset(&p->path);
+    buf_addstr(&p->path, "/inference-profiles/");
+    (void)uri_encode(&p->path, p->arn, strlen(p->arn), false);
+    http_headers_reset(&p->h);
+    (void)http_headers_add(&p->h, "Accept", "application/json", NULL);
+    struct aws_request r = {
+        .service = ENDPOINT_SVC_BEDROCK,
+        .method = "GET",
+        .path = buf_cstr(&p->path),
+        .headers = &p->h,
+        .protocol = AWSERR_REST_JSON,
+        .max_body = 1 << 20,
+    };
+    p->state = GW_PROFILE_ASKING;
+    aws_response_init(&p->ar);
+    p->ar_live = true;
+    struct brock_err e = {0};
+    enum brock_status st = buf_status(&p->path) == BROCK_OK
+                               ? aws_client_start(client_for(g, region), g->multi, &r, &p->ar, profile_done, p,
+                                                  &p->call, &e)
+                               : err_set(&e, BROCK_ERR_TOO_LARGE, "profile ARN too long for a path");
+    if (st != BROCK_OK)
+        profile_done(p, st, &e);
+}
+
+const struct model_info *gw_profile_model(struct gateway *g, const char *id)
+{
+    if (!is_app_profile(id) || strlen(id) > GW_MAX_MODEL_ID)
+        return NULL;
+    struct gw_profile *p = g->profiles;
+    while (p && strcmp(p->arn, id))
+        p = p->next;
+    if (p && p->state == GW_PROFILE_KNOWN)
+        return p->model;
+    if (g->up_stop || !g->multi || (p && (p->state == GW_PROFILE_ASKING || time_mono_ms() < p->retry_ms)))
+        return NULL;
+    if (!p && !(p = profile_entry(g, id)))
+        return NULL;
+    profile_ask(g, p);
+    return p->state == GW_PROFILE_KNOWN ? p->model : NULL;
+}
+
+void gw_profile_learn(struct gateway *g, const char *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    const char *arn = json_string_value(json_object_get(root, "inferenceProfileArn"));
+    char model[GW_MAX_MODEL_ID + 1];
+    if (arn && is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID &&
+        gateway_profile_model_arn(body, len, model, sizeof model)) {
+        struct gw_profile *p = profile_entry(g, arn);
+        const struct model_info *m = catalog_find(model, NULL);
+        if (p && p->state != GW_PROFILE_KNOWN && m) {
+            if (p->state == GW_PROFILE_ASKING) /* its own answer will say the same */
+                aws_call_abort(p->call);
+            p->state = GW_PROFILE_KNOWN;
+            p->model = m;
+            atomic_fetch_add(&g->st_profiles_known, 1);
+            log_info("gateway: application inference profile %.300s is %s (from a client's GetInferenceProfile)",
+                     p->arn, m->name);
+        }
+    }
+    json_decref(root);
+}
+
+static void profiles_free(struct gateway *g)
+{
+    while (g->profiles) {
+        struct gw_profile *p = g->profiles;
+        g->profiles = p->next;
+        if (p->ar_live)
+            aws_response_free(&p->ar);
+        buf_free(&p->path);
+        http_headers_cleanup(&p->h);
+        free(p);
+    }
+    g->n_profiles = 0;
+}
+
 void gw_upstream_stop(struct gateway *g)
 {
     g->up_stop = true;
@@ -991,6 +1161,11 @@ void gw_upstream_stop(struct gateway *g)
                     gw_job_cancel(j);
                     any = true;
                 }
+            for (struct gw_profile *p = g->profiles; p; p = p->next)
+                if (p->call) {
+                    aws_call_abort(p->call);
+                    any = true;
+                }
             if (!any)
                 break;
             http_multi_on_timer(g->multi);
@@ -999,6 +1174,11 @@ void gw_upstream_stop(struct gateway *g)
             if (j->call) {
                 log_warn("gateway: an upstream call did not stop at shutdown");
                 j->call = NULL;
+            }
+        for (struct gw_profile *p = g->profiles; p; p = p->next)
+            if (p->call) {
+                log_warn("gateway: a profile lookup did not stop at shutdown");
+                p->call = NULL;
             }
         http_multi_free(g->multi);
         g->multi = NULL;
@@ -1026,6 +1206,7 @@ void gw_upstream_stop(struct gateway *g)
         event_free(g->up_timer);
         g->up_timer = NULL;
     }
+    profiles_free(g);
     for (size_t i = 0; i < BROCK_ARRAY_LEN(g->up); i++) {
         aws_client_free(g->up[i]);
         g->up[i] = NULL;

@@ -305,6 +305,53 @@ static void test_translate(void **state)
         json_decref(v);
     }
 
+    /* what the newer models refuse (their migration guides): sampling
+     * parameters go, a thinking budget becomes adaptive; the 5.5 models
+     * always think, so "disabled" goes too (Opus 5 keeps it) */
+    const char *old_style = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":9000,\"temperature\":0,"
+                            "\"top_p\":0.9,\"top_k\":40,\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":4000,"
+                            "\"display\":\"summarized\"},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    v = translated(GATEWAY_OP_INVOKE, "us.anthropic.claude-opus-4-7", old_style, &info);
+    assert_non_null(v);
+    assert_null(json_object_get(v, "temperature"));
+    assert_null(json_object_get(v, "top_p"));
+    assert_null(json_object_get(v, "top_k"));
+    json_t *th = json_object_get(v, "thinking");
+    assert_string_equal(json_string_value(json_object_get(th, "type")), "adaptive");
+    assert_null(json_object_get(th, "budget_tokens"));
+    assert_string_equal(json_string_value(json_object_get(th, "display")), "summarized");
+    assert_false(info.deterministic); /* temperature 0 did not go upstream */
+    assert_non_null(strstr(info.changes, "dropped temperature (the model takes no sampling parameters)"));
+    assert_non_null(strstr(info.changes, "thinking budget -> adaptive"));
+    json_decref(v);
+    /* the same body on Opus 4.6: untouched */
+    assert_null(translated(GATEWAY_OP_INVOKE, "us.anthropic.claude-opus-4-6-v1", old_style, &info));
+    assert_true(info.deterministic == false);
+    const char *off = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":5,\"thinking\":{\"type\":"
+                      "\"disabled\"},\"messages\":[]}";
+    v = translated(GATEWAY_OP_INVOKE, "us.anthropic.claude-opus-5-5", off, &info);
+    assert_non_null(v);
+    assert_null(json_object_get(v, "thinking"));
+    assert_non_null(strstr(info.changes, "always thinks"));
+    json_decref(v);
+    assert_null(translated(GATEWAY_OP_INVOKE, "us.anthropic.claude-opus-5", off, &info));
+    /* Converse: inferenceConfig's temperature and topP, the fields' top_k and budget */
+    const char *conv5 = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],"
+                        "\"inferenceConfig\":{\"maxTokens\":100,\"temperature\":0.2,\"topP\":0.5},"
+                        "\"additionalModelRequestFields\":{\"top_k\":3,\"thinking\":{\"type\":\"enabled\","
+                        "\"budget_tokens\":1024}}}";
+    v = translated(GATEWAY_OP_CONVERSE, "us.anthropic.claude-sonnet-5", conv5, &info);
+    assert_non_null(v);
+    json_t *ic = json_object_get(v, "inferenceConfig");
+    assert_int_equal(json_integer_value(json_object_get(ic, "maxTokens")), 100);
+    assert_null(json_object_get(ic, "temperature"));
+    assert_null(json_object_get(ic, "topP"));
+    json_t *amrf = json_object_get(v, "additionalModelRequestFields");
+    assert_null(json_object_get(amrf, "top_k"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(amrf, "thinking"), "type")), "adaptive");
+    json_decref(v);
+    assert_null(translated(GATEWAY_OP_CONVERSE, SONNET, conv5, &info));
+
     /* adaptive thinking on a model without it: enabled with a budget */
     const char *adapt = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":8000,\"messages\":[],"
                         "\"thinking\":{\"type\":\"adaptive\"}}";
@@ -434,10 +481,22 @@ static void test_translate_scanner(void **state)
         "[1]",
         "",
         "{}",
+        /* what a newer model refuses */
+        "{\"anthropic_version\":\"v\",\"top_p\":0.9,\"top_k\":5,\"messages\":[]}",
+        "{\"anthropic_version\":\"v\",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2000,\"display\":\"omitted\"},"
+        "\"messages\":[]}",
+        "{\"messages\":[],\"inferenceConfig\":{\"maxTokens\":5,\"topP\":0.5},"
+        "\"additionalModelRequestFields\":{\"top_k\":3}}",
+        "{\"messages\":[],\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"disabled\"}}}",
     };
     static const enum gateway_op ops[] = {GATEWAY_OP_INVOKE, GATEWAY_OP_INVOKE_STREAM, GATEWAY_OP_CONVERSE,
                                           GATEWAY_OP_COUNT_TOKENS};
-    static const char *const models[] = {SONNET, HAIKU3, "global.anthropic.claude-opus-4-6-v1", "unknown"};
+    static const char *const models[] = {SONNET,
+                                         HAIKU3,
+                                         "global.anthropic.claude-opus-4-6-v1",
+                                         "us.anthropic.claude-opus-4-7",
+                                         "us.anthropic.claude-opus-5-5",
+                                         "unknown"};
     for (size_t i = 0; i < BROCK_ARRAY_LEN(bodies); i++)
         for (size_t o = 0; o < BROCK_ARRAY_LEN(ops); o++)
             for (size_t m = 0; m < BROCK_ARRAY_LEN(models); m++)
@@ -1378,10 +1437,55 @@ static void test_books_budget_cache(void **state)
     free(f.dir);
 }
 
+/* An application inference profile copied from Haiku 4.5's us. profile, made
+ * in the fixture's emulator (CreateInferenceProfile, signed as the gateway
+ * signs): its ARN, and the same URI-encoded for a path. */
+static void make_profile(struct fx *f, const char *name, char **arn, char **enc)
+{
+    struct aws_client_config cfg = {.region = "us-west-2",
+                                    .endpoint_url = emulator_url(f->em),
+                                    .endpoint_label = "test emulator",
+                                    .creds = aws_creds_source_static(f->creds)};
+    struct aws_client *c = aws_client_new(&cfg);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"inferenceProfileName\":\"%s\",\"modelSource\":{\"copyFrom\":\"arn:aws:bedrock:us-west-2:"
+             "123456789012:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0\"}}",
+             name);
+    struct http_headers h = HTTP_HEADERS_INIT;
+    assert_int_equal(http_headers_add(&h, "Content-Type", "application/json", NULL), BROCK_OK);
+    struct aws_request r = {.service = ENDPOINT_SVC_BEDROCK, .method = "POST", .path = "/inference-profiles",
+                            .headers = &h, .body = body, .body_len = strlen(body), .protocol = AWSERR_REST_JSON};
+    struct aws_response out;
+    aws_response_init(&out);
+    struct brock_err e = {0};
+    if (aws_client_send(c, &r, &out, &e) != BROCK_OK)
+        fail_msg("CreateInferenceProfile: %s", e.msg);
+    json_t *v = json_loadb(out.http.body.ptr, out.http.body.len, 0, NULL);
+    *arn = xstrdup(json_string_value(json_object_get(v, "inferenceProfileArn")));
+    struct buf b = BUF_INIT(4096);
+    assert_int_equal(uri_encode(&b, *arn, strlen(*arn), false), BROCK_OK);
+    *enc = xstrdup(buf_cstr(&b));
+    buf_free(&b);
+    json_decref(v);
+    aws_response_free(&out);
+    http_headers_cleanup(&h);
+    aws_client_free(c);
+}
+
+static uint64_t profiles_known(struct fx *f)
+{
+    struct gateway_stats st;
+    gateway_stats(f->gw, &st);
+    return st.profiles_known;
+}
+
 /* A model the catalog does not price (an application inference profile,
  * whose model only Bedrock knows) must not be free to a budget: it is booked
- * at the catalog's highest prices and its row says so. A newer model Claude
- * Code sends (Opus 5) is booked at its catalog price. */
+ * at the catalog's highest prices and its row says so. A profile whose model
+ * Bedrock names (GetInferenceProfile: asked by the gateway, or seen in a
+ * client's own call) is translated and priced as that model. A newer model
+ * Claude Code sends (Opus 5) is booked at its catalog price. */
 #define APP_PROFILE_ENC "arn%3Aaws%3Abedrock%3Aus-west-2%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6"
 static void test_cost_unknown_model(void **state)
 {
@@ -1408,6 +1512,43 @@ static void test_cost_unknown_model(void **state)
     send_req(&f, &q, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    struct gateway_stats gs;
+    gateway_stats(f.gw, &gs);
+    assert_int_equal(gs.profiles_unknown, 1); /* the emulator has no a1b2c3d4e5f6 */
+
+    /* profile A: a client asks GetInferenceProfile through the gateway first
+     * (as Claude Code does), so the gateway knows it before any call */
+    char *arn_a, *enc_a, *arn_b, *enc_b, path[1024];
+    make_profile(&f, "team-a", &arn_a, &enc_a);
+    make_profile(&f, "team-b", &arn_b, &enc_b);
+    snprintf(path, sizeof path, "/inference-profiles/%s", enc_a);
+    q = (struct req){.method = "GET", .path = path, .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(profiles_known(&f), 1);
+    snprintf(path, sizeof path, "/model/%s/invoke", enc_a);
+    q = (struct req){.path = path, .body = invoke_body("team a", false), .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* profile B: the first call has the gateway ask; later calls know */
+    snprintf(path, sizeof path, "/model/%s/invoke", enc_b);
+    q = (struct req){.path = path, .body = invoke_body("team b", false), .bearer = TOK_BOB};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < 200 && profiles_known(&f) < 2; i++)
+        usleep(10000);
+    assert_int_equal(profiles_known(&f), 2);
+    q.body = invoke_body("team b again", false);
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    q = (struct req){.method = "GET", .path = "/_gateway/health"};
+    send_req(&f, &q, &r);
+    assert_non_null(strstr(buf_cstr(&r.body), "\"profiles_known\":2,\"profiles_unknown\":1}"));
+    resp_free(&r);
     fx_down(&f);
 
     struct store *st = NULL;
@@ -1420,7 +1561,7 @@ static void test_cost_unknown_model(void **state)
     store_close(st);
     json_t *rows = json_loadb(out.ptr, out.len, 0, NULL);
     assert_non_null(rows);
-    size_t i, estimated = 0, opus = 0;
+    size_t i, estimated = 0, opus = 0, as_haiku = 0, b_rows = 0;
     json_t *row;
     json_array_foreach(rows, i, row) {
         const char *model = json_string_value(json_object_get(row, "model"));
@@ -1429,7 +1570,22 @@ static void test_cost_unknown_model(void **state)
         int64_t in = json_integer_value(json_object_get(row, "input_tokens"));
         int64_t outt = json_integer_value(json_object_get(row, "output_tokens"));
         assert_non_null(model);
-        if (strstr(model, "application-inference-profile") && in + outt > 0) {
+        /* Haiku 4.5 through a profile: $1 / $5, 10 % more off the global price */
+        double haiku = ((double)in * 1.1 + (double)outt * 5.5) / 1e6;
+        if (!strcmp(model, arn_a)) {
+            as_haiku++;
+            assert_true(fabs(cost - haiku) < 1e-9);
+            assert_non_null(strstr(routing, "priced as Claude Haiku 4.5 (application inference profile)"));
+        } else if (!strcmp(model, arn_b)) {
+            /* the first may have been booked before the answer came: then at the ceiling */
+            b_rows++;
+            if (strstr(routing, "price estimated")) {
+                assert_true(b_rows == 1 && cost > haiku);
+            } else {
+                assert_true(fabs(cost - haiku) < 1e-9);
+                as_haiku++;
+            }
+        } else if (strstr(model, "application-inference-profile") && in + outt > 0) {
             estimated++;
             /* the ceiling: Opus 4.1's $15 / $75 a million */
             assert_true(fabs(cost - ((double)in * 15 + (double)outt * 75) / 1e6) < 1e-9);
@@ -1445,8 +1601,14 @@ static void test_cost_unknown_model(void **state)
     }
     assert_true(estimated >= 1);
     assert_int_equal(opus, 1);
+    assert_int_equal(b_rows, 2);
+    assert_true(as_haiku >= 2);
     json_decref(rows);
     buf_free(&out);
+    free(arn_a);
+    free(enc_a);
+    free(arn_b);
+    free(enc_b);
     free(f.dir);
 }
 
