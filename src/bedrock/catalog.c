@@ -12,6 +12,7 @@
 #include "catalog.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,11 +130,41 @@ enum model_geo catalog_geo_for_region(const char *region)
     return GEO_GLOBAL;
 }
 
+/* The base ids by hash (FNV-1a), open addressing, built once: every call
+ * through the gateway and the emulator looks its model up a few times, and
+ * a scan compared ~25 ids that all begin "anthropic.claude-". */
+#define INDEX_SLOTS 128 /* a power of two, over twice the models */
+static uint8_t index_slot[INDEX_SLOTS]; /* model index + 1; 0 = empty */
+static pthread_once_t index_once = PTHREAD_ONCE_INIT;
+
+static uint32_t id_hash(const char *id, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)id[i]) * 16777619u;
+    return h;
+}
+
+static void index_build(void)
+{
+    _Static_assert(sizeof models / sizeof models[0] < INDEX_SLOTS / 2 && sizeof models / sizeof models[0] < 255,
+                   "the model index needs more slots");
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        uint32_t h = id_hash(models[i].base_id, strlen(models[i].base_id)) & (INDEX_SLOTS - 1);
+        while (index_slot[h])
+            h = (h + 1) & (INDEX_SLOTS - 1);
+        index_slot[h] = (uint8_t)(i + 1);
+    }
+}
+
 static const struct model_info *find_base(const char *id, size_t n)
 {
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        if (strlen(models[i].base_id) == n && !memcmp(models[i].base_id, id, n))
-            return &models[i];
+    pthread_once(&index_once, index_build);
+    for (uint32_t h = id_hash(id, n) & (INDEX_SLOTS - 1); index_slot[h]; h = (h + 1) & (INDEX_SLOTS - 1)) {
+        const struct model_info *m = &models[index_slot[h] - 1];
+        if (!strncmp(m->base_id, id, n) && m->base_id[n] == '\0')
+            return m;
+    }
     return NULL;
 }
 
