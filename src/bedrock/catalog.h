@@ -51,6 +51,7 @@ struct model_info {
      * from AWS's model pages: found, priced, checked and translated like the
      * rest, but never what an alias picks (an account may not have it yet). */
     bool newer;
+    bool always_thinks; /* refuses thinking "disabled" (the 5.5 models, Fable; Claude Code's table) */
 };
 
 /* The whole table, newest first within each family. */

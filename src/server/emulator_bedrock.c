@@ -349,6 +349,38 @@ static bool messages_block(struct norm *n, size_t mi, size_t bi, const json_t *b
     return true;
 }
 
+/* What the newer models refuse (their migration guides): sampling
+ * parameters other than the default temperature (names: the body's own),
+ * thinking with a budget, and thinking turned off on those that always think. */
+static bool check_newer(struct norm *n, const struct model_info *m, const json_t *obj, const char *const names[3],
+                        const char *prefix)
+{
+    if (!m || !m->newer)
+        return true;
+    for (size_t i = 0; i < 3 && json_is_object(obj); i++) {
+        const json_t *v = names[i] ? json_object_get(obj, names[i]) : NULL;
+        if (v && !(i == 0 && json_number_value(v) == 1.0))
+            return invalid(n, "%s`%s` is not supported for this model.", prefix, names[i]);
+    }
+    return true;
+}
+
+static bool check_thinking_newer(struct norm *n, const struct model_info *m, const json_t *thinking,
+                                 const char *prefix)
+{
+    const char *type = str_or_null(json_object_get(thinking, "type"));
+    if (!m || !m->newer || !type)
+        return true;
+    if (!strcmp(type, "enabled"))
+        return invalid(n,
+                       "%s\"thinking.type.enabled\" is not supported for this model. Use \"thinking.type.adaptive\" "
+                       "and \"output_config.effort\" to control thinking behavior.",
+                       prefix);
+    if (!strcmp(type, "disabled") && m->always_thinks)
+        return invalid(n, "%s\"thinking.type.disabled\" is not supported for this model: it always thinks.", prefix);
+    return true;
+}
+
 static bool check_thinking(struct norm *n, const json_t *thinking, int64_t max_tokens, const char *prefix)
 {
     if (!thinking)
@@ -394,6 +426,9 @@ static bool norm_messages(struct norm *n, const json_t *body, const struct model
     if (temp && (json_number_value(temp) < 0 || json_number_value(temp) > 1))
         return invalid(n, "temperature: range: 0..1");
     if (!check_thinking(n, json_object_get(body, "thinking"), n->max_tokens, ""))
+        return false;
+    static const char *const sampling[3] = {"temperature", "top_p", "top_k"};
+    if (!check_newer(n, m, body, sampling, "") || !check_thinking_newer(n, m, json_object_get(body, "thinking"), ""))
         return false;
 
     size_t i;
@@ -643,6 +678,12 @@ static bool norm_converse(struct norm *n, const json_t *body, const struct model
     const json_t *amrf = json_object_get(body, "additionalModelRequestFields");
     if (!check_thinking(n, json_object_get(amrf, "thinking"), mt ? mt : (m ? (int64_t)m->max_output : 0),
                         "The model returned the following errors: "))
+        return false;
+    static const char *const ic_sampling[3] = {"temperature", "topP", NULL};
+    static const char *const amrf_sampling[3] = {NULL, NULL, "top_k"};
+    const char *said = "The model returned the following errors: ";
+    if (!check_newer(n, m, ic, ic_sampling, "") || !check_newer(n, m, amrf, amrf_sampling, said) ||
+        !check_thinking_newer(n, m, json_object_get(amrf, "thinking"), said))
         return false;
 
     size_t i;

@@ -117,12 +117,10 @@ static const char *const adaptive_models[] = {"claude-opus-4-6", "claude-sonnet-
 static const char *const ctxmgmt_models[] = {"claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", NEWEST,
                                              NULL};
 /* Newer models refuse what their migration guides removed (Anthropic's, for
- * Opus 4.7, Sonnet 5 and the 5.5 family; Claude Code's model table names the
- * ones that always think): non-default temperature / top_p / top_k (dropped:
- * leaving them out is the default), thinking with a token budget (made
- * adaptive), and, for these, thinking turned off (dropped: they always think). */
-static const char *const always_thinks[] = {"claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5",
-                                            "claude-fable-5", NULL};
+ * Opus 4.7, Sonnet 5 and the 5.5 family): non-default temperature / top_p /
+ * top_k (dropped: leaving them out is the default), thinking with a token
+ * budget (made adaptive), and, for the catalog's always_thinks models (Claude
+ * Code's table names them), thinking turned off (dropped). */
 
 static void note(struct gateway_body_info *info, const char *fmt, const char *arg)
 {
@@ -870,9 +868,11 @@ static const char *const k_names[K_N] = {
 
 /* gateway_translate without jansson: true when it could decide (and did
  * everything), false to leave the body to the jansson path. */
-static bool fast_translate(enum gateway_op op, const char *base, bool newer, const char *body, size_t len,
-                           char **out, size_t *out_len, struct gateway_body_info *info)
+static bool fast_translate(enum gateway_op op, const struct model_info *mi, const char *body, size_t len, char **out,
+                           size_t *out_len, struct gateway_body_info *info)
 {
+    const char *base = mi ? mi->base_id : NULL;
+    bool newer = mi && mi->newer;
     bool messages = op == GATEWAY_OP_INVOKE || op == GATEWAY_OP_INVOKE_STREAM;
     struct js s = {body, body + len};
     js_ws(&s);
@@ -944,7 +944,7 @@ static bool fast_translate(enum gateway_op op, const char *base, bool newer, con
         return false;
     if (messages && base && span_is(ttype, "adaptive") && !model_in(base, adaptive_models))
         return false;
-    if (newer && (span_is(ttype, "enabled") || (span_is(ttype, "disabled") && model_in(base, always_thinks))))
+    if (newer && (span_is(ttype, "enabled") || (span_is(ttype, "disabled") && mi->always_thinks)))
         return false;
     if (newer && !messages && (seen & (1u << K_AMRF)))
         return false; /* Converse: additionalModelRequestFields may hold thinking or top_k */
@@ -1196,7 +1196,7 @@ static bool fast_usage(enum gateway_op op, const char *body, size_t len, struct 
 
 /* A newer model's fixes on obj (a Messages body, or Converse's
  * additionalModelRequestFields), then Converse's inferenceConfig (ic). */
-static bool newer_fixes(json_t *obj, json_t *ic, const char *base, struct gateway_body_info *info)
+static bool newer_fixes(json_t *obj, json_t *ic, const struct model_info *m, struct gateway_body_info *info)
 {
     bool changed = false;
     static const char *const sampling[] = {"temperature", "top_p", "top_k"};
@@ -1221,11 +1221,11 @@ static bool newer_fixes(json_t *obj, json_t *ic, const char *base, struct gatewa
         if (display)
             json_object_set(a, "display", display);
         json_object_set_new(obj, "thinking", a);
-        note(info, "thinking budget -> adaptive (%s has no thinking budgets)", base);
+        note(info, "thinking budget -> adaptive (%s has no thinking budgets)", m->base_id);
         changed = true;
-    } else if (tt && !strcmp(tt, "disabled") && model_in(base, always_thinks)) {
+    } else if (tt && !strcmp(tt, "disabled") && m->always_thinks) {
         json_object_del(obj, "thinking");
-        note(info, "dropped thinking disabled (%s always thinks)", base);
+        note(info, "dropped thinking disabled (%s always thinks)", m->base_id);
         changed = true;
     }
     return changed;
@@ -1296,7 +1296,7 @@ void gw_translate_json(enum gateway_op op, const char *model_id, const char *bod
                 changed = true;
             }
             if (m->newer)
-                changed |= newer_fixes(root, NULL, base, info);
+                changed |= newer_fixes(root, NULL, m, info);
         }
     } else {
         changed |= move_system_messages(root, true, info);
@@ -1305,7 +1305,7 @@ void gw_translate_json(enum gateway_op op, const char *model_id, const char *bod
             changed |= filter_betas(amrf, base, info);
         }
         if (base && m->newer)
-            changed |= newer_fixes(amrf, json_object_get(root, "inferenceConfig"), base, info);
+            changed |= newer_fixes(amrf, json_object_get(root, "inferenceConfig"), m, info);
     }
     read_facts(root, converse, info); /* of what goes upstream */
     if (changed) {
@@ -1330,7 +1330,7 @@ void gateway_translate(enum gateway_op op, const char *model_id, const char *bod
         op != GATEWAY_OP_CONVERSE_STREAM)
         return;
     const struct model_info *m = model_id ? catalog_find(model_id, NULL) : NULL;
-    if (fast_translate(op, m ? m->base_id : NULL, m && m->newer, body, len, out, out_len, info))
+    if (fast_translate(op, m, body, len, out, out_len, info))
         return;
     gw_translate_json(op, model_id, body, len, out, out_len, info);
 }

@@ -161,6 +161,13 @@ static void test_newer_models(void **state)
     assert_non_null(catalog_find("global.anthropic.claude-sonnet-5", &g));
     assert_false(catalog_find("anthropic.claude-opus-5", NULL)->geos & GEO_EU);
     assert_int_equal(catalog_find("anthropic.claude-fable-5-2", NULL)->family, FAMILY_FABLE);
+    /* the ones that refuse thinking "disabled" (Claude Code's table) */
+    assert_true(catalog_find("us.anthropic.claude-opus-5-5", NULL)->always_thinks);
+    assert_true(catalog_find("us.anthropic.claude-haiku-5-5", NULL)->always_thinks);
+    assert_true(catalog_find("us.anthropic.claude-fable-5", NULL)->always_thinks);
+    assert_false(catalog_find("us.anthropic.claude-opus-5", NULL)->always_thinks);
+    assert_false(catalog_find("us.anthropic.claude-sonnet-5", NULL)->always_thinks);
+    assert_false(catalog_find("us.anthropic.claude-opus-4-6-v1", NULL)->always_thinks);
     /* no alias picks one, in any region */
     static const char *const regions[] = {"us-west-2", "us-east-1", "eu-west-1", "ap-southeast-1", "ap-southeast-2"};
     static const char *const aliases[] = {"opus", "sonnet", "haiku"};

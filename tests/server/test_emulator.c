@@ -918,6 +918,70 @@ static void test_model_ids(void **state)
     emu_down(&u);
 }
 
+/* What the newer models refuse, as their migration guides say Bedrock does:
+ * sampling parameters, a thinking budget, and (for those that always think)
+ * thinking turned off; the same bodies are fine for Opus 4.6. */
+static void test_newer_model_refusals(void **state)
+{
+    (void)state;
+    struct emu u;
+    emu_up(&u, NULL);
+    static const struct {
+        const char *model, *op, *body;
+        long status;
+        const char *message;
+    } cases[] = {
+        {"us.anthropic.claude-opus-4-7", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"temperature\":0.5,\"messages\":"
+         "[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         400, "`temperature` is not supported for this model."},
+        {"us.anthropic.claude-opus-4-7", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"temperature\":1,\"messages\":"
+         "[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         200, NULL},
+        {"us.anthropic.claude-sonnet-5", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"top_k\":5,\"messages\":"
+         "[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         400, "`top_k` is not supported for this model."},
+        {"us.anthropic.claude-opus-5", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":3000,\"thinking\":{\"type\":\"enabled\","
+         "\"budget_tokens\":1024},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         400, "\"thinking.type.enabled\" is not supported for this model."},
+        {"us.anthropic.claude-opus-5-5", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"thinking\":{\"type\":\"disabled\"},"
+         "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         400, "\"thinking.type.disabled\" is not supported for this model"},
+        {"us.anthropic.claude-opus-5", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"thinking\":{\"type\":\"disabled\"},"
+         "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+         200, NULL},
+        {"us.anthropic.claude-opus-4-6-v1", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":3000,\"temperature\":0.5,\"top_k\":5,"
+         "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},\"messages\":[{\"role\":\"user\","
+         "\"content\":\"hi\"}]}",
+         200, NULL},
+        {"us.anthropic.claude-opus-4-8", "converse",
+         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],\"inferenceConfig\":"
+         "{\"maxTokens\":50,\"topP\":0.5}}",
+         400, "`topP` is not supported for this model."},
+        {"us.anthropic.claude-opus-4-8", "converse",
+         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],\"inferenceConfig\":"
+         "{\"maxTokens\":3000},\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\","
+         "\"budget_tokens\":1024}}}",
+         400, "The model returned the following errors: \"thinking.type.enabled\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct resp r;
+        call(&u, cases[i].model, cases[i].op, cases[i].body, false, &r);
+        if (r.status != cases[i].status)
+            fail_msg("case %zu %s: %ld %s", i, cases[i].model, r.status, buf_cstr(&r.body));
+        if (cases[i].message)
+            expect_error(&r, cases[i].status, "ValidationException", cases[i].message);
+        resp_free(&r);
+    }
+    emu_down(&u);
+}
+
 static void test_deny_models(void **state)
 {
     (void)state;
@@ -2644,6 +2708,7 @@ int main(void)
         cmocka_unit_test(test_echo_thinking),
         cmocka_unit_test(test_count_tokens),
         cmocka_unit_test(test_model_ids),
+        cmocka_unit_test(test_newer_model_refusals),
         cmocka_unit_test(test_deny_models),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_recorded_requests_accepted),

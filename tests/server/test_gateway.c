@@ -1219,12 +1219,24 @@ static void test_translation_upstream(void **state)
     free(s);
     json_decref(log);
     assert_true(log_has("dropped beta claude-code-20250219"));
+    /* an Opus 4.6-era body for Opus 4.7 (temperature, a thinking budget),
+     * which the emulator refuses as Bedrock does: translated, it is answered */
+    const char *old_style = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":3000,\"temperature\":0.5,"
+                            "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
+                            "\"messages\":[{\"role\":\"user\",\"content\":\"old habits\"}]}";
+    struct req q47 = {.path = "/model/us.anthropic.claude-opus-4-7/invoke", .body = old_style, .bearer = TOK_ALICE};
+    send_req(&f, &q47, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     fx_down(&f);
     free(f.dir);
 
     /* --no-translate: the client's bytes go upstream as they came */
     struct fx_opts fo = {.no_translate = true};
     fx_up(&f, &fo);
+    send_req(&f, &q47, &r);
+    assert_int_equal(r.status, 400); /* and Opus 4.7 refuses that body */
+    resp_free(&r);
     send_req(&f, &q, &r);
     resp_free(&r);
     log = emu_log(&f);
