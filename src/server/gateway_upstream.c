@@ -973,7 +973,6 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
     return BROCK_OK;
 }
 
-
 /* ---- application inference profiles ---------------------------------------------- */
 
 static bool is_app_profile(const char *id)
@@ -998,14 +997,24 @@ static void arn_region(const char *arn, char *out, size_t cap)
     }
 }
 
-/* Find or add the entry for arn (NULL past GW_MAX_PROFILES). */
+/* Find or add the entry for arn. Past GW_MAX_PROFILES an entry whose lookup
+ * failed is taken over (made-up ARNs cannot keep real ones out); NULL when
+ * every entry is known or being asked. */
 static struct gw_profile *profile_entry(struct gateway *g, const char *arn)
 {
-    struct gw_profile *p = g->profiles;
-    while (p && strcmp(p->arn, arn))
-        p = p->next;
-    if (p || g->n_profiles >= GW_MAX_PROFILES)
+    struct gw_profile *p = g->profiles, *spare = NULL;
+    for (; p && strcmp(p->arn, arn); p = p->next)
+        if (p->state == GW_PROFILE_UNKNOWN && !p->call)
+            spare = p;
+    if (p)
         return p;
+    if (g->n_profiles >= GW_MAX_PROFILES) {
+        if (spare) {
+            memcpy(spare->arn, arn, strlen(arn) + 1);
+            spare->retry_ms = 0;
+        }
+        return spare;
+    }
     p = xcalloc(1, sizeof *p);
     p->g = g;
     p->state = GW_PROFILE_UNKNOWN; /* not asked yet: retry_ms 0 */
@@ -1098,7 +1107,7 @@ const struct model_info *gw_profile_model(struct gateway *g, const char *id)
     if (g->up_stop || !g->multi || (p && (p->state == GW_PROFILE_ASKING || time_mono_ms() < p->retry_ms)))
         return NULL;
     if (!p && !(p = profile_entry(g, id)))
-        return NULL;
+        return NULL; /* the table is full of known profiles: priced at the ceiling */
     profile_ask(g, p);
     return p->state == GW_PROFILE_KNOWN ? p->model : NULL;
 }

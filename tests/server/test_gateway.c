@@ -1624,6 +1624,50 @@ static void test_cost_unknown_model(void **state)
     free(f.dir);
 }
 
+/* The profile table is bounded; ARNs whose lookups failed (made up, or a
+ * typo) give their places to the next ones, so a real profile is still
+ * learned once the table is full of them. */
+static void test_profiles_bounded(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_up(&f, NULL);
+    struct resp r;
+    char path[512];
+    for (int i = 0; i < GW_MAX_PROFILES + 8; i++) {
+        snprintf(path, sizeof path,
+                 "/model/arn%%3Aaws%%3Abedrock%%3Aus-west-2%%3A123456789012%%3Aapplication-inference-profile%%2Fmadeup%06d/"
+                 "invoke",
+                 i);
+        struct req q = {.path = path, .body = invoke_body("x", false), .bearer = TOK_ALICE};
+        send_req(&f, &q, &r);
+        assert_int_equal(r.status, 200); /* the emulator answers any profile */
+        resp_free(&r);
+    }
+    struct gateway_stats st;
+    for (int i = 0; i < 300; i++) {
+        gateway_stats(f.gw, &st);
+        if (st.profiles_unknown >= GW_MAX_PROFILES + 8)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(st.profiles_unknown, GW_MAX_PROFILES + 8); /* the last 8 took failed places */
+    char *arn, *enc;
+    make_profile(&f, "after-the-flood", &arn, &enc);
+    snprintf(path, sizeof path, "/model/%s/invoke", enc);
+    struct req q = {.path = path, .body = invoke_body("real", false), .bearer = TOK_ALICE};
+    send_req(&f, &q, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    for (int i = 0; i < 200 && profiles_known(&f) < 1; i++)
+        usleep(10000);
+    assert_int_equal(profiles_known(&f), 1);
+    free(arn);
+    free(enc);
+    fx_down(&f);
+    free(f.dir);
+}
+
 #define TOK_ALICE2 "tok-alice-TWO-SECRET-0123456789ab"
 #define TOK_CAROL_B "tok-carol-B-SECRET-0123456789abcd"
 
@@ -3397,6 +3441,7 @@ int main(void)
         cmocka_unit_test(test_books_budget_cache),
         cmocka_unit_test(test_budget_per_user),
         cmocka_unit_test(test_books_bad_row), cmocka_unit_test(test_cost_unknown_model),
+        cmocka_unit_test(test_profiles_bounded),
         cmocka_unit_test(test_persistent_cache),
         cmocka_unit_test(test_failover_sticky),
         cmocka_unit_test(test_region_failover),
