@@ -55,7 +55,8 @@ run_claude() {
   (cd "$E2E_TMP/project" && env -i HOME="$HOME" PATH=/usr/bin:/bin TERM=dumb \
     CLAUDE_CODE_USE_BEDROCK=1 ANTHROPIC_BEDROCK_BASE_URL="$gw" AWS_BEARER_TOKEN_BEDROCK="$1" \
     AWS_REGION=us-west-2 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-    ${CC_MAX_RETRIES:+CLAUDE_CODE_MAX_RETRIES=$CC_MAX_RETRIES} timeout 180 "$claude" -p "$2" --output-format json)
+    ${CC_MAX_RETRIES:+CLAUDE_CODE_MAX_RETRIES=$CC_MAX_RETRIES} ${CC_MODEL:+ANTHROPIC_MODEL=$CC_MODEL} \
+    timeout 180 "$claude" -p "$2" --output-format json)
 }
 
 if run_claude "$key" "say hello to the brock gateway" >"$E2E_TMP/cc.json" 2>"$E2E_TMP/cc.err"; then
@@ -111,8 +112,44 @@ else
   not_ok "unknown key refused (exit $rc)" "$(head -c 1000 "$E2E_TMP/bad.json"; tail -n 5 "$E2E_TMP/bad.err")"
 fi
 
+# An application inference profile as the model (how teams tag Claude Code's
+# spend): Claude Code asks GetInferenceProfile through the gateway, which
+# learns the profile's model from that answer and books the turn at Haiku
+# 4.5's price instead of an estimate.
+arn=$(cd "$top/tests/js" && AWS_REGION=us-west-2 node make_profile.mjs "$EMU_URL" claude-code-team 2>"$E2E_TMP/mkp.err")
+case $arn in
+  arn:aws:bedrock:us-west-2:*:application-inference-profile/*)
+    if CC_MODEL=$arn run_claude "$key" "hello through a profile" >"$E2E_TMP/app.json" 2>"$E2E_TMP/app.err"; then
+      ok "claude -p with an application inference profile as its model exits 0"
+    else
+      not_ok "claude -p with a profile" "$(tail -n 20 "$E2E_TMP/app.err"; head -c 2000 "$E2E_TMP/app.json")"
+    fi
+    curl -s "$EMU_URL/_emulator/requests" >"$E2E_TMP/reqs2.json"
+    node -e '
+      const { requests } = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const arn = process.argv[2];
+      const got = requests.some((r) => r.method === "GET" && decodeURIComponent(r.path) === `/inference-profiles/${arn}`);
+      const used = requests.some((r) => r.modelId === arn && r.operation === "invoke-with-response-stream");
+      process.exit(got && used ? 0 : 1);
+    ' "$E2E_TMP/reqs2.json" "$arn" &&
+      ok "Claude Code looked the profile up through the gateway and streamed its turn on it" ||
+      not_ok "the profile's lookup and turn upstream" "$(head -c 1500 "$E2E_TMP/reqs2.json")"
+    curl -s "$gw/_gateway/health" >"$E2E_TMP/health.json"
+    grep -q '"profiles_known":1,' "$E2E_TMP/health.json" &&
+      ok "the gateway knows the profile's model (/_gateway/health profiles_known)" ||
+      not_ok "the gateway learned the profile's model" "$(cat "$E2E_TMP/health.json")"
+    ;;
+  *) not_ok "an application inference profile was made (AWS SDK)" "$arn $(cat "$E2E_TMP/mkp.err")" ;;
+esac
+
 kill -TERM "$gw_pid" 2>/dev/null
 wait "$gw_pid" 2>/dev/null
+if command -v sqlite3 >/dev/null && [ -n "${arn:-}" ]; then
+  priced=$(sqlite3 "$BROCK_DATA_DIR/brock.db" \
+    "select count(*) from ledger where model='$arn' and routing like '%priced as Claude Haiku 4.5 (application inference profile)%' and cost_usd > 0")
+  [ "${priced:-0}" -ge 1 ] && ok "the profile's turn is booked at Haiku 4.5's price ($priced rows)" ||
+    not_ok "the profile's ledger row" "$(sqlite3 "$BROCK_DATA_DIR/brock.db" "select model, cost_usd, routing from ledger")"
+fi
 if command -v sqlite3 >/dev/null; then
   rows=$(sqlite3 "$BROCK_DATA_DIR/brock.db" "select count(*) from ledger where user='dev' and project='claude-code'")
   [ "${rows:-0}" -ge 2 ] && ok "the ledger has Claude Code's calls as dev/claude-code ($rows rows)" ||
