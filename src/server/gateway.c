@@ -1588,6 +1588,7 @@ void gateway_free(struct gateway *g)
     gw_upstream_stop(g);
     gateway_keys_free(&g->keys_new); /* read for a reload the loop did not live to apply */
     reap(g);
+    gw_profiles_free(g);
     if (g->notify_ev)
         event_free(g->notify_ev);
     httpd_free(g->httpd);

@@ -336,6 +336,9 @@ struct gw_profile {
  * Bedrock has named; NULL otherwise (and the lookup starts if it is one not
  * asked yet). */
 const struct model_info *gw_profile_model(struct gateway *g, const char *id);
+/* After gw_upstream_stop and the last booking (the jobs it cut are priced
+ * with the profiles still known). */
+void gw_profiles_free(struct gateway *g);
 /* [loop] A GetInferenceProfile answer a client asked for: its profile's
  * model, noted (saves the gateway asking). */
 void gw_profile_learn(struct gateway *g, const char *body, size_t len);

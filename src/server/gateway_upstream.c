@@ -1134,7 +1134,7 @@ void gw_profile_learn(struct gateway *g, const char *body, size_t len)
     json_decref(root);
 }
 
-static void profiles_free(struct gateway *g)
+void gw_profiles_free(struct gateway *g)
 {
     while (g->profiles) {
         struct gw_profile *p = g->profiles;
@@ -1215,7 +1215,6 @@ void gw_upstream_stop(struct gateway *g)
         event_free(g->up_timer);
         g->up_timer = NULL;
     }
-    profiles_free(g);
     for (size_t i = 0; i < BROCK_ARRAY_LEN(g->up); i++) {
         aws_client_free(g->up[i]);
         g->up[i] = NULL;
