@@ -37,5 +37,10 @@ if node -e '
   const m = d.models.find(x => x.id === "anthropic.claude-3-opus-20240229-v1:0");
   if (!m || m.price_per_mtok.output !== 75) throw new Error("opus price");
   if (!d.models.every(x => x.context_tokens > 0 && x.max_output_tokens > 0)) throw new Error("limits");
+  // the newer models are listed and marked, and no alias picks one
+  const o55 = d.models.find(x => x.id === "anthropic.claude-opus-5-5");
+  if (!o55 || o55.newer !== true || o55.price_per_mtok.input !== 4) throw new Error("opus 5.5");
+  if (d.aliases.opus !== "eu.anthropic.claude-opus-4-6-v1") throw new Error("alias opus " + d.aliases.opus);
+  if (d.models.find(x => x.id === "anthropic.claude-opus-4-6-v1").newer !== false) throw new Error("opus 4.6 newer");
 ' "$E2E_TMP/out" 2>"$E2E_TMP/err"; then ok "models --json is valid and resolves aliases per region"; else not_ok "models --json content" "$(cat "$E2E_TMP/err")"; fi
 done_testing
