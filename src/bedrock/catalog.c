@@ -168,6 +168,11 @@ static const struct model_info *find_base(const char *id, size_t n)
     return NULL;
 }
 
+bool catalog_is_app_profile(const char *id)
+{
+    return !strncmp(id, "arn:aws", 7) && strstr(id, ":application-inference-profile/") != NULL;
+}
+
 const struct model_info *catalog_find(const char *id, enum model_geo *geo)
 {
     enum model_geo g = GEO_NONE;

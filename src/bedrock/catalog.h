@@ -77,6 +77,10 @@ enum brock_status catalog_resolve(const char *spec, const char *region, bool pre
  * inference-profile ARN). NULL if unknown (e.g. an application profile). */
 const struct model_info *catalog_find(const char *id, enum model_geo *geo);
 
+/* An application inference profile ARN (arn:aws...:application-inference-profile/ID):
+ * its model is known only to Bedrock (GetInferenceProfile). */
+bool catalog_is_app_profile(const char *id);
+
 /* The geography whose profile fits a region: us-* -> US, eu-* -> EU,
  * ap-northeast-1/3 -> JP, ap-southeast-2/4 -> AU, other ap-* -> APAC, else GLOBAL. */
 enum model_geo catalog_geo_for_region(const char *region);

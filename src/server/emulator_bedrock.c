@@ -813,11 +813,6 @@ static const char *model_display(const struct model_info *m, char *out, size_t l
     return out;
 }
 
-static bool is_app_profile_arn(const char *id)
-{
-    return !strncmp(id, "arn:aws", 7) && strstr(id, ":application-inference-profile/") != NULL;
-}
-
 static bool denied(const struct emu_call *c)
 {
     for (size_t i = 0; i < c->em->n_deny; i++)
@@ -839,7 +834,7 @@ static bool check_model(struct emu_call *c, const struct model_info **out)
         return false;
     }
     if (!m) {
-        if (is_app_profile_arn(c->model_id))
+        if (catalog_is_app_profile(c->model_id))
             return true;
         emu_send_error(c, 400, "ValidationException", k_invalid_model, -1);
         return false;

@@ -157,7 +157,7 @@ static void record(struct gw_job *j, const char *status, const char *err, bool c
         cost = gw_cost(g, pm->base_id, &j->usage, &estimated);
         snprintf(as, sizeof as, "; priced as %s (application inference profile)", pm->name);
     }
-    if (estimated && !g->price_warned && !strstr(priced, ":application-inference-profile/")) {
+    if (estimated && !g->price_warned && !catalog_is_app_profile(priced)) {
         /* (a profile whose lookup failed has its own warning) */
         g->price_warned = true;
         log_warn("gateway: %.200s has no price in the catalog or the prices file: its calls are booked at the "

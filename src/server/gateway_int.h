@@ -327,7 +327,6 @@ struct gw_profile {
     int64_t retry_ms;               /* UNKNOWN: monotonic ms when to ask again */
     struct aws_call *call;          /* ASKING */
     struct aws_response ar;
-    bool ar_live; /* ar holds an answer (or the call's) to free */
     struct buf path;
     struct http_headers h;
     struct gw_profile *next;

@@ -975,11 +975,6 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
 
 /* ---- application inference profiles ---------------------------------------------- */
 
-static bool is_app_profile(const char *id)
-{
-    return !strncmp(id, "arn:", 4) && strstr(id, ":application-inference-profile/") != NULL;
-}
-
 /* The region in arn:PARTITION:bedrock:REGION:... ("" when it has none). */
 static void arn_region(const char *arn, char *out, size_t cap)
 {
@@ -995,6 +990,14 @@ static void arn_region(const char *arn, char *out, size_t cap)
         memcpy(out, p, (size_t)(end - p));
         out[end - p] = '\0';
     }
+}
+
+static struct gw_profile *profile_find(struct gateway *g, const char *arn)
+{
+    struct gw_profile *p = g->profiles;
+    while (p && strcmp(p->arn, arn))
+        p = p->next;
+    return p;
 }
 
 /* Find or add the entry for arn. Past GW_MAX_PROFILES an entry whose lookup
@@ -1036,7 +1039,6 @@ static void profile_done(void *ctx, enum brock_status st, const struct brock_err
     const struct model_info *m = NULL;
     if (p->state == GW_PROFILE_KNOWN) { /* a client's lookup answered first (gw_profile_learn) */
         aws_response_free(&p->ar);
-        p->ar_live = false;
         return;
     }
     if (st == BROCK_OK &&
@@ -1062,7 +1064,6 @@ static void profile_done(void *ctx, enum brock_status st, const struct brock_err
         p->retry_ms = time_mono_ms() + GW_PROFILE_RETRY_MS;
     }
     aws_response_free(&p->ar);
-    p->ar_live = false;
     http_headers_reset(&p->h);
 }
 
@@ -1085,7 +1086,6 @@ static void profile_ask(struct gateway *g, struct gw_profile *p)
     };
     p->state = GW_PROFILE_ASKING;
     aws_response_init(&p->ar);
-    p->ar_live = true;
     struct brock_err e = {0};
     enum brock_status st = buf_status(&p->path) == BROCK_OK
                                ? aws_client_start(client_for(g, region), g->multi, &r, &p->ar, profile_done, p,
@@ -1097,17 +1097,16 @@ static void profile_ask(struct gateway *g, struct gw_profile *p)
 
 const struct model_info *gw_profile_model(struct gateway *g, const char *id)
 {
-    if (!is_app_profile(id) || strlen(id) > GW_MAX_MODEL_ID)
+    if (!catalog_is_app_profile(id) || strlen(id) > GW_MAX_MODEL_ID)
         return NULL;
-    struct gw_profile *p = g->profiles;
-    while (p && strcmp(p->arn, id))
-        p = p->next;
-    if (p && p->state == GW_PROFILE_KNOWN)
+    /* once stopped, only what is known; else the entry, added if new */
+    struct gw_profile *p = g->up_stop || !g->multi ? profile_find(g, id) : profile_entry(g, id);
+    if (!p)
+        return NULL; /* stopped, or the table is full of known profiles: priced at the ceiling */
+    if (p->state == GW_PROFILE_KNOWN)
         return p->model;
-    if (g->up_stop || !g->multi || (p && (p->state == GW_PROFILE_ASKING || time_mono_ms() < p->retry_ms)))
+    if (g->up_stop || !g->multi || p->state == GW_PROFILE_ASKING || time_mono_ms() < p->retry_ms)
         return NULL;
-    if (!p && !(p = profile_entry(g, id)))
-        return NULL; /* the table is full of known profiles: priced at the ceiling */
     profile_ask(g, p);
     return p->state == GW_PROFILE_KNOWN ? p->model : NULL;
 }
@@ -1117,7 +1116,7 @@ void gw_profile_learn(struct gateway *g, const char *body, size_t len)
     json_t *root = json_loadb(body, len, 0, NULL);
     const char *arn = json_string_value(json_object_get(root, "inferenceProfileArn"));
     char model[GW_MAX_MODEL_ID + 1];
-    if (arn && is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID &&
+    if (arn && catalog_is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID &&
         gateway_profile_model_arn(body, len, model, sizeof model)) {
         struct gw_profile *p = profile_entry(g, arn);
         const struct model_info *m = catalog_find(model, NULL);
@@ -1139,8 +1138,7 @@ void gw_profiles_free(struct gateway *g)
     while (g->profiles) {
         struct gw_profile *p = g->profiles;
         g->profiles = p->next;
-        if (p->ar_live)
-            aws_response_free(&p->ar);
+        aws_response_free(&p->ar); /* a no-op on a freed or never-used answer */
         buf_free(&p->path);
         http_headers_cleanup(&p->h);
         free(p);
