@@ -150,13 +150,11 @@ static void record(struct gw_job *j, const char *status, const char *err, bool c
     struct gateway *g = j->g;
     const char *priced = j->profile[0] ? j->profile : j->model_id;
     bool estimated = false;
-    double cost = cache_hit ? 0 : gw_cost(g, priced, &j->usage, &estimated);
-    const struct model_info *pm = estimated ? gw_profile_model(g, priced) : NULL;
+    const struct model_info *pm = NULL;
+    double cost = cache_hit ? 0 : gw_cost(g, priced, &j->usage, &pm, &estimated);
     char as[120] = "";
-    if (pm) { /* an application inference profile whose model Bedrock named */
-        cost = gw_cost(g, pm->base_id, &j->usage, &estimated);
+    if (pm)
         snprintf(as, sizeof as, "; priced as %s (application inference profile)", pm->name);
-    }
     if (estimated && !g->price_warned && !catalog_is_app_profile(priced)) {
         /* (a profile whose lookup failed has its own warning) */
         g->price_warned = true;
@@ -455,7 +453,7 @@ static void finish(struct gateway *g, struct gw_job *j)
             keep->body = xmemdup(src->ptr, src->len);
             keep->len = src->len;
             keep->usage = j->usage;
-            keep->cost_usd = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage, NULL);
+            keep->cost_usd = gw_cost(g, j->profile[0] ? j->profile : j->model_id, &j->usage, NULL, NULL);
             snprintf(keep->model, sizeof keep->model, "%s", j->profile[0] ? j->profile : j->model_id);
             snprintf(keep->region, sizeof keep->region, "%s", j->region);
         }

@@ -62,44 +62,65 @@ struct gw_books {
 /* ---- cost ----------------------------------------------------------------------- */
 
 /* The highest price in the catalog for each kind of token (regional
- * premium included): the ceiling a model of unknown price is booked at. */
-static struct model_prices ceiling_prices(void)
+ * premium included): the ceiling a model of unknown price is booked at.
+ * The catalog is a static table: worked out once. */
+static struct model_prices ceiling;
+static pthread_once_t ceiling_once = PTHREAD_ONCE_INIT;
+
+static void ceiling_build(void)
 {
     size_t n;
     const struct model_info *all = catalog_models(&n);
-    struct model_prices c = {0};
     for (size_t i = 0; i < n; i++) {
         struct model_prices p = catalog_prices(&all[i], all[i].geo_premium ? GEO_US : GEO_GLOBAL);
-        c.input = p.input > c.input ? p.input : c.input;
-        c.output = p.output > c.output ? p.output : c.output;
-        c.cache_write_5m = p.cache_write_5m > c.cache_write_5m ? p.cache_write_5m : c.cache_write_5m;
-        c.cache_write_1h = p.cache_write_1h > c.cache_write_1h ? p.cache_write_1h : c.cache_write_1h;
-        c.cache_read = p.cache_read > c.cache_read ? p.cache_read : c.cache_read;
+        ceiling.input = p.input > ceiling.input ? p.input : ceiling.input;
+        ceiling.output = p.output > ceiling.output ? p.output : ceiling.output;
+        ceiling.cache_write_5m = p.cache_write_5m > ceiling.cache_write_5m ? p.cache_write_5m : ceiling.cache_write_5m;
+        ceiling.cache_write_1h = p.cache_write_1h > ceiling.cache_write_1h ? p.cache_write_1h : ceiling.cache_write_1h;
+        ceiling.cache_read = p.cache_read > ceiling.cache_read ? p.cache_read : ceiling.cache_read;
     }
-    return c;
 }
 
-double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u, bool *estimated)
+/* The prices file's price for id, else the catalog's; *known says whether either had one. */
+static double priced_cost(const struct gateway *g, const char *id, const struct model_usage *mu, bool *known)
+{
+    if (g->o.pricing)
+        return pricing_cost(g->o.pricing, id, mu, 0, false, known);
+    enum model_geo geo = GEO_NONE;
+    const struct model_info *m = catalog_find(id, &geo);
+    *known = m != NULL;
+    return m ? catalog_cost(m, geo, mu->input_tokens, mu->output_tokens, mu->cache_read_tokens,
+                            mu->cache_write_tokens, 0, false)
+             : 0;
+}
+
+double gw_cost(struct gateway *g, const char *model_id, const struct gateway_usage *u, const struct model_info **as,
+               bool *estimated)
 {
     struct model_usage mu = {u->input, u->output, u->cache_read, u->cache_write};
     if (estimated)
         *estimated = false;
-    if (g->o.pricing) {
-        bool known = false;
-        double usd = pricing_cost(g->o.pricing, model_id, &mu, 0, false, &known);
-        if (known)
-            return usd;
-    } else {
-        enum model_geo geo = GEO_NONE;
-        const struct model_info *m = catalog_find(model_id, &geo);
-        if (m)
-            return catalog_cost(m, geo, u->input, u->output, u->cache_read, u->cache_write, 0, false);
-    }
+    if (as)
+        *as = NULL;
+    bool known = false;
+    double usd = priced_cost(g, model_id, &mu, &known);
+    if (known)
+        return usd;
     if (u->input <= 0 && u->output <= 0 && u->cache_read <= 0 && u->cache_write <= 0)
         return 0; /* nothing to price (a refused call): no estimate to mark */
+    const struct model_info *pm = gw_profile_model(g, model_id);
+    if (pm) { /* an application inference profile whose model Bedrock named */
+        usd = priced_cost(g, pm->base_id, &mu, &known);
+        if (known) {
+            if (as)
+                *as = pm;
+            return usd;
+        }
+    }
     if (estimated)
         *estimated = true;
-    struct pricing_rate r = {.p = ceiling_prices()};
+    pthread_once(&ceiling_once, ceiling_build);
+    struct pricing_rate r = {.p = ceiling};
     return pricing_rate_cost(&r, &mu, 0, false);
 }
 

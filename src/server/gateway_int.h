@@ -373,11 +373,14 @@ void gw_books_refresh_spend(struct gateway *g); /* read every user's spend again
 /* The user of that name in u, or NULL (under clients_mu, either side). */
 struct gw_user *gw_user_find(const struct gw_users *u, const char *name);
 size_t gw_books_pending(struct gateway *g);       /* records queued, not yet taken for writing (any thread) */
-/* USD for a call's tokens: the prices file's price, else the catalog's. A
- * model neither knows (an application inference profile ARN, a model newer
- * than both) is priced at the highest the catalog has for each kind of
- * token, so a budget still holds, and *estimated (may be NULL) says so. */
-double gw_cost(const struct gateway *g, const char *model_id, const struct gateway_usage *u, bool *estimated);
+/* [loop] USD for a call's tokens: the prices file's price, else the
+ * catalog's; for an application inference profile neither names, its
+ * model's once Bedrock named it (*as, may be NULL). A model still unpriced
+ * (a profile not known yet, a model newer than both) is priced at the
+ * highest the catalog has for each kind of token, so a budget still holds,
+ * and *estimated (may be NULL) says so. */
+double gw_cost(struct gateway *g, const char *model_id, const struct gateway_usage *u, const struct model_info **as,
+               bool *estimated);
 
 /* memory cache [loop] (gateway_books.c) */
 struct gw_cache *gw_cache_new(size_t max_bytes);
