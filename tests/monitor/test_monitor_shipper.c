@@ -991,7 +991,10 @@ static void test_sigkill_loses_nothing(void **state)
     struct fx *f = *state;
     const int ROUNDS = 25, PER_ROUND = 40, FIRST = 100;
     f->o.limits = (struct shipper_limits){.max_events = 7};
-    f->cw.delay_ms = 3; /* each answer comes 3 ms after the events were stored */
+    /* each answer comes 10 ms after the events were stored, so a round's 40 new events (6 calls at
+     * 7 a call) take longer to ship than the 0-50 ms the parent waits before its SIGKILL: nearly
+     * every child dies mid-run, even on a fast host (with 3 ms a CI run saw fewer than half) */
+    f->cw.delay_ms = 10;
     spool_n(f, (size_t)FIRST, now_ms() - 60000, 1, 40);
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
@@ -1021,7 +1024,7 @@ static void test_sigkill_loses_nothing(void **state)
     assert_int_equal(run(f, &st, &e), BROCK_OK); /* the restart ships the rest */
     assert_int_equal(spooled(f), 0);
     /* every event arrived at least once */
-    size_t want = (size_t)(FIRST + ROUNDS * PER_ROUND), missing = 0, dups = 0;
+    size_t want = (size_t)(FIRST + ROUNDS * PER_ROUND), missing = 0, dups = 0, unexpected = 0;
     char *seen = xcalloc(want, 1);
     for (size_t i = 0; i < f->cw.n; i++) {
         const char *m = f->cw.ev[i].msg;
@@ -1031,20 +1034,23 @@ static void test_sigkill_loses_nothing(void **state)
             ;
         else if (sscanf(m, "round-%d-%d:", &r, &j) == 2 && r >= 0 && r < ROUNDS && j >= 0 && j < PER_ROUND)
             k = (size_t)(FIRST + r * PER_ROUND + j);
-        else
-            fail_msg("unexpected event %.40s", m);
+        else {
+            unexpected++;
+            continue;
+        }
         if (seen[k])
             dups++;
         seen[k] = 1;
     }
     for (size_t k = 0; k < want; k++)
         missing += !seen[k];
+    free(seen);
     print_message("# SIGKILL loop (seed %u): %d rounds, %d killed while shipping, %d finished first; %zu events, "
                   "%zu lost, %zu duplicates\n",
                   seed, ROUNDS, killed, finished, want, missing, dups);
+    assert_int_equal(unexpected, 0);
     assert_int_equal(missing, 0);
     assert_true(killed >= ROUNDS / 2);
-    free(seen);
 }
 
 int main(void)
