@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "../src/aws/eventstream.h"
+#include "../src/bedrock/bedrock.h"
 #include "../src/bedrock/catalog.h"
 #include "../src/server/gateway.h"
 #include "../src/server/gateway_int.h"
@@ -229,7 +230,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         gw_usage_from_answer_json(op, p, n, &ju);
         CHECK(same_usage(&u, &ju));
         char arn[GW_MAX_MODEL_ID + 1];
-        if (gateway_profile_model_arn(p, n, arn, sizeof arn))
+        if (bedrock_profile_model_arn(p, n, arn, sizeof arn))
             CHECK(strlen(arn) < sizeof arn && catalog_find(arn, NULL) != NULL);
         break;
     }

@@ -38,6 +38,11 @@ struct ledger {
     bool store_broken; /* reported once, then rows are not written */
     char warned_price[MAX_WARNED_PRICES][128];
     size_t n_warned_price;
+    struct {
+        char arn[256];
+        const struct model_info *m;
+    } profiles[LEDGER_MAX_PROFILES];
+    size_t n_profiles;
     /* the current turn's routing (kept while the turn continues) */
     bool have_turn;
     char turn_model[256];
@@ -329,36 +334,73 @@ static void record(struct ledger *l, const struct rec_in *in)
         l->cfg.audit(l->cfg.audit_ctx, &r);
 }
 
-static double cost_of(struct ledger *l, const char *model_id, const struct model_usage *u)
+/* The price of model_id from the prices file, else the catalog. */
+static bool rate_of(const struct ledger *l, const char *model_id, struct pricing_rate *rate)
+{
+    if (l->cfg.pricing)
+        return pricing_rate(l->cfg.pricing, model_id, rate);
+    memset(rate, 0, sizeof *rate);
+    enum model_geo geo;
+    rate->model = catalog_find(model_id, &geo);
+    if (!rate->model)
+        return false;
+    rate->p = catalog_prices(rate->model, geo);
+    rate->batch_discount = 0.5;
+    return true;
+}
+
+static const struct model_info *profile_model(const struct ledger *l, const char *id)
+{
+    for (size_t i = 0; i < l->n_profiles; i++)
+        if (!strcmp(l->profiles[i].arn, id))
+            return l->profiles[i].m;
+    return NULL;
+}
+
+void ledger_set_profile_model(struct ledger *l, const char *arn, const struct model_info *m)
+{
+    if (!l || !arn || !m || strlen(arn) >= sizeof l->profiles[0].arn)
+        return;
+    size_t i = 0;
+    while (i < l->n_profiles && strcmp(l->profiles[i].arn, arn))
+        i++;
+    if (i == LEDGER_MAX_PROFILES)
+        return;
+    if (i == l->n_profiles) {
+        snprintf(l->profiles[i].arn, sizeof l->profiles[i].arn, "%s", arn);
+        l->n_profiles++;
+    }
+    l->profiles[i].m = m;
+}
+
+/* A price for what the call billed: its own (the prices file's entry for
+ * the id wins), its profile's model's, else the ceiling with *estimated
+ * set (a call that billed nothing is 0, not an estimate). */
+static double cost_of(struct ledger *l, const char *model_id, const struct model_usage *u, bool *estimated)
 {
     struct pricing_rate rate;
-    bool known;
-    if (l->cfg.pricing) {
-        known = pricing_rate(l->cfg.pricing, model_id, &rate);
-    } else {
-        memset(&rate, 0, sizeof rate);
-        enum model_geo geo;
-        rate.model = catalog_find(model_id, &geo);
-        known = rate.model != NULL;
-        if (known) {
-            rate.p = catalog_prices(rate.model, geo);
-            rate.batch_discount = 0.5;
-        }
-    }
-    if (known)
+    *estimated = false;
+    if (rate_of(l, model_id, &rate))
         return pricing_rate_cost(&rate, u, 0, false);
     bool billed = u->input_tokens || u->output_tokens || u->cache_read_tokens || u->cache_write_tokens;
-    if (billed) {
-        for (size_t i = 0; i < l->n_warned_price; i++)
-            if (!strcmp(l->warned_price[i], model_id))
-                return 0;
-        if (l->n_warned_price < MAX_WARNED_PRICES)
-            snprintf(l->warned_price[l->n_warned_price++], sizeof l->warned_price[0], "%s", model_id);
-        note(l, LEDGER_NOTE_WARNING,
-             "no price is known for %s: its calls are recorded at $0 (add it to %s)", model_id,
-             "~/.config/brock/prices.json, see docs/cost.md");
-    }
-    return 0;
+    if (!billed)
+        return 0;
+    const struct model_info *pm = profile_model(l, model_id);
+    if (pm && rate_of(l, pm->base_id, &rate))
+        return pricing_rate_cost(&rate, u, 0, false);
+    *estimated = true;
+    memset(&rate, 0, sizeof rate);
+    rate.p = catalog_ceiling_prices();
+    for (size_t i = 0; i < l->n_warned_price; i++)
+        if (!strcmp(l->warned_price[i], model_id))
+            return pricing_rate_cost(&rate, u, 0, false);
+    if (l->n_warned_price < MAX_WARNED_PRICES)
+        snprintf(l->warned_price[l->n_warned_price++], sizeof l->warned_price[0], "%s", model_id);
+    note(l, LEDGER_NOTE_WARNING,
+         "no price is known for %.300s: its calls are booked at the catalog's highest prices ($%g in, $%g out "
+         "per million tokens) so budgets hold; give its price in %s",
+         model_id, rate.p.input, rate.p.output, "~/.config/brock/prices.json (see docs/cost.md)");
+    return pricing_rate_cost(&rate, u, 0, false);
 }
 
 /* ---- routing ------------------------------------------------------------------------ */
@@ -595,12 +637,16 @@ enum brock_status ledger_invoke(struct ledger *l, struct model_client *mc, const
         /* the failed call is a row of its own */
         char failed_routing[LEDGER_ROUTING_MAX];
         snprintf(failed_routing, sizeof failed_routing, "%s", lo.routing);
+        bool estimated;
+        double failed_cost = cost_of(l, res->model_id[0] ? res->model_id : model, &res->usage, &estimated);
+        if (estimated)
+            add_routing(failed_routing, sizeof failed_routing, "; price estimated");
         struct rec_in ri = {
             .session_id = call ? call->session_id : NULL,
             .purpose = purpose,
             .routing = failed_routing,
             .background = background,
-            .cost = cost_of(l, res->model_id[0] ? res->model_id : model, &res->usage),
+            .cost = failed_cost,
             .model_id = model,
             .req = req,
             .res = res,
@@ -648,7 +694,10 @@ enum brock_status ledger_invoke(struct ledger *l, struct model_client *mc, const
         req->model_id = model;
     }
 
-    lo.cost_usd = cost_of(l, res->model_id[0] ? res->model_id : model, &res->usage);
+    bool estimated;
+    lo.cost_usd = cost_of(l, res->model_id[0] ? res->model_id : model, &res->usage, &estimated);
+    if (estimated)
+        add_routing(lo.routing, sizeof lo.routing, "; price estimated");
     {
         struct rec_in ri = {
             .session_id = call ? call->session_id : NULL,
@@ -724,12 +773,16 @@ static void call_classifier(struct ledger *l, struct model_client *mc, const str
         char *answer = st == BROCK_OK ? model_result_text(&res) : NULL;
         snprintf(routing, sizeof routing, "classify (background): for the routing of a turn; answer '%.20s'",
                  answer ? answer : "");
+        bool estimated;
+        double cost = cost_of(l, res.model_id[0] ? res.model_id : model, &res.usage, &estimated);
+        if (estimated)
+            add_routing(routing, sizeof routing, "; price estimated");
         struct rec_in ri = {
             .session_id = call ? call->session_id : NULL,
             .purpose = "classify",
             .routing = routing,
             .background = true,
-            .cost = cost_of(l, res.model_id[0] ? res.model_id : model, &res.usage),
+            .cost = cost,
             .model_id = model,
             .req = &cr,
             .res = &res,

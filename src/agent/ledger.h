@@ -74,6 +74,7 @@ struct store;
 struct pricing;
 struct budget;
 struct router;
+struct model_info;
 
 #define LEDGER_MAX_FALLBACK 8
 #define LEDGER_MAX_MODELS 16 /* distinct models counted per session for /cost */
@@ -201,6 +202,16 @@ enum brock_status ledger_fallback_parse(const json_t *brock, struct ledger_fallb
  * that region's geography (or global./the base id where there is none).
  * An id the catalog does not know is returned unchanged. */
 void ledger_model_for_region(const char *model_id, const char *region, char *out, size_t cap);
+
+/* An application inference profile ARN's model, as Bedrock named it
+ * (bedrock_profile_lookup): calls made with the ARN are priced as that
+ * model from then on. At most LEDGER_MAX_PROFILES; a later entry for the
+ * same ARN replaces the earlier. A call the ledger cannot price (an unknown
+ * model, or a profile not named here) is booked at the catalog's highest
+ * prices (catalog_ceiling_prices) so budgets hold, its routing text says
+ * "price estimated", and a warning says so once per model id. */
+#define LEDGER_MAX_PROFILES 8
+void ledger_set_profile_model(struct ledger *l, const char *arn, const struct model_info *m);
 
 /* Replace the note callback (the REPL shows notes its own way). */
 void ledger_set_note(struct ledger *l, ledger_note_fn *note, void *ctx);

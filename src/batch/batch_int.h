@@ -319,7 +319,8 @@ int64_t batch_books_due(const struct batch_books *b);
 
 /* Append s as a JSON string literal (invalid UTF-8 becomes U+FFFD). */
 void batch_json_str(struct buf *b, const char *s, size_t n);
-/* Cost of a call at on-demand or batch prices (0 for unknown models). */
+/* Cost of a call at on-demand or batch prices; a model the catalog does
+ * not know at its highest prices (catalog_ceiling_prices), so budgets hold. */
 double batch_cost(const struct model_choice *m, const struct model_usage *u, bool batch_price);
 /* The text blocks of a Messages answer, concatenated (malloc'd, never NULL). */
 char *batch_answer_text(const json_t *content);

@@ -100,6 +100,7 @@ struct engine {
     double run_spent;         /* USD this run */
     int64_t next_budget_ms;   /* when to check the budget again */
     bool budget_checked;
+    bool price_warned; /* a model of unknown price was warned of */
     int64_t pending_since;    /* when the oldest unwritten finished record was known */
     double spent_at_check;
     struct budget_report budget_rep;
@@ -221,7 +222,7 @@ static void ledger(struct engine *en, struct slot *s, const struct model_usage *
         .request_id = request_id && *request_id ? request_id : NULL,
         .cost_usd = cost,
         .cache_hit = cache_hit,
-        .routing = "brock batch (local engine)",
+        .routing = s->prep.model.model ? "brock batch (local engine)" : "brock batch (local engine); price estimated",
     };
     batch_books_add(&en->books, &row);
 }
@@ -236,6 +237,16 @@ static void answered(struct engine *en, struct slot *s, struct model_result *res
     static const struct model_usage none;
     char *text = model_result_text(res);
     double cost = cached ? 0 : batch_cost(&s->prep.model, u, false);
+    if (!cached && !s->prep.model.model && !en->price_warned) {
+        en->price_warned = true;
+        char msg[512];
+        struct model_prices top = catalog_ceiling_prices();
+        snprintf(msg, sizeof msg,
+                 "no price is known for %.300s: its calls are booked at the catalog's highest prices ($%g in, $%g out "
+                 "per million tokens) so budgets hold",
+                 s->prep.model.model_id, top.input, top.output);
+        warn(en, msg);
+    }
     struct batch_result r = {
         .status = BATCH_OK,
         .model_id = s->prep.model.model_id,

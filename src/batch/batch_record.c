@@ -201,10 +201,15 @@ enum brock_status batch_manifest_parse(const char *p, size_t n, const char *what
 
 double batch_cost(const struct model_choice *m, const struct model_usage *u, bool batch_price)
 {
-    if (!m || !m->model)
-        return 0;
-    return catalog_cost(m->model, m->geo, u->input_tokens, u->output_tokens, u->cache_read_tokens,
-                        u->cache_write_tokens, 0, batch_price);
+    if (m && m->model)
+        return catalog_cost(m->model, m->geo, u->input_tokens, u->output_tokens, u->cache_read_tokens,
+                            u->cache_write_tokens, 0, batch_price);
+    /* a model the catalog cannot price: its highest prices, so a budget holds */
+    struct model_prices p = catalog_ceiling_prices();
+    double f = batch_price ? 0.5 : 1.0;
+    return ((double)u->input_tokens * p.input * f + (double)u->output_tokens * p.output * f +
+            (double)u->cache_read_tokens * p.cache_read + (double)u->cache_write_tokens * p.cache_write_5m) /
+           1e6;
 }
 
 char *batch_answer_text(const json_t *content)

@@ -89,4 +89,17 @@ struct bedrock_config {
 /* Never returns NULL. Free with model_client_free(). */
 struct model_client *bedrock_client_new(const struct bedrock_config *cfg);
 
+struct model_info;
+
+/* Application inference profiles: only Bedrock knows the model behind one.
+ * From a GetInferenceProfile answer, the first of its `models` whose
+ * modelArn the catalog knows, copied to out (false when none fits, the body
+ * is not JSON or the ARN is longer than cap - 1). */
+bool bedrock_profile_model_arn(const char *body, size_t len, char *out, size_t cap);
+/* Ask (GET /inference-profiles/{arn} on the bedrock control plane, under c's
+ * retries) and find the model in the catalog. BROCK_ERR_NOT_FOUND when the
+ * answer names no model the catalog knows; AWS's error otherwise. */
+enum brock_status bedrock_profile_lookup(struct aws_client *c, const char *arn, const struct model_info **model,
+                                         struct brock_err *e) BROCK_WUR;
+
 #endif

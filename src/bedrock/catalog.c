@@ -173,6 +173,22 @@ bool catalog_is_app_profile(const char *id)
     return !strncmp(id, "arn:aws", 7) && strstr(id, ":application-inference-profile/") != NULL;
 }
 
+void catalog_arn_region(const char *arn, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = arn;
+    for (int colons = 0; colons < 3 && p; colons++) {
+        p = strchr(p, ':');
+        if (p)
+            p++;
+    }
+    const char *end = p ? strchr(p, ':') : NULL;
+    if (end && (size_t)(end - p) < cap) {
+        memcpy(out, p, (size_t)(end - p));
+        out[end - p] = '\0';
+    }
+}
+
 const struct model_info *catalog_find(const char *id, enum model_geo *geo)
 {
     enum model_geo g = GEO_NONE;
@@ -298,6 +314,32 @@ struct model_prices catalog_prices(const struct model_info *m, enum model_geo ge
         p.cache_read *= 1.1;
     }
     return p;
+}
+
+static struct model_prices ceiling;
+static pthread_once_t ceiling_once = PTHREAD_ONCE_INIT;
+
+static double max2(double a, double b)
+{
+    return a > b ? a : b;
+}
+
+static void ceiling_build(void)
+{
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        struct model_prices p = catalog_prices(&models[i], models[i].geo_premium ? GEO_US : GEO_GLOBAL);
+        ceiling.input = max2(ceiling.input, p.input);
+        ceiling.output = max2(ceiling.output, p.output);
+        ceiling.cache_write_5m = max2(ceiling.cache_write_5m, p.cache_write_5m);
+        ceiling.cache_write_1h = max2(ceiling.cache_write_1h, p.cache_write_1h);
+        ceiling.cache_read = max2(ceiling.cache_read, p.cache_read);
+    }
+}
+
+struct model_prices catalog_ceiling_prices(void)
+{
+    pthread_once(&ceiling_once, ceiling_build);
+    return ceiling;
 }
 
 double catalog_cost(const struct model_info *m, enum model_geo geo, int64_t input, int64_t output,

@@ -80,6 +80,9 @@ const struct model_info *catalog_find(const char *id, enum model_geo *geo);
 /* An application inference profile ARN (arn:aws...:application-inference-profile/ID):
  * its model is known only to Bedrock (GetInferenceProfile). */
 bool catalog_is_app_profile(const char *id);
+/* The region field of an ARN (arn:PARTITION:SERVICE:REGION:...) into out;
+ * "" when there is none or it does not fit. */
+void catalog_arn_region(const char *arn, char *out, size_t cap);
 
 /* The geography whose profile fits a region: us-* -> US, eu-* -> EU,
  * ap-northeast-1/3 -> JP, ap-southeast-2/4 -> AU, other ap-* -> APAC, else GLOBAL. */
@@ -88,6 +91,11 @@ const char *catalog_geo_prefix(enum model_geo geo); /* "us", "global", ... */
 
 /* Prices that apply to a call on `geo` (the 10% geo premium where it applies). */
 struct model_prices catalog_prices(const struct model_info *m, enum model_geo geo);
+
+/* The highest price in the catalog for each kind of token (geo premium
+ * included): what a call to a model of unknown price is booked at, so that
+ * budgets hold (Opus 4.1's $15 / $75 today). Worked out once; any thread. */
+struct model_prices catalog_ceiling_prices(void);
 
 /* USD for a call's tokens (cache writes at the 5-minute price unless
  * cache_write_1h says how many were 1-hour writes). `batch` halves input and

@@ -31,7 +31,9 @@
  *      unless the id is a global. profile;
  *   3. the catalog: catalog_prices() (the 10 % geo premium where it applies).
  * An id found nowhere (an application profile ARN without an override, a
- * model newer than the catalog) costs 0 and pricing_rate() says unknown.
+ * model newer than the catalog) costs 0 and pricing_rate() says unknown;
+ * the books (ledger.h, the gateway, batch) then price it as its profile's
+ * model when Bedrock named one, else at catalog_ceiling_prices().
  *
  * Costs (pricing_cost): input x input + output x output (both x (1 -
  * batch_discount) for batch) + cache_read x cache_read + 5-minute cache

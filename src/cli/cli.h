@@ -260,6 +260,15 @@ struct ledger;
 enum brock_status cli_cost_prepare(const struct cli_config *cfg, struct cli_agent *ca, bool interactive,
                                    bool auto_model, struct cli_cost_priv **out, struct brock_err *e);
 struct ledger *cli_cost_ledger(const struct cli_cost_priv *p);
+struct pricing;
+const struct pricing *cli_cost_pricing(const struct cli_cost_priv *p); /* NULL before prepare */
+
+/* An application inference profile ARN: ask Bedrock which model it runs
+ * (GetInferenceProfile), so the model's limits apply and the ledger prices
+ * its calls as that model. NULL, with a warning on stderr, when Bedrock
+ * does not say (its calls are then booked at the catalog's highest prices
+ * unless the prices file has the ARN). */
+const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose);
 void cli_cost_close(struct cli_cost_priv *p); /* NULL is fine */
 
 /* Report an error on stderr as "brock: <msg>" and return its exit code. */

@@ -39,6 +39,7 @@
 
 #include "../agent/agent.h"
 #include "../agent/hooks.h"
+#include "../agent/ledger.h"
 #include "../agent/mcp.h"
 #include "../agent/memory.h"
 #include "../agent/perm.h"
@@ -47,6 +48,7 @@
 #include "../bedrock/bedrock.h"
 #include "../monitor/shipper.h"
 #include "../bedrock/catalog.h"
+#include "../bedrock/pricing.h"
 #include "../store/store.h"
 #include "../util/alloc.h"
 #include "../util/buf.h"
@@ -499,7 +501,38 @@ enum brock_status cli_agent_prepare(const struct cli_config *cfg, bool interacti
     if ((st = cli_cost_prepare(cfg, ca, interactive, auto_model, &p->cost, e)) != BROCK_OK)
         return st;
     ac->ledger = cli_cost_ledger(p->cost);
+    if (!ca->model_info && catalog_is_app_profile(ca->model_id))
+        ac->model_info = ca->model_info = cli_profile_model(ca, ca->model_id, cfg->verbose);
     return agent_config_env(ac, e);
+}
+
+const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose)
+{
+    char region[64];
+    catalog_arn_region(arn, region, sizeof region);
+    struct aws_client *c = runtime_client(ca->rt, region[0] ? region : NULL);
+    const struct model_info *m = NULL;
+    struct brock_err e = {0};
+    enum brock_status st = bedrock_profile_lookup(c, arn, &m, &e);
+    aws_client_free(c);
+    if (st == BROCK_OK) {
+        ledger_set_profile_model(ca->ac ? ca->ac->ledger : NULL, arn, m);
+        if (verbose)
+            fprintf(stderr, "brock: %s runs %s (Bedrock's GetInferenceProfile); its calls are priced as it\n", arn,
+                    m->name);
+        return m;
+    }
+    struct pricing_rate rate;
+    const struct pricing *pr = ca->priv ? cli_cost_pricing(ca->priv->cost) : NULL;
+    if (pr && pricing_rate(pr, arn, &rate)) { /* the prices file prices it: nothing is estimated */
+        if (verbose)
+            fprintf(stderr, "brock: could not learn which model %s runs: %s\n", arn, e.msg);
+        return NULL;
+    }
+    fprintf(stderr,
+            "brock: warning: could not learn which model %s runs (GetInferenceProfile): %s\n",
+            arn, e.msg);
+    return NULL;
 }
 
 enum brock_status cli_agent_hooks(struct cli_agent *ca, struct brock_err *e)

@@ -674,6 +674,11 @@ struct ledger *cli_cost_ledger(const struct cli_cost_priv *p)
     return p ? ledger_kit_ledger(p->kit) : NULL;
 }
 
+const struct pricing *cli_cost_pricing(const struct cli_cost_priv *p)
+{
+    return p && p->kit ? ledger_kit_pricing(p->kit) : NULL;
+}
+
 void cli_cost_close(struct cli_cost_priv *p)
 {
     if (!p)

@@ -240,6 +240,8 @@ static void cmd_model(struct repl *r, const char *args)
         repl_note(r, "Already using %s", mc.model_id);
         return;
     }
+    if (!mc.model && catalog_is_app_profile(mc.model_id))
+        mc.model = cli_profile_model(r->ca, mc.model_id, false);
     char old_id[sizeof r->model_id];
     const struct model_info *old_info = r->ca->ac->model_info;
     snprintf(old_id, sizeof old_id, "%s", r->model_id);

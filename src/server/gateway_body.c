@@ -1709,22 +1709,3 @@ void gw_usage_from_event_json(enum gateway_op op, const char *event_type, size_t
     usage_from_event(op, event_type, et_len, payload, len, u, false);
 }
 
-/* ---- GetInferenceProfile's answer ----------------------------------------------- */
-
-bool gateway_profile_model_arn(const char *body, size_t len, char *out, size_t cap)
-{
-    if (!body || !cap)
-        return false;
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *models = json_object_get(root, "models");
-    bool found = false;
-    for (size_t i = 0; i < json_array_size(models) && !found; i++) {
-        const char *arn = json_string_value(json_object_get(json_array_get(models, i), "modelArn"));
-        if (arn && strlen(arn) < cap && catalog_find(arn, NULL)) {
-            memcpy(out, arn, strlen(arn) + 1);
-            found = true;
-        }
-    }
-    json_decref(root);
-    return found;
-}

@@ -61,26 +61,6 @@ struct gw_books {
 
 /* ---- cost ----------------------------------------------------------------------- */
 
-/* The highest price in the catalog for each kind of token (regional
- * premium included): the ceiling a model of unknown price is booked at.
- * The catalog is a static table: worked out once. */
-static struct model_prices ceiling;
-static pthread_once_t ceiling_once = PTHREAD_ONCE_INIT;
-
-static void ceiling_build(void)
-{
-    size_t n;
-    const struct model_info *all = catalog_models(&n);
-    for (size_t i = 0; i < n; i++) {
-        struct model_prices p = catalog_prices(&all[i], all[i].geo_premium ? GEO_US : GEO_GLOBAL);
-        ceiling.input = p.input > ceiling.input ? p.input : ceiling.input;
-        ceiling.output = p.output > ceiling.output ? p.output : ceiling.output;
-        ceiling.cache_write_5m = p.cache_write_5m > ceiling.cache_write_5m ? p.cache_write_5m : ceiling.cache_write_5m;
-        ceiling.cache_write_1h = p.cache_write_1h > ceiling.cache_write_1h ? p.cache_write_1h : ceiling.cache_write_1h;
-        ceiling.cache_read = p.cache_read > ceiling.cache_read ? p.cache_read : ceiling.cache_read;
-    }
-}
-
 /* The prices file's price for id, else the catalog's; *known says whether either had one. */
 static double priced_cost(const struct gateway *g, const char *id, const struct model_usage *mu, bool *known)
 {
@@ -119,8 +99,7 @@ double gw_cost(struct gateway *g, const char *model_id, const struct gateway_usa
     }
     if (estimated)
         *estimated = true;
-    pthread_once(&ceiling_once, ceiling_build);
-    struct pricing_rate r = {.p = ceiling};
+    struct pricing_rate r = {.p = catalog_ceiling_prices()};
     return pricing_rate_cost(&r, &mu, 0, false);
 }
 

@@ -341,9 +341,6 @@ void gw_profiles_free(struct gateway *g);
 /* [loop] A GetInferenceProfile answer a client asked for: its profile's
  * model, noted (saves the gateway asking). */
 void gw_profile_learn(struct gateway *g, const char *body, size_t len);
-/* GetInferenceProfile's answer: the first of its models[].modelArn the
- * catalog knows, copied to out (cap bytes). False: none, or not that JSON. */
-bool gateway_profile_model_arn(const char *body, size_t len, char *out, size_t cap);
 
 /* gateway_upstream.c, all on the loop unless said */
 enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e); /* the multi on the loop's base */

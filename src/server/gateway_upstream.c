@@ -17,6 +17,7 @@
 
 #include "../aws/creds.h"
 #include "../aws/eventstream.h"
+#include "../bedrock/bedrock.h"
 #include "../bedrock/catalog.h"
 #include "../util/alloc.h"
 #include "../util/codec.h"
@@ -976,22 +977,6 @@ enum brock_status gw_upstream_start(struct gateway *g, struct brock_err *e)
 /* ---- application inference profiles ---------------------------------------------- */
 
 /* The region in arn:PARTITION:bedrock:REGION:... ("" when it has none). */
-static void arn_region(const char *arn, char *out, size_t cap)
-{
-    out[0] = '\0';
-    const char *p = arn;
-    for (int colons = 0; colons < 3 && p; colons++) {
-        p = strchr(p, ':');
-        if (p)
-            p++;
-    }
-    const char *end = p ? strchr(p, ':') : NULL;
-    if (end && (size_t)(end - p) < cap) {
-        memcpy(out, p, (size_t)(end - p));
-        out[end - p] = '\0';
-    }
-}
-
 static struct gw_profile *profile_find(struct gateway *g, const char *arn)
 {
     struct gw_profile *p = g->profiles;
@@ -1042,7 +1027,7 @@ static void profile_done(void *ctx, enum brock_status st, const struct brock_err
         return;
     }
     if (st == BROCK_OK &&
-        gateway_profile_model_arn(p->ar.http.body.ptr, p->ar.http.body.len, arn, sizeof arn))
+        bedrock_profile_model_arn(p->ar.http.body.ptr, p->ar.http.body.len, arn, sizeof arn))
         m = catalog_find(arn, NULL);
     if (m) {
         p->state = GW_PROFILE_KNOWN;
@@ -1070,7 +1055,7 @@ static void profile_done(void *ctx, enum brock_status st, const struct brock_err
 static void profile_ask(struct gateway *g, struct gw_profile *p)
 {
     char region[64];
-    arn_region(p->arn, region, sizeof region);
+    catalog_arn_region(p->arn, region, sizeof region);
     buf_reset(&p->path);
     buf_addstr(&p->path, "/inference-profiles/");
     (void)uri_encode(&p->path, p->arn, strlen(p->arn), false);
@@ -1117,7 +1102,7 @@ void gw_profile_learn(struct gateway *g, const char *body, size_t len)
     const char *arn = json_string_value(json_object_get(root, "inferenceProfileArn"));
     char model[GW_MAX_MODEL_ID + 1];
     if (arn && catalog_is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID &&
-        gateway_profile_model_arn(body, len, model, sizeof model)) {
+        bedrock_profile_model_arn(body, len, model, sizeof model)) {
         struct gw_profile *p = profile_entry(g, arn);
         const struct model_info *m = catalog_find(model, NULL);
         if (p && p->state != GW_PROFILE_KNOWN && m) {

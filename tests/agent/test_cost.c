@@ -747,11 +747,14 @@ static void test_cost_ledger_cache_hit(void **state)
     ledger_free(l);
 }
 
+/* A call the ledger cannot price is booked at the catalog's highest prices
+ * (so a budget holds), marked "price estimated", warned of once; once the
+ * profile's model is known its calls cost that model's price. */
 static void test_cost_ledger_unknown_price_warns_once(void **state)
 {
     struct lfix *f = *state;
-    fake_add(&f->fm, (struct fake_step){.st = BROCK_OK, .text = "a", .usage = {10, 10, 0, 0}});
-    fake_add(&f->fm, (struct fake_step){.st = BROCK_OK, .text = "b", .usage = {10, 10, 0, 0}});
+    for (int i = 0; i < 3; i++)
+        fake_add(&f->fm, (struct fake_step){.st = BROCK_OK, .text = "a", .usage = {1000, 100, 0, 0}});
     struct ledger_config c = lconfig(f);
     struct ledger *l = ledger_new(&c);
     struct model_result res;
@@ -759,13 +762,64 @@ static void test_cost_ledger_unknown_price_warns_once(void **state)
     struct brock_err e = {0};
     const char *app = "arn:aws:bedrock:us-west-2:111122223333:application-inference-profile/zzz";
     assert_int_equal(invoke(l, f, "turn", app, "x", &res, &e), BROCK_OK);
+    struct model_prices top = catalog_ceiling_prices();
+    assert_true(top.input >= 15 && top.output >= 75); /* Opus 4.1's, the catalog's highest */
+    double want = (1000 * top.input + 100 * top.output) / 1e6;
+    near(ledger_last(l)->cost_usd, want, "ceiling cost");
+    assert_non_null(strstr(ledger_last(l)->routing, "; price estimated"));
+    model_result_cleanup(&res);
+    model_result_init(&res);
     assert_int_equal(invoke(l, f, "turn", app, "x", &res, &e), BROCK_OK);
     const char *n = buf_cstr(&f->notes);
     const char *first = strstr(n, "no price is known");
     assert_non_null(first);
+    assert_non_null(strstr(first, "highest prices ($15 in, $75 out"));
     assert_null(strstr(first + 1, "no price is known"));
+    json_t *v = rows(f);
+    assert_int_equal(json_array_size(v), 2);
+    near(rd(json_array_get(v, 1), "cost_usd"), want, "row cost");
+    assert_non_null(strstr(rs(json_array_get(v, 1), "routing"), "price estimated"));
+    json_decref(v);
+    /* Bedrock named the profile's model: Haiku 4.5's price (a profile is regional: the 10 % premium) */
+    const struct model_info *haiku = catalog_find("anthropic.claude-haiku-4-5-20251001-v1:0", NULL);
+    assert_non_null(haiku);
+    ledger_set_profile_model(l, app, haiku);
+    model_result_cleanup(&res);
+    model_result_init(&res);
+    assert_int_equal(invoke(l, f, "turn", app, "x", &res, &e), BROCK_OK);
+    struct model_prices hp = catalog_prices(haiku, GEO_US);
+    near(ledger_last(l)->cost_usd, (1000 * hp.input + 100 * hp.output) / 1e6, "profile cost");
+    assert_null(strstr(ledger_last(l)->routing, "price estimated"));
     model_result_cleanup(&res);
     ledger_free(l);
+}
+
+/* The budget hole the ceiling closes: a run with a $0.01 budget may not
+ * spend without limit by naming a model brock cannot price. */
+static void test_cost_ledger_unknown_price_budget(void **state)
+{
+    struct lfix *f = *state;
+    for (int i = 0; i < 2; i++)
+        fake_add(&f->fm, (struct fake_step){.st = BROCK_OK, .text = "a", .usage = {1000, 100, 0, 0}});
+    struct brock_err e = {0};
+    json_t *brock = json_pack("{s:{s:f}}", "budget", "daily_usd", 0.01);
+    struct budget b;
+    assert_int_equal(budget_init(&b, brock, NULL, "/home/alice/app", 0, false, &e), BROCK_OK);
+    struct ledger_config c = lconfig(f);
+    c.budget = &b;
+    struct ledger *l = ledger_new(&c);
+    struct model_result res;
+    model_result_init(&res);
+    const char *m = "us.anthropic.claude-unheard-of-9-v1:0";
+    assert_int_equal(invoke(l, f, "turn", m, "x", &res, &e), BROCK_OK); /* $0.0225 at the ceiling */
+    model_result_cleanup(&res);
+    model_result_init(&res);
+    assert_int_equal(invoke(l, f, "turn", m, "x", &res, &e), BROCK_ERR_BUDGET);
+    assert_int_equal(f->fm.calls, 1);
+    model_result_cleanup(&res);
+    ledger_free(l);
+    budget_cleanup(&b);
+    json_decref(brock);
 }
 
 static void test_cost_format_cost(void **state)
@@ -893,6 +947,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cost_ledger_auto_routing, lsetup, lteardown),
         cmocka_unit_test_setup_teardown(test_cost_ledger_classifier, lsetup, lteardown),
         cmocka_unit_test_setup_teardown(test_cost_ledger_cache_hit, lsetup, lteardown),
+        cmocka_unit_test_setup_teardown(test_cost_ledger_unknown_price_budget, lsetup, lteardown),
         cmocka_unit_test_setup_teardown(test_cost_ledger_unknown_price_warns_once, lsetup, lteardown),
         cmocka_unit_test_setup_teardown(test_cost_format_cost, lsetup, lteardown),
         cmocka_unit_test(test_cost_identity_cache),

@@ -9,6 +9,7 @@
 #include "../support/test.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -743,6 +744,48 @@ static void test_budget_stops_the_run(void **state)
     fixture_down(&f);
 }
 
+/* A model the catalog cannot price (an application inference profile) is
+ * booked at the catalog's highest prices: the budget still stops the run
+ * (at $0 it would run all 200), with one warning and rows marked. */
+static void test_unknown_price_counts_against_the_budget(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, true);
+    write_records(&f, 200);
+    struct batch_options o;
+    options(&f, &o);
+    o.model = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/batchteam";
+    o.concurrency = 1;
+    struct budget b;
+    struct brock_err e = {0};
+    assert_int_equal(budget_init(&b, NULL, NULL, "/test/project", 0.05, false, &e), BROCK_OK);
+    o.budget = &b;
+    struct batch_summary sum;
+    assert_int_equal(batch_run_local(&o, &sum, &e), BROCK_ERR_BUDGET);
+    json_t *arr = read_output(f.out);
+    size_t done = json_array_size(arr);
+    /* ~0.0158 USD a record at $15 / $75: 4 records pass 0.05 */
+    if (done < 3 || done > 5)
+        fail_msg("%zu records written under a 0.05 USD budget at the ceiling", done);
+    struct model_prices top = catalog_ceiling_prices();
+    double want = ((1000.0 + 0) * top.input + (10.0 + 0) * top.output) / 1e6; /* record 0 is group 0 */
+    double got = json_number_value(json_object_get(json_array_get(arr, 0), "cost_usd"));
+    if (fabs(got - want) > 1e-9)
+        fail_msg("record 0 cost %.9f, want %.9f", got, want);
+    json_decref(arr);
+    const char *w = buf_cstr(&f.warnings);
+    const char *first = strstr(w, "no price is known for arn:aws:bedrock:us-east-1:123456789012:application-inference");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "no price is known"));
+    struct buf ex = BUF_INIT(1 << 20);
+    assert_int_equal(store_ledger_export_json(f.store, NULL, &ex, &e), BROCK_OK);
+    assert_non_null(strstr(buf_cstr(&ex), "brock batch (local engine); price estimated"));
+    buf_free(&ex);
+    budget_cleanup(&b);
+    fixture_down(&f);
+}
+
 /* The ledger rows go in groups, and the books are never behind the output:
  * at every moment another process sees at least one committed row per record
  * in the output (rows are committed before records are written), and a
@@ -892,6 +935,7 @@ int main(void)
         cmocka_unit_test(test_record_errors_do_not_stop_the_batch),
         cmocka_unit_test(test_text_format_and_prompt_files),
         cmocka_unit_test(test_budget_stops_the_run),
+        cmocka_unit_test(test_unknown_price_counts_against_the_budget),
         cmocka_unit_test(test_ledger_groups_never_lag_the_output),
         cmocka_unit_test(test_interrupted_run_commits_its_rows),
         cmocka_unit_test(test_books_group_rows),

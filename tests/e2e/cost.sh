@@ -446,4 +446,53 @@ b usage --since 7d
 grep -q "  no model calls" "$E2E_TMP/out" && grep -q "^Total: \$0.0000 in 0 calls" "$E2E_TMP/out" \
   && ok "an empty ledger says so" || not_ok "empty usage" "$(cat "$E2E_TMP/out" "$E2E_TMP/err")"
 
+# --- application inference profiles: only Bedrock knows the model behind one.
+# brock asks (GetInferenceProfile) and prices the calls as that model; one it
+# cannot learn is booked at the catalog's highest prices so a budget holds.
+rm -f "$XDG_CONFIG_HOME/brock/prices.json"
+settings '{}'
+top=$(cd "$(dirname "$0")/../.." && pwd)
+reset_emu
+arn=$(cd "$top/tests/js" && AWS_REGION=us-west-2 node make_profile.mjs "$EMU_URL" brock-cost-team 2>"$E2E_TMP/mkp.err")
+case $arn in
+  arn:aws:bedrock:us-west-2:*:application-inference-profile/*)
+    fresh_data profile
+    b -p -v --tools "" --model "$arn" "price this"
+    # us. Haiku 4.5 (the profile copies it): 1,000 x 1.10 + 500 x 5.50 + 2,000 x 0.11 = 4,070 per million
+    py '
+arn = "'"$arn"'"
+gets = [r for r in R if r.get("method") == "GET" and r.get("path", "").startswith("/inference-profiles/")]
+assert len(gets) == 1, [r.get("path") for r in R]
+assert len(model_reqs()) == 1 and model_reqs()[0]["modelId"] == arn, model_reqs()
+assert len(L) == 1 and L[0]["model"] == arn, L
+assert close(L[0]["cost_usd"], 0.00407), L[0]["cost_usd"]
+assert "price estimated" not in L[0]["routing"], L[0]["routing"]
+assert "runs Claude Haiku 4.5" in ERR, ERR
+' "--model <application inference profile ARN>: brock asks Bedrock its model (AWS SDK-made profile) and books Haiku 4.5's price (exit $rc)"
+    ;;
+  *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$arn $(cat "$E2E_TMP/mkp.err")" ;;
+esac
+fresh_data ceiling
+settings '{"brock": {"budget": {"daily_usd": 0.05, "monthly_usd": 100}}}'
+reset_emu
+gone=arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/nosuchprofile1
+b -p --tools "" --model "$gone" "price this"
+rc1=$rc
+cp "$E2E_TMP/err" "$E2E_TMP/err1"
+# the ceiling (Opus 4.1): 1,000 x 15 + 500 x 75 + 2,000 x 1.50 = 55,500 per million
+py '
+assert len(L) == 1, L
+assert close(L[0]["cost_usd"], 0.0555), L[0]["cost_usd"]
+assert L[0]["routing"].endswith("; price estimated"), L[0]["routing"]
+' "a profile Bedrock will not describe: booked at the catalog's highest prices, routing says price estimated (exit $rc1)"
+grep -q "brock: warning: could not learn which model $gone runs (GetInferenceProfile): ResourceNotFoundException" "$E2E_TMP/err1" &&
+  grep -q "no price is known for $gone: its calls are booked at the catalog's highest prices (\$15 in, \$75 out" "$E2E_TMP/err1" &&
+  ok "the lookup failure and the estimate are each one warning, with AWS's error type" ||
+  not_ok "profile warnings" "$(cat "$E2E_TMP/err1")"
+b -p --tools "" --model "$gone" "price this"
+[ $rc -eq 8 ] && grep -q "daily limit of \$0.0500 is reached: \$0.0555 spent today" "$E2E_TMP/err" &&
+  ok "the estimate counts against the budget: the next call is refused (exit 8)" ||
+  not_ok "estimate vs budget (exit $rc)" "$(cat "$E2E_TMP/err")"
+settings '{}'
+
 done_testing
