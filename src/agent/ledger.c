@@ -748,6 +748,7 @@ static void call_classifier(struct ledger *l, struct model_client *mc, const str
         json_decref(sys);
         return;
     }
+    const struct model_info *cmi = catalog_find(model, NULL);
     struct model_request cr = {
         .model_id = model,
         .api = req->api,
@@ -755,7 +756,7 @@ static void call_classifier(struct ledger *l, struct model_client *mc, const str
         .system = sys,
         .messages = msgs,
         .max_tokens = CLASSIFY_MAX_TOKENS,
-        .temperature = 0,
+        .temperature = cmi && cmi->newer ? MODEL_UNSET : 0, /* those refuse sampling parameters */
         .top_p = MODEL_UNSET,
         .top_k = MODEL_UNSET,
     };

@@ -9,6 +9,7 @@
 
 #include "../util/codec.h"
 #include "bedrock_int.h"
+#include "catalog.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
 
@@ -75,6 +76,20 @@ static enum brock_status check_request(const struct model_request *req, struct b
     }
     if (!unit_or_unset(req->temperature))
         return err_set(e, BROCK_ERR_USAGE, "temperature must be between 0 and 1 (got %g)", req->temperature);
+    /* Opus 4.7 on (the catalog's `newer` models) refuse sampling parameters
+     * other than the default temperature 1: said here, before a 400 */
+    const struct model_info *mi = req->model_id ? catalog_find(req->model_id, NULL) : NULL;
+    if (mi && mi->newer) {
+        const char *which = req->temperature != (double)MODEL_UNSET && req->temperature != 1.0 ? "temperature"
+                            : req->top_p != (double)MODEL_UNSET                                 ? "top_p"
+                            : req->top_k != MODEL_UNSET                                         ? "top_k"
+                                                                                                : NULL;
+        if (which)
+            return err_set(e, BROCK_ERR_USAGE,
+                           "%s does not take %s: Bedrock refuses sampling parameters for the models from Opus 4.7 "
+                           "on; leave it out",
+                           mi->name, which);
+    }
     if (!unit_or_unset(req->top_p))
         return err_set(e, BROCK_ERR_USAGE, "top_p must be between 0 and 1 (got %g)", req->top_p);
     if (req->top_k != MODEL_UNSET && req->top_k < 0)

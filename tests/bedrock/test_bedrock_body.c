@@ -282,6 +282,29 @@ static void test_invoke_rejects(void **state)
     r.top_k = -3;
     assert_rejected(bedrock_invoke_body, &r, "top_k");
     r.top_k = MODEL_UNSET;
+    /* the models from Opus 4.7 on take no sampling parameters (temperature 1, the default, is fine) */
+    r.model_id = "us.anthropic.claude-opus-4-7";
+    r.temperature = 0;
+    assert_rejected(bedrock_invoke_body, &r, "Claude Opus 4.7 does not take temperature");
+    assert_rejected(bedrock_converse_body, &r, "Claude Opus 4.7 does not take temperature");
+    r.temperature = MODEL_UNSET;
+    r.top_p = 0.9;
+    assert_rejected(bedrock_invoke_body, &r, "does not take top_p");
+    r.top_p = MODEL_UNSET;
+    r.top_k = 5;
+    assert_rejected(bedrock_invoke_body, &r, "does not take top_k");
+    r.top_k = MODEL_UNSET;
+    r.temperature = 1;
+    struct buf ok = BUF_INIT(1 << 20);
+    assert_int_equal(bedrock_invoke_body(&r, &ok, NULL), BROCK_OK);
+    buf_free(&ok);
+    r.temperature = MODEL_UNSET;
+    r.model_id = "us.anthropic.claude-opus-4-6-v1"; /* the same sampling is fine before 4.7 */
+    r.top_k = 5;
+    ok = (struct buf)BUF_INIT(1 << 20);
+    assert_int_equal(bedrock_invoke_body(&r, &ok, NULL), BROCK_OK);
+    buf_free(&ok);
+    r.top_k = MODEL_UNSET;
     r.stop_sequences = J("[\"ok\", 5]");
     assert_rejected(bedrock_invoke_body, &r, "stop_sequences[1]");
     json_decref(r.stop_sequences);

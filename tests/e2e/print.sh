@@ -58,6 +58,12 @@ grep -q "request id [0-9a-f-]\{36\}" "$E2E_TMP/err" && ok "--verbose shows the r
 expect_rc 2 "an unknown model alias is a usage error" "$BROCK" -p --model sonet hi
 expect_rc 2 "a bad --output-format is a usage error" "$BROCK" -p --output-format xml hi
 expect_rc 2 "a bad --temperature is a usage error" "$BROCK" -p --temperature 3 hi
+n0=$(curl -sf "$EMU_URL/_emulator/requests" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+expect_rc 2 "--temperature with a model from Opus 4.7 on: a usage error" "$BROCK" -p --tools "" --temperature 0 --model us.anthropic.claude-opus-4-7 hi
+n1=$(curl -sf "$EMU_URL/_emulator/requests" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+grep -q -- "--temperature: Claude Opus 4.7 takes no temperature .*leave --temperature out" "$E2E_TMP/err" && [ "$n0" = "$n1" ] &&
+  ok "... said before any request (Bedrock would answer 400)" || not_ok "newer temperature message ($n0 -> $n1 requests)" "$(cat "$E2E_TMP/err")"
+expect_rc 0 "the same model without --temperature answers" "$BROCK" -p --tools "" --model us.anthropic.claude-opus-4-7 hi
 
 # --- errors from Bedrock, with their exit codes
 expect_rc 5 "base id of a profile-only model: exit 5" "$BROCK" -p --model anthropic.claude-sonnet-4-6 hi
