@@ -22,64 +22,64 @@
 static const struct model_info models[] = {
     /* Opus */
     {"Claude Opus 5.5", "anthropic.claude-opus-5-5", FAMILY_OPUS, GEO_US, false, M1, 128000, 4096, true, false,
-     true, {4, 20, 5, 8, 0.20}, true, true},
+     true, {4, 20, 5, 8, 0.20}, true, true, 0, 0, 0},
     {"Claude Opus 5", "anthropic.claude-opus-5", FAMILY_OPUS, GEO_US, false, M1, 128000, 4096, true, false, true,
-     {5, 25, 6.25, 10, 0.50}, true, false},
+     {5, 25, 6.25, 10, 0.50}, true, false, 0, 0, 0},
     {"Claude Opus 4.8", "anthropic.claude-opus-4-8", FAMILY_OPUS, GEO_US | GEO_AU, false, M1, 128000, 4096, true,
-     false, true, {5, 25, 6.25, 10, 0.50}, true, false},
+     false, true, {5, 25, 6.25, 10, 0.50}, true, false, 0, 0, 0},
     {"Claude Opus 4.7", "anthropic.claude-opus-4-7", FAMILY_OPUS, GEO_GLOBAL | GEO_US | GEO_EU | GEO_AU, false, M1,
-     128000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, true, false},
+     128000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, true, false, 0, 0, 0},
     {"Claude Opus 4.6", "anthropic.claude-opus-4-6-v1", FAMILY_OPUS,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_APAC | GEO_AU, false, M1, 128000, 4096, true, false,
-     true, {5, 25, 6.25, 10, 0.50}, false, false},
+     true, {5, 25, 6.25, 10, 0.50}, false, false, 0, 0, 0},
     {"Claude Opus 4.5", "anthropic.claude-opus-4-5-20251101-v1:0", FAMILY_OPUS,
-     GEO_GLOBAL | GEO_US | GEO_EU, false, K200, 64000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, false, false},
+     GEO_GLOBAL | GEO_US | GEO_EU, false, K200, 64000, 4096, true, false, true, {5, 25, 6.25, 10, 0.50}, false, false, 0, 0, 0},
     {"Claude Opus 4.1", "anthropic.claude-opus-4-1-20250805-v1:0", FAMILY_OPUS, GEO_US, false, K200,
-     32000, 1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false, false},
+     32000, 1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false, false, 0, 0, 0},
     {"Claude Opus 4", "anthropic.claude-opus-4-20250514-v1:0", FAMILY_OPUS, GEO_US, false, K200, 32000,
-     1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false, false},
+     1024, false, false, false, {15, 75, 18.75, 30, 1.50}, false, false, 0, 0, 0},
     {"Claude 3 Opus", "anthropic.claude-3-opus-20240229-v1:0", FAMILY_OPUS, GEO_US, true, K200, 4096, 0,
-     false, true, false, {15, 75, 0, 0, 0}, false, false},
+     false, true, false, {15, 75, 0, 0, 0}, false, false, 0, 0, 0},
     /* Sonnet */
     {"Claude Sonnet 5.5", "anthropic.claude-sonnet-5-5", FAMILY_SONNET, GEO_US, false, M1, 128000, 2048, true,
-     false, true, {2, 10, 2.5, 4, 0.10}, true, true},
+     false, true, {2, 10, 2.5, 4, 0.10}, true, true, 0, 0, 0},
     {"Claude Sonnet 5", "anthropic.claude-sonnet-5", FAMILY_SONNET, GEO_GLOBAL | GEO_US, false, M1, 128000, 2048,
-     true, false, true, {2, 10, 2.5, 4, 0.20}, true, false},
+     true, false, true, {2, 10, 2.5, 4, 0.20}, true, false, 0, 0, 0},
     {"Claude Sonnet 4.6", "anthropic.claude-sonnet-4-6", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU | GEO_APAC, false, M1, 64000, 2048, true, false,
-     true, {3, 15, 3.75, 6, 0.30}, false, false},
+     true, {3, 15, 3.75, 6, 0.30}, false, false, 0, 0, 0},
     {"Claude Sonnet 4.5", "anthropic.claude-sonnet-4-5-20250929-v1:0", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU, false, K200, 64000, 1024, true, false, true,
-     {3, 15, 3.75, 6, 0.30}, false, false},
+     {3, 15, 3.75, 6, 0.30}, false, false, K200, 2, 1.5},
     {"Claude Sonnet 4", "anthropic.claude-sonnet-4-20250514-v1:0", FAMILY_SONNET,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, false, false,
-     {3, 15, 3.75, 6, 0.30}, false, false},
+     {3, 15, 3.75, 6, 0.30}, false, false, K200, 2, 1.5},
     {"Claude 3.7 Sonnet", "anthropic.claude-3-7-sonnet-20250219-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, true, false, {3, 15, 3.75, 6, 0.30}, false, false},
+     GEO_US | GEO_EU | GEO_APAC, false, K200, 64000, 1024, false, true, false, {3, 15, 3.75, 6, 0.30}, false, false, 0, 0, 0},
     {"Claude 3.5 Sonnet v2", "anthropic.claude-3-5-sonnet-20241022-v2:0", FAMILY_SONNET,
-     GEO_US | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false, false},
+     GEO_US | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false, false, 0, 0, 0},
     {"Claude 3.5 Sonnet", "anthropic.claude-3-5-sonnet-20240620-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false, false},
+     GEO_US | GEO_EU | GEO_APAC, true, K200, 8192, 0, false, true, false, {3, 15, 0, 0, 0}, false, false, 0, 0, 0},
     {"Claude 3 Sonnet", "anthropic.claude-3-sonnet-20240229-v1:0", FAMILY_SONNET,
-     GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 0, false, true, false, {3, 15, 0, 0, 0}, false, false},
+     GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 0, false, true, false, {3, 15, 0, 0, 0}, false, false, 0, 0, 0},
     /* Haiku */
     {"Claude Haiku 5.5", "anthropic.claude-haiku-5-5", FAMILY_HAIKU, GEO_US, false, M1, 128000, 4096, true, false,
-     true, {0.10, 0.50, 0.125, 0.20, 0.01}, true, true},
+     true, {0.10, 0.50, 0.125, 0.20, 0.01}, true, true, 100000, 5, 5},
     {"Claude Haiku 4.5", "anthropic.claude-haiku-4-5-20251001-v1:0", FAMILY_HAIKU,
      GEO_GLOBAL | GEO_US | GEO_EU | GEO_JP | GEO_AU | GEO_APAC, false, K200, 64000, 4096, true, false,
-     true, {1, 5, 1.25, 2, 0.10}, false, false},
+     true, {1, 5, 1.25, 2, 0.10}, false, false, 0, 0, 0},
     {"Claude 3.5 Haiku", "anthropic.claude-3-5-haiku-20241022-v1:0", FAMILY_HAIKU, GEO_US, true, K200,
-     8192, 2048, false, true, false, {0.80, 4, 1, 1.6, 0.08}, false, false},
+     8192, 2048, false, true, false, {0.80, 4, 1, 1.6, 0.08}, false, false, 0, 0, 0},
     {"Claude 3 Haiku", "anthropic.claude-3-haiku-20240307-v1:0", FAMILY_HAIKU,
      GEO_US | GEO_EU | GEO_APAC, true, K200, 4096, 2048, false, false, false,
-     {0.25, 1.25, 0.30, 0.50, 0.03}, false, false},
+     {0.25, 1.25, 0.30, 0.50, 0.03}, false, false, 0, 0, 0},
     /* Fable (no alias) */
     {"Claude Fable 5.2", "anthropic.claude-fable-5-2", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false,
-     true, {8, 40, 10, 16, 0.20}, true, true},
+     true, {8, 40, 10, 16, 0.20}, true, true, 0, 0, 0},
     {"Claude Fable 5.1", "anthropic.claude-fable-5-1", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false,
-     true, {10, 50, 12.5, 20, 0.25}, true, true},
+     true, {10, 50, 12.5, 20, 0.25}, true, true, 0, 0, 0},
     {"Claude Fable 5", "anthropic.claude-fable-5", FAMILY_FABLE, GEO_US, false, M1, 128000, 4096, true, false, true,
-     {10, 50, 12.5, 20, 1}, true, true},
+     {10, 50, 12.5, 20, 1}, true, true, 0, 0, 0},
 };
 
 static const char price_date[] = "2026-08-18";
@@ -342,10 +342,22 @@ struct model_prices catalog_ceiling_prices(void)
     return ceiling;
 }
 
+struct model_prices catalog_long_prices(const struct model_info *m, struct model_prices p, int64_t prompt_tokens)
+{
+    if (!m || !m->long_above || prompt_tokens <= (int64_t)m->long_above)
+        return p;
+    p.input *= m->long_in;
+    p.cache_write_5m *= m->long_in;
+    p.cache_write_1h *= m->long_in;
+    p.cache_read *= m->long_in;
+    p.output *= m->long_out;
+    return p;
+}
+
 double catalog_cost(const struct model_info *m, enum model_geo geo, int64_t input, int64_t output,
                     int64_t cache_read, int64_t cache_write, int64_t cache_write_1h, bool batch)
 {
-    struct model_prices p = catalog_prices(m, geo);
+    struct model_prices p = catalog_long_prices(m, catalog_prices(m, geo), input + cache_read + cache_write);
     double f = batch ? 0.5 : 1.0;
     if (cache_write_1h > cache_write)
         cache_write_1h = cache_write;

@@ -52,6 +52,12 @@ struct model_info {
      * rest, but never what an alias picks (an account may not have it yet). */
     bool newer;
     bool always_thinks; /* refuses thinking "disabled" (the 5.5 models, Fable; Claude Code's table) */
+    /* Long prompts: a call whose prompt (input + cache read + cache write
+     * tokens) is over long_above is billed with every input-side price
+     * (input, cache writes, cache read) times long_in and output times
+     * long_out. 0 = no such rule. */
+    uint32_t long_above;
+    float long_in, long_out;
 };
 
 /* The whole table, newest first within each family. */
@@ -96,6 +102,10 @@ struct model_prices catalog_prices(const struct model_info *m, enum model_geo ge
  * included): what a call to a model of unknown price is booked at, so that
  * budgets hold (Opus 4.1's $15 / $75 today). Worked out once; any thread. */
 struct model_prices catalog_ceiling_prices(void);
+
+/* Prices p (the model's, or an override's) as they apply to a call whose
+ * prompt is prompt_tokens long: the long-prompt rule above, else p. */
+struct model_prices catalog_long_prices(const struct model_info *m, struct model_prices p, int64_t prompt_tokens);
 
 /* USD for a call's tokens (cache writes at the 5-minute price unless
  * cache_write_1h says how many were 1-hour writes). `batch` halves input and

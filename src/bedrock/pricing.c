@@ -594,12 +594,13 @@ double pricing_rate_cost(const struct pricing_rate *r, const struct model_usage 
                          bool batch)
 {
     double f = batch ? 1.0 - r->batch_discount : 1.0;
+    int64_t in = u->input_tokens > 0 ? u->input_tokens : 0, out = u->output_tokens > 0 ? u->output_tokens : 0;
+    int64_t rd = u->cache_read_tokens > 0 ? u->cache_read_tokens : 0;
     int64_t w = u->cache_write_tokens > 0 ? u->cache_write_tokens : 0;
     int64_t w1h = cache_write_1h < 0 ? 0 : cache_write_1h > w ? w : cache_write_1h;
-    double usd = (double)(u->input_tokens > 0 ? u->input_tokens : 0) * r->p.input * f +
-                 (double)(u->output_tokens > 0 ? u->output_tokens : 0) * r->p.output * f +
-                 (double)(u->cache_read_tokens > 0 ? u->cache_read_tokens : 0) * r->p.cache_read +
-                 (double)(w - w1h) * r->p.cache_write_5m + (double)w1h * r->p.cache_write_1h;
+    struct model_prices p = catalog_long_prices(r->model, r->p, in + rd + w);
+    double usd = (double)in * p.input * f + (double)out * p.output * f + (double)rd * p.cache_read +
+                 (double)(w - w1h) * p.cache_write_5m + (double)w1h * p.cache_write_1h;
     return usd / 1e6;
 }
 

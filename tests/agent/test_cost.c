@@ -88,6 +88,46 @@ static void test_cost_catalog_prices(void **state)
     pricing_free(p);
 }
 
+/* Long prompts: Sonnet 4 / 4.5 over 200K prompt tokens bill input-side
+ * prices x2 and output x1.5; Haiku 5.5 over 100K bills everything x5. The
+ * prompt is input + cache read + cache write; exactly at the limit is not over. */
+static void test_cost_long_prompts(void **state)
+{
+    (void)state;
+    struct pricing *p = pricing_new();
+    const char *s45 = "global.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    /* 200,000 exactly: list prices. 200,000 x 3 + 1,000 x 15 = 615,000 */
+    near(cost(p, s45, 200000, 1000, 0, 0, 0, false), 0.615, "sonnet 4.5 at 200K");
+    /* 150,000 input + 60,000 cache read = 210,000: over. 150,000 x 6 + 1,000 x 22.5 + 60,000 x 0.6 = 958,500 */
+    near(cost(p, s45, 150000, 1000, 60000, 0, 0, false), 0.9585, "sonnet 4.5 over 200K with cache reads");
+    /* cache writes count too, and are doubled: 1,000 x 6 + 250,000 x 7.5 = 1,881,000 */
+    near(cost(p, s45, 1000, 0, 0, 250000, 0, false), 1.881, "sonnet 4.5 long cache writes");
+    /* the us. profile's premium on top: 0.9585 x 1.1 */
+    near(cost(p, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", 150000, 1000, 60000, 0, 0, false), 1.05435,
+         "sonnet 4.5 us long");
+    /* batch halves the long input and output too: 300,000 x 6 x 0.5 + 1,000 x 22.5 x 0.5 = 911,250 */
+    near(cost(p, s45, 300000, 1000, 0, 0, 0, true), 0.91125, "sonnet 4.5 long batch");
+    near(cost(p, "global.anthropic.claude-sonnet-4-20250514-v1:0", 300000, 0, 0, 0, 0, false), 1.8, "sonnet 4 long");
+    /* Sonnet 4.6 has no long-prompt price: 300,000 x 3 */
+    near(cost(p, "global.anthropic.claude-sonnet-4-6", 300000, 0, 0, 0, 0, false), 0.9, "sonnet 4.6 long");
+    /* Haiku 5.5 (us., +10 %): 100,000 x 0.11 = 11,000; 100,001 at x5: 100,001 x 0.55 + 1,000 x 2.75 */
+    near(cost(p, "us.anthropic.claude-haiku-5-5", 100000, 0, 0, 0, 0, false), 0.011, "haiku 5.5 at 100K");
+    near(cost(p, "us.anthropic.claude-haiku-5-5", 100001, 1000, 0, 0, 0, false), (100001 * 0.55 + 2750) / 1e6,
+         "haiku 5.5 over 100K");
+    /* the books that price without a prices file (catalog_cost) agree */
+    const struct model_info *m = catalog_find(s45, NULL);
+    assert_non_null(m);
+    near(catalog_cost(m, GEO_GLOBAL, 150000, 1000, 60000, 0, 0, false), 0.9585, "catalog_cost long");
+    /* an override keeps the rule: input 2 -> 4 over 200K */
+    struct brock_err e = {0};
+    static const char ov[] = "{\"date\": \"2026-11-27\", \"models\": {\"anthropic.claude-sonnet-4-5-20250929-v1:0\": "
+                             "{\"input\": 2, \"output\": 10}}}";
+    if (pricing_parse(p, ov, strlen(ov), "prices.json", &e) != BROCK_OK)
+        fail_msg("parse: %s", e.msg);
+    near(cost(p, s45, 300000, 1000, 0, 0, 0, false), (300000 * 4 + 1000 * 15) / 1e6, "override long");
+    pricing_free(p);
+}
+
 /* ---- pricing: overrides ------------------------------------------------------------ */
 
 static const char overrides[] =
@@ -934,6 +974,7 @@ int main(void)
     test_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cost_catalog_prices),
+        cmocka_unit_test(test_cost_long_prompts),
         cmocka_unit_test(test_cost_overrides),
         cmocka_unit_test(test_cost_override_errors_name_the_place),
         cmocka_unit_test(test_cost_override_file),
