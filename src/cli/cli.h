@@ -262,12 +262,15 @@ enum brock_status cli_cost_prepare(const struct cli_config *cfg, struct cli_agen
 struct ledger *cli_cost_ledger(const struct cli_cost_priv *p);
 struct pricing;
 const struct pricing *cli_cost_pricing(const struct cli_cost_priv *p); /* NULL before prepare */
+const struct pricing *cli_agent_pricing(const struct cli_agent *ca);     /* the run's prices, or NULL */
 
 /* An application inference profile ARN: ask Bedrock which model it runs
- * (GetInferenceProfile), so the model's limits apply and the ledger prices
- * its calls as that model. NULL, with a warning on stderr, when Bedrock
- * does not say (its calls are then booked at the catalog's highest prices
- * unless the prices file has the ARN). */
+ * (GetInferenceProfile: one attempt, short timeouts; the answer is kept in
+ * the data directory's profiles.json, as a profile's model never changes),
+ * so the model's limits apply and the ledger prices its calls as that
+ * model. NULL, with a warning on stderr, when Bedrock does not say (its
+ * calls are then booked at the catalog's highest prices unless the prices
+ * file has the ARN). cli_profile.c. */
 const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose);
 void cli_cost_close(struct cli_cost_priv *p); /* NULL is fine */
 

@@ -39,7 +39,6 @@
 
 #include "../agent/agent.h"
 #include "../agent/hooks.h"
-#include "../agent/ledger.h"
 #include "../agent/mcp.h"
 #include "../agent/memory.h"
 #include "../agent/perm.h"
@@ -48,7 +47,6 @@
 #include "../bedrock/bedrock.h"
 #include "../monitor/shipper.h"
 #include "../bedrock/catalog.h"
-#include "../bedrock/pricing.h"
 #include "../store/store.h"
 #include "../util/alloc.h"
 #include "../util/buf.h"
@@ -511,33 +509,9 @@ enum brock_status cli_agent_prepare(const struct cli_config *cfg, bool interacti
     return agent_config_env(ac, e);
 }
 
-const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose)
+const struct pricing *cli_agent_pricing(const struct cli_agent *ca)
 {
-    char region[64];
-    catalog_arn_region(arn, region, sizeof region);
-    struct aws_client *c = runtime_client(ca->rt, region[0] ? region : NULL);
-    const struct model_info *m = NULL;
-    struct brock_err e = {0};
-    enum brock_status st = bedrock_profile_lookup(c, arn, &m, &e);
-    aws_client_free(c);
-    if (st == BROCK_OK) {
-        ledger_set_profile_model(ca->ac ? ca->ac->ledger : NULL, arn, m);
-        if (verbose)
-            fprintf(stderr, "brock: %s runs %s (Bedrock's GetInferenceProfile); its calls are priced as it\n", arn,
-                    m->name);
-        return m;
-    }
-    struct pricing_rate rate;
-    const struct pricing *pr = ca->priv ? cli_cost_pricing(ca->priv->cost) : NULL;
-    if (pr && pricing_rate(pr, arn, &rate)) { /* the prices file prices it: nothing is estimated */
-        if (verbose)
-            fprintf(stderr, "brock: could not learn which model %s runs: %s\n", arn, e.msg);
-        return NULL;
-    }
-    fprintf(stderr,
-            "brock: warning: could not learn which model %s runs (GetInferenceProfile): %s\n",
-            arn, e.msg);
-    return NULL;
+    return ca->priv ? cli_cost_pricing(ca->priv->cost) : NULL;
 }
 
 enum brock_status cli_agent_hooks(struct cli_agent *ca, struct brock_err *e)

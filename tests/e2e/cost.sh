@@ -467,8 +467,20 @@ assert len(model_reqs()) == 1 and model_reqs()[0]["modelId"] == arn, model_reqs(
 assert len(L) == 1 and L[0]["model"] == arn, L
 assert close(L[0]["cost_usd"], 0.00407), L[0]["cost_usd"]
 assert "price estimated" not in L[0]["routing"], L[0]["routing"]
-assert "runs Claude Haiku 4.5" in ERR, ERR
+assert "runs Claude Haiku 4.5 (Bedrock" in ERR and "GetInferenceProfile); its calls are priced as it" in ERR, ERR
 ' "--model <application inference profile ARN>: brock asks Bedrock its model (AWS SDK-made profile) and books Haiku 4.5's price (exit $rc)"
+    [ "$(stat -c %a "$BROCK_DATA_DIR/profiles.json" 2>/dev/null)" = 600 ] &&
+      python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["entries"]; assert e[sys.argv[2]]["model"] == "anthropic.claude-haiku-4-5-20251001-v1:0", e' \
+        "$BROCK_DATA_DIR/profiles.json" "$arn" &&
+      ok "the answer is kept in profiles.json (0600)" || not_ok "profiles.json" "$(ls -l "$BROCK_DATA_DIR"; cat "$BROCK_DATA_DIR/profiles.json")"
+    reset_emu
+    b -p -v --tools "" --model "$arn" "price this"
+    py '
+gets = [r for r in R if r.get("method") == "GET" and r.get("path", "").startswith("/inference-profiles/")]
+assert not gets, gets
+assert len(L) == 2 and close(L[1]["cost_usd"], 0.00407), L
+assert "runs Claude Haiku 4.5 (kept from an earlier GetInferenceProfile)" in ERR, ERR
+' "the next run asks no more: the kept answer prices it the same (exit $rc)"
     ;;
   *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$arn $(cat "$E2E_TMP/mkp.err")" ;;
 esac

@@ -1,0 +1,139 @@
+/* cli_profile.c - the model behind an application inference profile, for
+ * brock's own runs (see cli.h, cli_profile_model).
+ *
+ * Bedrock fixes a profile's model when the profile is made, so an answer is
+ * kept for good in a small 0600 file in the data directory:
+ *
+ *     {"entries": {"<profile ARN>": {"model": "<catalog base id>", "time_ms": N}}}
+ *
+ * at most PROFILE_CACHE_MAX entries (the oldest go), written atomically.
+ * Nothing in it is a secret (ARNs and model ids). A file that does not parse
+ * is treated as empty and replaced. A lookup that fails is not kept: the
+ * next run asks again. The lookup is one attempt with short timeouts, so a
+ * network without the control plane (a VPC endpoint for bedrock-runtime
+ * only) costs a run seconds, not the retry policy's minutes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../agent/agent.h"
+#include "../agent/ledger.h"
+#include "../bedrock/bedrock.h"
+#include "../bedrock/catalog.h"
+#include "../bedrock/pricing.h"
+#include "../store/store.h"
+#include "../util/buf.h"
+#include "../util/fs.h"
+#include "../util/json.h"
+#include "../util/timeutil.h"
+#include "runtime.h"
+
+#define PROFILE_CACHE_FILE "profiles.json"
+#define PROFILE_CACHE_MAX 64
+#define PROFILE_CACHE_BYTES ((size_t)64 * 1024)
+#define PROFILE_CONNECT_MS 3000L
+#define PROFILE_TOTAL_MS 10000L
+
+static json_t *cache_read(const char *path)
+{
+    struct buf b = BUF_INIT(PROFILE_CACHE_BYTES);
+    json_t *doc = NULL;
+    if (path && fs_read_file(path, PROFILE_CACHE_BYTES, &b, NULL) == BROCK_OK && b.len)
+        (void)json_parse(b.ptr, b.len, path, &doc, NULL);
+    buf_free(&b);
+    if (doc && !json_is_object(json_object_get(doc, "entries"))) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc ? doc : json_pack("{s:{}}", "entries");
+}
+
+static void cache_write(const char *dir, const char *path, json_t *doc)
+{
+    json_t *entries = json_object_get(doc, "entries");
+    while (json_object_size(entries) > PROFILE_CACHE_MAX) {
+        const char *oldest = NULL, *k;
+        int64_t ot = INT64_MAX, t;
+        json_t *v;
+        json_object_foreach(entries, k, v)
+        {
+            if (!json_int(v, "time_ms", &t))
+                t = 0;
+            if (t < ot) {
+                ot = t;
+                oldest = k;
+            }
+        }
+        if (!oldest)
+            break;
+        json_object_del(entries, oldest);
+    }
+    char *text = json_dump_compact(doc);
+    struct brock_err e = {0};
+    if (text && fs_mkdirs(dir, 0700, &e) == BROCK_OK)
+        (void)fs_write_atomic(path, text, strlen(text), 0600, &e); /* a cache: a failure only costs a lookup */
+    free(text);
+}
+
+static enum brock_status ask(struct runtime *rt, const char *arn, const struct model_info **m, struct brock_err *e)
+{
+    char region[64];
+    catalog_arn_region(arn, region, sizeof region);
+    struct http_options http = runtime_http_options(rt);
+    http.connect_timeout_ms = PROFILE_CONNECT_MS;
+    http.total_timeout_ms = PROFILE_TOTAL_MS;
+    struct aws_client_config cc = {
+        .region = region[0] ? region : rt->settings.region.region,
+        .lookup = &rt->settings.lookup,
+        .endpoint_url = rt->endpoint_url,
+        .endpoint_url_services = rt->endpoint_services,
+        .endpoint_label = rt->emu ? "--emulator" : "--endpoint-url",
+        .creds = runtime_creds(rt),
+        .bearer_token = rt->emu ? NULL : rt->settings.bearer_token,
+        .retry = NULL, /* one attempt */
+        .http = http,
+    };
+    struct aws_client *c = aws_client_new(&cc);
+    enum brock_status st = bedrock_profile_lookup(c, arn, m, e);
+    aws_client_free(c);
+    return st;
+}
+
+const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose)
+{
+    const char *dir = ca->store ? store_dir(ca->store) : NULL;
+    char *path = dir ? fs_join(dir, PROFILE_CACHE_FILE) : NULL;
+    json_t *doc = cache_read(path);
+    json_t *entries = json_object_get(doc, "entries");
+    const char *kept = json_str(json_object_get(entries, arn), "model");
+    const struct model_info *m = kept ? catalog_find(kept, NULL) : NULL;
+    const char *how = "kept from an earlier GetInferenceProfile";
+    struct brock_err e = {0};
+    enum brock_status st = BROCK_OK;
+    if (!m) {
+        how = "Bedrock's GetInferenceProfile";
+        st = ask(ca->rt, arn, &m, &e);
+        if (st == BROCK_OK && path) {
+            json_object_set_new(entries, arn,
+                                json_pack("{s:s,s:I}", "model", m->base_id, "time_ms", (json_int_t)time_now_ms()));
+            cache_write(dir, path, doc);
+        }
+    }
+    json_decref(doc);
+    free(path);
+    if (st == BROCK_OK) {
+        ledger_set_profile_model(ca->ac ? ca->ac->ledger : NULL, arn, m);
+        if (verbose)
+            fprintf(stderr, "brock: %s runs %s (%s); its calls are priced as it\n", arn, m->name, how);
+        return m;
+    }
+    struct pricing_rate rate;
+    const struct pricing *pr = cli_agent_pricing(ca);
+    if (pr && pricing_rate(pr, arn, &rate)) { /* the prices file prices it: nothing is estimated */
+        if (verbose)
+            fprintf(stderr, "brock: could not learn which model %s runs: %s\n", arn, e.msg);
+        return NULL;
+    }
+    fprintf(stderr, "brock: warning: could not learn which model %s runs (GetInferenceProfile): %s\n", arn, e.msg);
+    return NULL;
+}
