@@ -58,6 +58,9 @@ struct model_info {
      * long_out. 0 = no such rule. */
     uint32_t long_above;
     float long_in, long_out;
+    /* Refuses a request whose last message is the assistant's (a prefill):
+     * the 4.6 models on (Anthropic's migration guide). */
+    bool no_prefill;
 };
 
 /* The whole table, newest first within each family. */

@@ -411,6 +411,24 @@ static bool check_thinking(struct norm *n, const json_t *thinking, int64_t max_t
 
 static const char *model_display(const struct model_info *m, char *out, size_t len);
 
+/* The 4.6 models on refuse a prefill: a conversation that ends with the
+ * assistant's message (Anthropic's migration guide; its 400's words).
+ * Model calls only: CountTokens counts such a body. */
+static bool check_prefill(struct norm *n, const struct model_info *m, const json_t *body, bool converse)
+{
+    const json_t *msgs = json_object_get(body, "messages");
+    size_t nm = json_array_size(msgs);
+    if (!m || !m->no_prefill || !nm)
+        return true;
+    const char *role = str_or_null(json_object_get(json_array_get(msgs, nm - 1), "role"));
+    if (!role || strcmp(role, "assistant"))
+        return true;
+    return invalid(n,
+                   "%sThis model does not support assistant message prefill. The conversation must end with a user "
+                   "message.",
+                   converse ? "The model returned the following errors: " : "");
+}
+
 static bool norm_messages(struct norm *n, const json_t *body, const struct model_info *m)
 {
     if (!json_is_object(body))
@@ -1720,9 +1738,9 @@ bool emu_validate(unsigned op, const char *model_id, const char *body, size_t le
     else if (!v)
         ok = invalid(&n, "Malformed input request: %s", body_error[0] ? body_error : "the body is empty");
     else if (op == SCENARIO_OP_CONVERSE || op == SCENARIO_OP_CONVERSE_STREAM)
-        ok = norm_converse(&n, v, m, false);
+        ok = norm_converse(&n, v, m, false) && check_prefill(&n, m, v, true);
     else
-        ok = norm_messages(&n, v, m);
+        ok = norm_messages(&n, v, m) && check_prefill(&n, m, v, false);
     if (why)
         snprintf(why, whylen, "%s", ok ? "" : n.err);
     if (tokens)
@@ -1781,7 +1799,8 @@ void emu_bedrock(struct emu_call *c)
                       : invalid(&n, "Malformed input request: %s, please reformat your input and try again.",
                                 c->body_error[0] ? c->body_error : "#: expected type: JSONObject, found: Null");
     else
-        ok = converse ? norm_converse(&n, c->body, m, false) : norm_messages(&n, c->body, m);
+        ok = (converse ? norm_converse(&n, c->body, m, false) : norm_messages(&n, c->body, m)) &&
+             check_prefill(&n, m, c->body, converse);
     if (!ok) {
         emu_send_error(c, 400, "ValidationException", n.err, -1);
         norm_cleanup(&n);

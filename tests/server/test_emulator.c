@@ -969,6 +969,23 @@ static void test_newer_model_refusals(void **state)
          "{\"maxTokens\":3000},\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\","
          "\"budget_tokens\":1024}}}",
          400, "The model returned the following errors: \"thinking.type.enabled\""},
+        /* a prefill (the last message the assistant's): refused from the 4.6 models on */
+        {"us.anthropic.claude-sonnet-4-6", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\","
+         "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"Sure:\"}]}",
+         400, "This model does not support assistant message prefill. The conversation must end with a user message."},
+        {"us.anthropic.claude-opus-4-6-v1", "converse",
+         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]},{\"role\":\"assistant\","
+         "\"content\":[{\"text\":\"Sure:\"}]}]}",
+         400, "The model returned the following errors: This model does not support assistant message prefill."},
+        {"us.anthropic.claude-sonnet-4-5-20250929-v1:0", "invoke",
+         "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\","
+         "\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"Sure:\"}]}",
+         200, NULL},
+        {"us.anthropic.claude-haiku-4-5-20251001-v1:0", "converse",
+         "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]},{\"role\":\"assistant\","
+         "\"content\":[{\"text\":\"Sure:\"}]}]}",
+         200, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct resp r;
