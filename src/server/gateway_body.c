@@ -1216,12 +1216,16 @@ static bool newer_fixes(json_t *obj, json_t *ic, const struct model_info *m, str
     json_t *th = json_is_object(obj) ? json_object_get(obj, "thinking") : NULL;
     const char *tt = json_string_value(json_object_get(th, "type"));
     if (tt && !strcmp(tt, "enabled")) {
+        /* a budget showed the thinking summarized; adaptive thinking on
+         * these models omits it unless asked: ask, so the client sees what
+         * it saw before */
         json_t *a = json_pack("{s:s}", "type", "adaptive");
         json_t *display = json_object_get(th, "display");
-        if (display)
-            json_object_set(a, "display", display);
+        json_object_set_new(a, "display", display ? json_incref(display) : json_string("summarized"));
         json_object_set_new(obj, "thinking", a);
-        note(info, "thinking budget -> adaptive (%s has no thinking budgets)", m->base_id);
+        note(info, display ? "thinking budget -> adaptive (%s has no thinking budgets)"
+                           : "thinking budget -> adaptive, display summarized (%s has no thinking budgets)",
+             m->base_id);
         changed = true;
     } else if (tt && !strcmp(tt, "disabled") && m->always_thinks) {
         json_object_del(obj, "thinking");

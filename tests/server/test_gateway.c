@@ -349,6 +349,10 @@ static void test_translate(void **state)
     json_t *amrf = json_object_get(v, "additionalModelRequestFields");
     assert_null(json_object_get(amrf, "top_k"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(amrf, "thinking"), "type")), "adaptive");
+    /* no display given: summarized, as the budget showed it (these models omit it by default) */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(amrf, "thinking"), "display")),
+                        "summarized");
+    assert_non_null(strstr(info.changes, "thinking budget -> adaptive, display summarized"));
     json_decref(v);
     assert_null(translated(GATEWAY_OP_CONVERSE, SONNET, conv5, &info));
 
