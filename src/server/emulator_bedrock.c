@@ -44,6 +44,7 @@ struct norm {
     bool has_text, has_tool_results;
     int n_tool_results;
     bool thinking;        /* extended thinking requested */
+    int thinking_display; /* 0 not given, 1 "summarized", 2 "omitted" (or anything else) */
     int64_t max_tokens;   /* 0 = not given */
     int64_t tokens;       /* input estimate */
     uint64_t hash;        /* rolling hash of the prefix so far */
@@ -406,6 +407,8 @@ static bool check_thinking(struct norm *n, const json_t *thinking, int64_t max_t
                            prefix);
     }
     n->thinking = strcmp(type, "disabled") != 0;
+    const char *display = str_or_null(json_object_get(thinking, "display"));
+    n->thinking_display = !display ? 0 : !strcmp(display, "summarized") ? 1 : 2;
     return true;
 }
 
@@ -1869,6 +1872,12 @@ void emu_bedrock(struct emu_call *c)
         scenario_answer(r, &n, converse, a);
     else
         echo_answer(&n, a);
+    /* thinking shown or not: "omitted" leaves only the signature; the newer
+     * models (Opus 4.7 on) omit it unless "summarized" was asked */
+    if (n.thinking_display == 2 || (n.thinking_display == 0 && m && m->newer))
+        for (size_t i = 0; i < a->n; i++)
+            if (a->blocks[i].type == SCENARIO_THINKING)
+                a->blocks[i].text = "";
     model_display(m, a->model, sizeof a->model);
     {
         uint8_t d[SHA256_LEN];

@@ -921,6 +921,48 @@ static void test_model_ids(void **state)
 /* What the newer models refuse, as their migration guides say Bedrock does:
  * sampling parameters, a thinking budget, and (for those that always think)
  * thinking turned off; the same bodies are fine for Opus 4.6. */
+/* Adaptive thinking's display: "omitted" leaves the signature only; the
+ * newer models (Opus 4.7 on) omit unless "summarized" is asked, older ones
+ * show it. */
+static void test_thinking_display(void **state)
+{
+    (void)state;
+    struct emu u;
+    emu_up(&u, NULL);
+    static const struct {
+        const char *model, *display;
+        bool shown;
+    } cases[] = {
+        {"us.anthropic.claude-opus-4-7", NULL, false},
+        {"us.anthropic.claude-opus-4-7", "\"summarized\"", true},
+        {"us.anthropic.claude-opus-4-6-v1", NULL, true},
+        {"us.anthropic.claude-opus-4-6-v1", "\"omitted\"", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":2000,\"thinking\":{\"type\":"
+                 "\"adaptive\"%s%s},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                 cases[i].display ? ",\"display\":" : "", cases[i].display ? cases[i].display : "");
+        struct resp r;
+        call(&u, cases[i].model, "invoke", body, false, &r);
+        if (r.status != 200)
+            fail_msg("case %zu: %ld %s", i, r.status, buf_cstr(&r.body));
+        json_t *v = json_loads(buf_cstr(&r.body), 0, NULL);
+        json_t *b0 = json_array_get(json_object_get(v, "content"), 0);
+        assert_string_equal(json_string_value(json_object_get(b0, "type")), "thinking");
+        const char *t = json_string_value(json_object_get(b0, "thinking"));
+        assert_non_null(t);
+        if (cases[i].shown != (*t != '\0'))
+            fail_msg("case %zu (%s, display %s): thinking '%s'", i, cases[i].model,
+                     cases[i].display ? cases[i].display : "none", t);
+        assert_true(json_string_length(json_object_get(b0, "signature")) > 0);
+        json_decref(v);
+        resp_free(&r);
+    }
+    emu_down(&u);
+}
+
 static void test_newer_model_refusals(void **state)
 {
     (void)state;
@@ -2726,6 +2768,7 @@ int main(void)
         cmocka_unit_test(test_count_tokens),
         cmocka_unit_test(test_model_ids),
         cmocka_unit_test(test_newer_model_refusals),
+        cmocka_unit_test(test_thinking_display),
         cmocka_unit_test(test_deny_models),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_recorded_requests_accepted),
