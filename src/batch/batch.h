@@ -138,6 +138,10 @@ struct batch_options {
 
     /* defaults for every record (a line may override model, system, max_tokens) */
     const char *model;  /* alias, id, profile or ARN; NULL = "sonnet" */
+    /* the model behind `model` when it is an application inference profile
+     * (the caller asked Bedrock): its limits and prices apply; NULL =
+     * unknown (priced at the catalog's highest prices) */
+    const struct model_info *profile_model;
     const char *region; /* resolves aliases and is the signing region; NULL = ENDPOINT_DEFAULT_REGION */
     const char *system;
     int max_tokens; /* 0 = BATCH_DEFAULT_MAX_TOKENS capped at the model's maximum */

@@ -816,6 +816,8 @@ static enum brock_status defaults(const struct batch_options *o, struct batch_de
     enum brock_status st = catalog_resolve(spec, d->region, false, &d->model, e);
     if (st != BROCK_OK)
         return st;
+    if (!d->model.model && o->profile_model && catalog_is_app_profile(d->model.model_id))
+        d->model.model = o->profile_model; /* the id stays the profile's ARN */
     d->system = o->system;
     d->max_tokens = o->max_tokens;
     d->temperature = o->temperature_set ? o->temperature : MODEL_UNSET;

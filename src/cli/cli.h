@@ -272,6 +272,11 @@ const struct pricing *cli_agent_pricing(const struct cli_agent *ca);     /* the 
  * calls are then booked at the catalog's highest prices unless the prices
  * file has the ARN). cli_profile.c. */
 const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose);
+/* The same without an agent: the answer kept in dir (NULL: not kept), pr
+ * (may be NULL) saying whether a failure needs a warning. */
+struct runtime;
+const struct model_info *cli_profile_lookup(struct runtime *rt, const char *dir, const struct pricing *pr,
+                                            const char *arn, bool verbose);
 void cli_cost_close(struct cli_cost_priv *p); /* NULL is fine */
 
 /* Report an error on stderr as "brock: <msg>" and return its exit code. */

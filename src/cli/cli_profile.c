@@ -99,9 +99,9 @@ static enum brock_status ask(struct runtime *rt, const char *arn, const struct m
     return st;
 }
 
-const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose)
+const struct model_info *cli_profile_lookup(struct runtime *rt, const char *dir, const struct pricing *pr,
+                                            const char *arn, bool verbose)
 {
-    const char *dir = ca->store ? store_dir(ca->store) : NULL;
     char *path = dir ? fs_join(dir, PROFILE_CACHE_FILE) : NULL;
     json_t *doc = cache_read(path);
     json_t *entries = json_object_get(doc, "entries");
@@ -112,7 +112,7 @@ const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn
     enum brock_status st = BROCK_OK;
     if (!m) {
         how = "Bedrock's GetInferenceProfile";
-        st = ask(ca->rt, arn, &m, &e);
+        st = ask(rt, arn, &m, &e);
         if (st == BROCK_OK && path) {
             json_object_set_new(entries, arn,
                                 json_pack("{s:s,s:I}", "model", m->base_id, "time_ms", (json_int_t)time_now_ms()));
@@ -122,13 +122,11 @@ const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn
     json_decref(doc);
     free(path);
     if (st == BROCK_OK) {
-        ledger_set_profile_model(ca->ac ? ca->ac->ledger : NULL, arn, m);
         if (verbose)
             fprintf(stderr, "brock: %s runs %s (%s); its calls are priced as it\n", arn, m->name, how);
         return m;
     }
     struct pricing_rate rate;
-    const struct pricing *pr = cli_agent_pricing(ca);
     if (pr && pricing_rate(pr, arn, &rate)) { /* the prices file prices it: nothing is estimated */
         if (verbose)
             fprintf(stderr, "brock: could not learn which model %s runs: %s\n", arn, e.msg);
@@ -136,4 +134,13 @@ const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn
     }
     fprintf(stderr, "brock: warning: could not learn which model %s runs (GetInferenceProfile): %s\n", arn, e.msg);
     return NULL;
+}
+
+const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn, bool verbose)
+{
+    const struct model_info *m =
+        cli_profile_lookup(ca->rt, ca->store ? store_dir(ca->store) : NULL, cli_agent_pricing(ca), arn, verbose);
+    if (m)
+        ledger_set_profile_model(ca->ac ? ca->ac->ledger : NULL, arn, m);
+    return m;
 }

@@ -26,6 +26,7 @@
 #include "../agent/respcache.h"
 #include "../agent/settings.h"
 #include "../batch/batch.h"
+#include "../bedrock/catalog.h"
 #include "../store/store.h"
 #include "../util/alloc.h"
 #include "../util/buf.h"
@@ -341,6 +342,8 @@ int cmd_batch(const struct cli_config *cfg)
     };
     if ((!o.model || !*o.model) && settings && settings->model)
         o.model = settings->model;
+    if (o.model && catalog_is_app_profile(o.model))
+        o.profile_model = cli_profile_lookup(&rt, store ? store_dir(store) : NULL, NULL, o.model, cfg->verbose);
     struct batch_summary sum;
     if (fetch) {
         if (cfg->nargs < 2)

@@ -786,6 +786,39 @@ static void test_unknown_price_counts_against_the_budget(void **state)
     fixture_down(&f);
 }
 
+/* The same profile once Bedrock named its model (cmd_batch asks): priced
+ * as that model, nothing estimated. */
+static void test_profile_model_prices_the_run(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, true);
+    write_records(&f, 3);
+    struct batch_options o;
+    options(&f, &o);
+    o.model = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/batchteam";
+    o.profile_model = catalog_find("anthropic.claude-haiku-4-5-20251001-v1:0", NULL);
+    assert_non_null(o.profile_model);
+    struct batch_summary sum;
+    struct brock_err e = {0};
+    assert_int_equal(batch_run_local(&o, &sum, &e), BROCK_OK);
+    json_t *arr = read_output(f.out);
+    assert_int_equal(json_array_size(arr), 3);
+    /* record 0 is group 0: 1,000 in, 10 out at Haiku 4.5 with the profile's 10 % */
+    struct model_prices hp = catalog_prices(o.profile_model, GEO_US);
+    double want = (1000.0 * hp.input + 10.0 * hp.output) / 1e6;
+    double got = json_number_value(json_object_get(json_array_get(arr, 0), "cost_usd"));
+    if (fabs(got - want) > 1e-9)
+        fail_msg("record 0 cost %.9f, want %.9f", got, want);
+    json_decref(arr);
+    assert_null(strstr(buf_cstr(&f.warnings), "no price is known"));
+    struct buf ex = BUF_INIT(1 << 20);
+    assert_int_equal(store_ledger_export_json(f.store, NULL, &ex, &e), BROCK_OK);
+    assert_null(strstr(buf_cstr(&ex), "price estimated"));
+    buf_free(&ex);
+    fixture_down(&f);
+}
+
 /* The ledger rows go in groups, and the books are never behind the output:
  * at every moment another process sees at least one committed row per record
  * in the output (rows are committed before records are written), and a
@@ -936,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_text_format_and_prompt_files),
         cmocka_unit_test(test_budget_stops_the_run),
         cmocka_unit_test(test_unknown_price_counts_against_the_budget),
+        cmocka_unit_test(test_profile_model_prices_the_run),
         cmocka_unit_test(test_ledger_groups_never_lag_the_output),
         cmocka_unit_test(test_interrupted_run_commits_its_rows),
         cmocka_unit_test(test_books_group_rows),

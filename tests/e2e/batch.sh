@@ -280,6 +280,31 @@ missing = sum(r["status"] == "error" and r["error"]["code"] == "RecordMissing" f
 assert ok > 0 and missing > 0 and ok + missing == 1000, (ok, missing)
 PY
 
+# an application inference profile as the model: brock batch asks Bedrock its
+# model (AWS SDK-made profile, copied from Haiku 4.5's us. profile) and prices
+# the records as it, with its 10 % premium; nothing estimated
+parn=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team 2>mkp.err)
+case $parn in
+  arn:aws:bedrock:us-east-1:*:application-inference-profile/*)
+    head -n 5 in.jsonl >five.jsonl
+    "$BROCK" batch -v --model "$parn" -o profile.out five.jsonl >profile.txt 2>profile.err
+    rc=$?
+    python3 - profile.out <<'PY' 2>err.txt && [ "$rc" -eq 0 ] && grep -q "runs Claude Haiku 4.5" profile.err &&
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 5, len(recs)
+for i, r in enumerate(recs):
+    g = i % 5
+    want = ((1000 + g) * 1.1 + (10 + g) * 5.5) / 1e6
+    assert abs(r["cost_usd"] - want) < 1e-9, (r["cost_usd"], want)
+PY
+      ! grep -q "no price is known" profile.err &&
+      ok "--model <application inference profile>: asked once, priced as Haiku 4.5 (exit $rc)" ||
+      not_ok "batch with a profile (exit $rc)" "$(cat err.txt profile.err | tail)"
+    ;;
+  *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$parn $(cat mkp.err)" ;;
+esac
+
 # no secret anywhere
 if grep -r -q 'wJalrXUtnFEMI' ./*.err ./*.out ./*.jsonl ./*.txt data 2>/dev/null; then not_ok "no secret in outputs, logs or the store"
 else ok "no secret in outputs, logs or the store"; fi
