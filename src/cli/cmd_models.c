@@ -52,7 +52,7 @@ static json_t *model_json(const struct model_info *m, const char *region)
     }
     struct model_prices g = m->prices;
     struct model_prices geo = catalog_prices(m, catalog_geo_for_region(region));
-    return json_pack("{s:s, s:s, s:s, s:o, s:b, s:i, s:i, s:i, s:b, s:b, s:{s:f, s:f, s:f, s:f, s:f}, "
+    json_t *j = json_pack("{s:s, s:s, s:s, s:o, s:b, s:i, s:i, s:i, s:b, s:b, s:{s:f, s:f, s:f, s:f, s:f}, "
                      "s:{s:f, s:f}, s:{s:f, s:f}, s:b}",
                      "name", m->name, "id", m->base_id, "family", family_name(m->family), "inference_profiles",
                      profiles, "on_demand_base_id", m->in_region, "context_tokens", (json_int_t)m->context_tokens,
@@ -62,6 +62,18 @@ static json_t *model_json(const struct model_info *m, const char *region)
                      "cache_write_1h", g.cache_write_1h, "cache_read", g.cache_read, "regional_price_per_mtok",
                      "input", geo.input, "output", geo.output, "batch_price_per_mtok", "input", g.input / 2,
                      "output", g.output / 2, "newer", m->newer);
+    if (j && m->long_above) {
+        /* the long-prompt rule: list prices times these over the limit */
+        struct model_prices l = catalog_long_prices(m, g, (int64_t)m->long_above + 1);
+        json_object_set_new(j, "long_prompt",
+                            json_pack("{s:I, s:{s:f, s:f, s:f, s:f, s:f}}", "above_prompt_tokens",
+                                      (json_int_t)m->long_above, "price_per_mtok", "input", l.input, "output",
+                                      l.output, "cache_write_5m", l.cache_write_5m, "cache_write_1h",
+                                      l.cache_write_1h, "cache_read", l.cache_read));
+    }
+    if (j)
+        json_object_set_new(j, "refuses_prefill", json_boolean(m->no_prefill));
+    return j;
 }
 
 int cmd_models(const struct cli_config *cfg)

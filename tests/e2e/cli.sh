@@ -42,5 +42,11 @@ if node -e '
   if (!o55 || o55.newer !== true || o55.price_per_mtok.input !== 4) throw new Error("opus 5.5");
   if (d.aliases.opus !== "eu.anthropic.claude-opus-4-6-v1") throw new Error("alias opus " + d.aliases.opus);
   if (d.models.find(x => x.id === "anthropic.claude-opus-4-6-v1").newer !== false) throw new Error("opus 4.6 newer");
+  // long-prompt prices where a model has them; the 4.6 models on refuse a prefill
+  const s45 = d.models.find(x => x.id === "anthropic.claude-sonnet-4-5-20250929-v1:0");
+  if (!s45.long_prompt || s45.long_prompt.above_prompt_tokens !== 200000 || s45.long_prompt.price_per_mtok.input !== 6 ||
+      s45.long_prompt.price_per_mtok.output !== 22.5) throw new Error("sonnet 4.5 long prompt");
+  if (d.models.find(x => x.id === "anthropic.claude-sonnet-4-6").long_prompt !== undefined) throw new Error("4.6 long");
+  if (s45.refuses_prefill !== false || o55.refuses_prefill !== true) throw new Error("prefill flags");
 ' "$E2E_TMP/out" 2>"$E2E_TMP/err"; then ok "models --json is valid and resolves aliases per region"; else not_ok "models --json content" "$(cat "$E2E_TMP/err")"; fi
 done_testing
