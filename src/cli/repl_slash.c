@@ -242,6 +242,13 @@ static void cmd_model(struct repl *r, const char *args)
     }
     if (!mc.model && catalog_is_app_profile(mc.model_id))
         mc.model = cli_profile_model(r->ca, mc.model_id, false);
+    double t = r->ca->ac->temperature;
+    if (mc.model && mc.model->newer && t != (double)MODEL_UNSET && t != 1.0) {
+        repl_error(r, "%s takes no temperature (Bedrock refuses sampling parameters for the models from Opus 4.7 "
+                      "on), and this session was started with --temperature; staying on %s",
+                   mc.model->name, r->ca->ac->model_id);
+        return;
+    }
     char old_id[sizeof r->model_id];
     const struct model_info *old_info = r->ca->ac->model_info;
     snprintf(old_id, sizeof old_id, "%s", r->model_id);

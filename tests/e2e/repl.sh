@@ -292,6 +292,15 @@ for n in A B C; do
   else ok "session $n left the terminal as it found it"; fi
 done
 
+# --- D: --temperature, then /model to a model that takes none -----------------
+launch D --temperature 0.5
+at_prompt D
+keys D "/model us.anthropic.claude-opus-4-7" Enter
+if wait_for D "Claude Opus 4\.7 takes no temperature" && wait_for D "staying on us\.anthropic\.claude-sonnet-4-6" &&
+  at_prompt D; then ok "/model to a model that takes no temperature says why and stays"
+else not_ok "/model with --temperature" "$(show D; cat "$E2E_TMP/D.sh")"; fi
+keys D C-d
+
 # --- without a terminal --------------------------------------------------------
 (cd "$WS" && "$BROCK" </dev/null >"$E2E_TMP/out" 2>"$E2E_TMP/err"); rc=$?
 [ $rc -eq 2 ] && grep -q -- "brock -p" "$E2E_TMP/err" && ok "no terminal: a usage error pointing to -p" \
