@@ -90,6 +90,13 @@ static enum brock_status check_request(const struct model_request *req, struct b
                            "on; leave it out",
                            mi->name, which);
     }
+    const char *last_role = json_string_value(
+        json_object_get(json_array_get(req->messages, json_array_size(req->messages) - 1), "role"));
+    if (mi && mi->no_prefill && last_role && !strcmp(last_role, "assistant"))
+        return err_set(e, BROCK_ERR_USAGE,
+                       "%s takes no prefill: the last message is the assistant's, and Bedrock refuses that from the "
+                       "4.6 models on; end with a user message",
+                       mi->name);
     if (!unit_or_unset(req->top_p))
         return err_set(e, BROCK_ERR_USAGE, "top_p must be between 0 and 1 (got %g)", req->top_p);
     if (req->top_k != MODEL_UNSET && req->top_k < 0)

@@ -282,6 +282,19 @@ static void test_invoke_rejects(void **state)
     r.top_k = -3;
     assert_rejected(bedrock_invoke_body, &r, "top_k");
     r.top_k = MODEL_UNSET;
+    /* a prefill (the last message the assistant's): refused from the 4.6 models on, fine before */
+    json_t *pre = J("[{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Sure:\"}]");
+    json_t *keep = r.messages;
+    r.messages = pre;
+    r.model_id = "us.anthropic.claude-sonnet-4-6";
+    assert_rejected(bedrock_invoke_body, &r, "Claude Sonnet 4.6 takes no prefill");
+    assert_rejected(bedrock_converse_body, &r, "takes no prefill");
+    r.model_id = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+    struct buf pb = BUF_INIT(1 << 20);
+    assert_int_equal(bedrock_invoke_body(&r, &pb, NULL), BROCK_OK);
+    buf_free(&pb);
+    r.messages = keep;
+    json_decref(pre);
     /* the models from Opus 4.7 on take no sampling parameters (temperature 1, the default, is fine) */
     r.model_id = "us.anthropic.claude-opus-4-7";
     r.temperature = 0;
