@@ -124,11 +124,14 @@ static void fuzz_translate(enum gateway_op op, const char *model, const char *p,
     struct gateway_body_info info, si;
     gateway_translate(op, model, p, n, &out, &len, &info);
     CHECK(strlen(info.changes) < sizeof info.changes);
-    gw_translate_json(op, model, p, n, &slow, &slen, &si);
-    CHECK(info.parsed == si.parsed && info.deterministic == si.deterministic && info.tool_results == si.tool_results);
-    CHECK(!strcmp(info.session, si.session) && !strcmp(info.changes, si.changes));
-    CHECK(same_json(out, len, slow, slen));
-    free(slow);
+    if (op != GATEWAY_OP_COUNT_TOKENS) { /* the fast scanner and jansson agree (CountTokens: jansson only) */
+        gw_translate_json(op, model, p, n, &slow, &slen, &si);
+        CHECK(info.parsed == si.parsed && info.deterministic == si.deterministic &&
+              info.tool_results == si.tool_results);
+        CHECK(!strcmp(info.session, si.session) && !strcmp(info.changes, si.changes));
+        CHECK(same_json(out, len, slow, slen));
+        free(slow);
+    }
     if (!out)
         return;
     CHECK(info.parsed && info.changes[0]);

@@ -1324,12 +1324,66 @@ void gw_translate_json(enum gateway_op op, const char *model_id, const char *bod
     json_decref(root);
 }
 
+/* CountTokens carries the body it counts: input.invokeModel.body (base64 of
+ * a Messages body) or input.converse (a Converse body's fields). Translated
+ * as that body would be, so a count is asked of what the call would send. */
+static void translate_count(const char *model_id, const char *body, size_t len, char **out, size_t *out_len,
+                            struct gateway_body_info *info)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *input = json_object_get(root, "input");
+    json_t *im = json_object_get(input, "invokeModel");
+    json_t *cv = json_object_get(input, "converse");
+    const char *b64 = json_string_value(json_object_get(im, "body"));
+    bool changed = false;
+    struct gateway_body_info inner;
+    char *t = NULL;
+    size_t tlen = 0;
+    if (b64) {
+        struct buf raw = BUF_INIT(len + 16); /* decoded: at most 3/4 of the request */
+        if (base64_decode(&raw, b64, strlen(b64)) == BROCK_OK) {
+            gw_translate_json(GATEWAY_OP_INVOKE, model_id, raw.ptr ? raw.ptr : "", raw.len, &t, &tlen, &inner);
+            struct buf enc = BUF_INIT(2 * len + 4096);
+            if (t && base64_encode(&enc, t, tlen) == BROCK_OK) {
+                json_object_set_new(im, "body", json_stringn(enc.ptr, enc.len));
+                changed = true;
+            }
+            buf_free(&enc);
+        }
+        buf_free(&raw);
+    } else if (json_is_object(cv)) {
+        char *c = json_dumps(cv, JSON_COMPACT);
+        if (c) {
+            gw_translate_json(GATEWAY_OP_CONVERSE, model_id, c, strlen(c), &t, &tlen, &inner);
+            json_t *nc = t ? json_loadb(t, tlen, 0, NULL) : NULL;
+            if (json_is_object(nc)) {
+                json_object_set(input, "converse", nc);
+                changed = true;
+            }
+            json_decref(nc);
+            free(c);
+        }
+    }
+    free(t);
+    if (changed) {
+        info->parsed = true;
+        snprintf(info->changes, sizeof info->changes, "%s", inner.changes);
+        *out = json_dumps(root, JSON_COMPACT);
+        *out_len = *out ? strlen(*out) : 0;
+    }
+    json_decref(root);
+}
+
 void gateway_translate(enum gateway_op op, const char *model_id, const char *body, size_t len, char **out,
                        size_t *out_len, struct gateway_body_info *info)
 {
     memset(info, 0, sizeof *info);
     *out = NULL;
     *out_len = 0;
+    if (op == GATEWAY_OP_COUNT_TOKENS) {
+        translate_count(model_id, body, len, out, out_len, info);
+        return;
+    }
     if (op != GATEWAY_OP_INVOKE && op != GATEWAY_OP_INVOKE_STREAM && op != GATEWAY_OP_CONVERSE &&
         op != GATEWAY_OP_CONVERSE_STREAM)
         return;

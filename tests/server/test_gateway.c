@@ -356,6 +356,50 @@ static void test_translate(void **state)
     json_decref(v);
     assert_null(translated(GATEWAY_OP_CONVERSE, SONNET, conv5, &info));
 
+    /* CountTokens: the body it counts is translated as the call's would be:
+     * input.invokeModel.body (base64 of a Messages body) ... */
+    const char *inner = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":100,\"temperature\":0.3,"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"count me\"}]}";
+    struct buf ib = BUF_INIT(4096);
+    assert_int_equal(base64_encode(&ib, inner, strlen(inner)), BROCK_OK);
+    char ct[8192];
+    snprintf(ct, sizeof ct, "{\"input\":{\"invokeModel\":{\"body\":\"%s\"}}}", buf_cstr(&ib));
+    buf_free(&ib);
+    v = translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-opus-4-7", ct, &info);
+    assert_non_null(v);
+    const char *nb = json_string_value(json_object_get(json_object_get(json_object_get(v, "input"), "invokeModel"),
+                                                       "body"));
+    assert_non_null(nb);
+    struct buf dec = BUF_INIT(8192);
+    assert_int_equal(base64_decode(&dec, nb, strlen(nb)), BROCK_OK);
+    json_t *ij = json_loadb(dec.ptr, dec.len, 0, NULL);
+    assert_non_null(ij);
+    assert_null(json_object_get(ij, "temperature"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(ij, "messages"), 0),
+                                                          "content")),
+                        "count me");
+    assert_non_null(strstr(info.changes, "dropped temperature"));
+    json_decref(ij);
+    buf_free(&dec);
+    json_decref(v);
+    /* ... unchanged for a model that takes it, so the original bytes go */
+    assert_null(translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-opus-4-6-v1", ct, &info));
+    /* ... and input.converse */
+    const char *ctc = "{\"input\":{\"converse\":{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"hi\"}]}],"
+                      "\"additionalModelRequestFields\":{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":2048}}}}}";
+    v = translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-sonnet-5", ctc, &info);
+    assert_non_null(v);
+    json_t *cth = json_object_get(
+        json_object_get(json_object_get(json_object_get(v, "input"), "converse"), "additionalModelRequestFields"),
+        "thinking");
+    assert_string_equal(json_string_value(json_object_get(cth, "type")), "adaptive");
+    json_decref(v);
+    /* not JSON, or no body to count: left alone */
+    assert_null(translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-opus-4-7", "{\"input\":{}}", &info));
+    assert_null(translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-opus-4-7", "nope", &info));
+    assert_null(translated(GATEWAY_OP_COUNT_TOKENS, "us.anthropic.claude-opus-4-7",
+                           "{\"input\":{\"invokeModel\":{\"body\":\"!!!\"}}}", &info));
+
     /* adaptive thinking on a model without it: enabled with a budget */
     const char *adapt = "{\"anthropic_version\":\"bedrock-2023-05-31\",\"max_tokens\":8000,\"messages\":[],"
                         "\"thinking\":{\"type\":\"adaptive\"}}";
@@ -1232,6 +1276,17 @@ static void test_translation_upstream(void **state)
     send_req(&f, &q47, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* CountTokens of that body (base64 in input.invokeModel.body): translated too, so counted */
+    struct buf b64 = BUF_INIT(8192);
+    assert_int_equal(base64_encode(&b64, old_style, strlen(old_style)), BROCK_OK);
+    char ctb[8192];
+    snprintf(ctb, sizeof ctb, "{\"input\":{\"invokeModel\":{\"body\":\"%s\"}}}", buf_cstr(&b64));
+    buf_free(&b64);
+    struct req qct = {.path = "/model/us.anthropic.claude-opus-4-7/count-tokens", .body = ctb, .bearer = TOK_ALICE};
+    send_req(&f, &qct, &r);
+    if (r.status != 200)
+        fail_msg("count-tokens: %ld %s", r.status, buf_cstr(&r.body));
+    resp_free(&r);
     fx_down(&f);
     free(f.dir);
 
@@ -1240,6 +1295,9 @@ static void test_translation_upstream(void **state)
     fx_up(&f, &fo);
     send_req(&f, &q47, &r);
     assert_int_equal(r.status, 400); /* and Opus 4.7 refuses that body */
+    resp_free(&r);
+    send_req(&f, &qct, &r);
+    assert_int_equal(r.status, 400); /* its count too */
     resp_free(&r);
     send_req(&f, &q, &r);
     resp_free(&r);
