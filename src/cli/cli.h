@@ -277,6 +277,9 @@ const struct model_info *cli_profile_model(struct cli_agent *ca, const char *arn
 struct runtime;
 const struct model_info *cli_profile_lookup(struct runtime *rt, const char *dir, const struct pricing *pr,
                                             const char *arn, bool verbose);
+/* The lookup alone, quiet: *kept says the answer came from dir's file. */
+enum brock_status cli_profile_find(struct runtime *rt, const char *dir, const char *arn, const struct model_info **m,
+                                   bool *kept, struct brock_err *e);
 void cli_cost_close(struct cli_cost_priv *p); /* NULL is fine */
 
 /* Report an error on stderr as "brock: <msg>" and return its exit code. */

@@ -99,31 +99,39 @@ static enum brock_status ask(struct runtime *rt, const char *arn, const struct m
     return st;
 }
 
-const struct model_info *cli_profile_lookup(struct runtime *rt, const char *dir, const struct pricing *pr,
-                                            const char *arn, bool verbose)
+enum brock_status cli_profile_find(struct runtime *rt, const char *dir, const char *arn, const struct model_info **m,
+                                   bool *kept, struct brock_err *e)
 {
     char *path = dir ? fs_join(dir, PROFILE_CACHE_FILE) : NULL;
     json_t *doc = cache_read(path);
     json_t *entries = json_object_get(doc, "entries");
-    const char *kept = json_str(json_object_get(entries, arn), "model");
-    const struct model_info *m = kept ? catalog_find(kept, NULL) : NULL;
-    const char *how = "kept from an earlier GetInferenceProfile";
-    struct brock_err e = {0};
+    const char *model = json_str(json_object_get(entries, arn), "model");
+    *m = model ? catalog_find(model, NULL) : NULL;
+    *kept = *m != NULL;
     enum brock_status st = BROCK_OK;
-    if (!m) {
-        how = "Bedrock's GetInferenceProfile";
-        st = ask(rt, arn, &m, &e);
+    if (!*m) {
+        st = ask(rt, arn, m, e);
         if (st == BROCK_OK && path) {
             json_object_set_new(entries, arn,
-                                json_pack("{s:s,s:I}", "model", m->base_id, "time_ms", (json_int_t)time_now_ms()));
+                                json_pack("{s:s,s:I}", "model", (*m)->base_id, "time_ms", (json_int_t)time_now_ms()));
             cache_write(dir, path, doc);
         }
     }
     json_decref(doc);
     free(path);
-    if (st == BROCK_OK) {
+    return st;
+}
+
+const struct model_info *cli_profile_lookup(struct runtime *rt, const char *dir, const struct pricing *pr,
+                                            const char *arn, bool verbose)
+{
+    const struct model_info *m = NULL;
+    bool kept = false;
+    struct brock_err e = {0};
+    if (cli_profile_find(rt, dir, arn, &m, &kept, &e) == BROCK_OK) {
         if (verbose)
-            fprintf(stderr, "brock: %s runs %s (%s); its calls are priced as it\n", arn, m->name, how);
+            fprintf(stderr, "brock: %s runs %s (%s); its calls are priced as it\n", arn, m->name,
+                    kept ? "kept from an earlier GetInferenceProfile" : "Bedrock's GetInferenceProfile");
         return m;
     }
     struct pricing_rate rate;

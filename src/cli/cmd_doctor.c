@@ -24,6 +24,7 @@
 #include "../util/log.h"
 #include "../util/timeutil.h"
 #include "exitcode.h"
+#include "../store/store.h"
 #include "runtime.h"
 
 struct doctor {
@@ -323,6 +324,25 @@ static void doctor_models(struct doctor *d, struct runtime *rt)
             estimated = false;
         }
         json_decref(msgs);
+        if (catalog_is_app_profile(mc.model_id)) {
+            /* only Bedrock knows its model: what brock prices and limits its calls as */
+            char *dir = NULL;
+            struct brock_err pe = {0}, de = {0};
+            const struct model_info *pm = NULL;
+            bool kept = false;
+            enum brock_status ps = store_default_dir(&dir, &de) == BROCK_OK
+                                       ? cli_profile_find(rt, dir, mc.model_id, &pm, &kept, &pe)
+                                       : cli_profile_find(rt, NULL, mc.model_id, &pm, &kept, &pe);
+            free(dir);
+            if (ps == BROCK_OK)
+                check(d, "app-profile", true, false, "%s runs %s (%s); its calls are priced and limited as it",
+                      mc.model_id, pm->name, kept ? "kept from an earlier GetInferenceProfile" : "GetInferenceProfile");
+            else
+                check(d, "app-profile", false, true,
+                      "%s: which model it runs is unknown (%s); its calls are booked at the catalog's highest prices "
+                      "unless the prices file gives its price",
+                      mc.model_id, pe.msg);
+        }
         if (st == BROCK_OK) {
             check(d, "model", true, false, "%s (%s): access OK in %s (%s)", mc.model_id, specs[i], region, how);
         } else {

@@ -125,4 +125,19 @@ env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL
     BROCK_LOG_GROUP=/brock/doctor-test "$BROCK" doctor >"$E2E_TMP/out" 2>&1; rc=$?
 [ $rc -eq 0 ] && grep -q "monitoring .*audit events ship to log group /brock/doctor-test" "$E2E_TMP/out" \
   && ok "after setup monitoring, doctor finds the log group" || not_ok "doctor log group (exit $rc)" "$(cat "$E2E_TMP/out")"
+# an application inference profile as the model: doctor says which model it runs
+top=$(cd "$(dirname "$0")/../.." && pwd)
+parn=$(cd "$top/tests/js" && env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_REGION=us-west-2 \
+  node make_profile.mjs "$EMU_URL" doctor-team 2>"$E2E_TMP/mkp.err")
+env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL="$EMU_URL" AWS_REGION=us-west-2 \
+    BROCK_DATA_DIR="$E2E_TMP/data-profile" "$BROCK" doctor --model "$parn" >"$E2E_TMP/out" 2>&1; rc=$?
+[ $rc -eq 0 ] && grep -q "app-profile  *ok  *$parn runs Claude Haiku 4.5 (GetInferenceProfile)" "$E2E_TMP/out" \
+  && ok "doctor --model <application inference profile>: which model it runs (exit 0)" \
+  || not_ok "doctor app profile (exit $rc, $parn)" "$(cat "$E2E_TMP/out" "$E2E_TMP/mkp.err")"
+gone=arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/nosuchprofile9
+env AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL="$EMU_URL" AWS_REGION=us-west-2 \
+    BROCK_DATA_DIR="$E2E_TMP/data-profile" "$BROCK" doctor --model "$gone" >"$E2E_TMP/out" 2>&1
+grep -q "app-profile  *warn  *$gone: which model it runs is unknown (ResourceNotFoundException" "$E2E_TMP/out" \
+  && ok "doctor warns of a profile Bedrock will not describe, with AWS's error type" \
+  || not_ok "doctor unknown profile" "$(cat "$E2E_TMP/out")"
 done_testing
