@@ -142,6 +142,10 @@ struct batch_options {
      * (the caller asked Bedrock): its limits and prices apply; NULL =
      * unknown (priced at the catalog's highest prices) */
     const struct model_info *profile_model;
+    /* asked (with cb_ctx) for the model of another application inference
+     * profile a line names; NULL = not asked: such lines are priced at the
+     * catalog's highest prices */
+    const struct model_info *(*profile_model_of)(void *ctx, const char *arn);
     const char *region; /* resolves aliases and is the signing region; NULL = ENDPOINT_DEFAULT_REGION */
     const char *system;
     int max_tokens; /* 0 = BATCH_DEFAULT_MAX_TOKENS capped at the model's maximum */

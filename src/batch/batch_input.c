@@ -562,6 +562,10 @@ enum brock_status batch_prepare(const struct batch_defaults *d, const struct bat
     if (l->model) {
         if (catalog_resolve(l->model, d->region, false, &out->model, e) != BROCK_OK)
             return err_prefix(e, "line %zu", it->line);
+        if (!out->model.model && catalog_is_app_profile(out->model.model_id)) /* its model, when known */
+            out->model.model = !strcmp(out->model.model_id, d->model.model_id) ? d->model.model
+                               : d->profile_model_of ? d->profile_model_of(d->profile_ctx, out->model.model_id)
+                                                     : NULL;
     } else {
         out->model = d->model;
     }

@@ -79,6 +79,8 @@ struct batch_defaults {
     int max_tokens;            /* 0 = per model */
     double temperature;        /* MODEL_UNSET when not given */
     const struct respcache_policy *cache; /* NULL = no response cache */
+    const struct model_info *(*profile_model_of)(void *ctx, const char *arn); /* batch_options' */
+    void *profile_ctx;
 };
 
 /* A record ready to send: the model it goes to and its InvokeModel body. */

@@ -822,6 +822,8 @@ static enum brock_status defaults(const struct batch_options *o, struct batch_de
     d->max_tokens = o->max_tokens;
     d->temperature = o->temperature_set ? o->temperature : MODEL_UNSET;
     d->cache = o->store ? o->cache : NULL;
+    d->profile_model_of = o->profile_model_of;
+    d->profile_ctx = o->cb_ctx;
     return BROCK_OK;
 }
 

@@ -38,13 +38,39 @@
 #define MAX_WARNINGS_SHOWN 20
 #define VERBOSE_EVERY_MS 5000
 
+#define MAX_PROFILES_ASKED 16
+
 struct view {
     bool tty, verbose;
     bool job_named; /* -v: the Bedrock job's ARN went out */
     size_t warnings;
     int64_t last_line_ms;
     size_t last_len;
+    /* application inference profiles lines name: asked once each */
+    struct runtime *rt;
+    const char *data_dir;
+    struct {
+        char *arn;
+        const struct model_info *m;
+    } asked[MAX_PROFILES_ASKED];
+    size_t n_asked;
 };
+
+/* batch_options.profile_model_of: each ARN asked once (its answer, or
+ * NULL, kept for the run); past MAX_PROFILES_ASKED, not asked. */
+static const struct model_info *profile_model_of(void *ctx, const char *arn)
+{
+    struct view *v = ctx;
+    for (size_t i = 0; i < v->n_asked; i++)
+        if (!strcmp(v->asked[i].arn, arn))
+            return v->asked[i].m;
+    if (v->n_asked == MAX_PROFILES_ASKED)
+        return NULL;
+    const struct model_info *m = cli_profile_lookup(v->rt, v->data_dir, NULL, arn, v->verbose);
+    v->asked[v->n_asked].arn = xstrdup(arn);
+    v->asked[v->n_asked++].m = m;
+    return m;
+}
 
 static void on_warning(void *ctx, const char *msg)
 {
@@ -342,8 +368,11 @@ int cmd_batch(const struct cli_config *cfg)
     };
     if ((!o.model || !*o.model) && settings && settings->model)
         o.model = settings->model;
+    v.rt = &rt;
+    v.data_dir = store ? store_dir(store) : NULL;
+    o.profile_model_of = profile_model_of;
     if (o.model && catalog_is_app_profile(o.model))
-        o.profile_model = cli_profile_lookup(&rt, store ? store_dir(store) : NULL, NULL, o.model, cfg->verbose);
+        o.profile_model = profile_model_of(&v, o.model);
     struct batch_summary sum;
     if (fetch) {
         if (cfg->nargs < 2)
@@ -371,6 +400,8 @@ int cmd_batch(const struct cli_config *cfg)
     else if (sum.invalid)
         rc = EXIT_CONFIG;
 out:
+    for (size_t i = 0; i < v.n_asked; i++)
+        free(v.asked[i].arn);
     if (budget_ok)
         budget_cleanup(&budget);
     if (store && store_checkpoint(store, NULL, NULL, &se) != BROCK_OK && cfg->verbose)

@@ -819,6 +819,51 @@ static void test_profile_model_prices_the_run(void **state)
     fixture_down(&f);
 }
 
+static int asked_calls;
+static const struct model_info *haiku_for_team(void *ctx, const char *arn)
+{
+    (void)ctx;
+    asked_calls++;
+    return strstr(arn, "/team2") ? catalog_find("anthropic.claude-haiku-4-5-20251001-v1:0", NULL) : NULL;
+}
+
+/* Lines that name another profile: asked through profile_model_of (the
+ * caller keeps one answer per ARN), priced as its model when known. */
+static void test_line_profiles_are_asked(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_up(&f, true);
+    FILE *fp = fopen(f.in, "w");
+    assert_non_null(fp);
+    fprintf(fp, "{\"id\": \"a\", \"prompt\": \"g0 a\", \"model\": "
+                "\"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/team2\"}\n");
+    fprintf(fp, "{\"id\": \"b\", \"prompt\": \"g0 b\", \"model\": "
+                "\"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/team3\"}\n");
+    fprintf(fp, "{\"id\": \"c\", \"prompt\": \"g0 c\"}\n");
+    fclose(fp);
+    struct batch_options o;
+    options(&f, &o);
+    o.profile_model_of = haiku_for_team;
+    asked_calls = 0;
+    struct batch_summary sum;
+    struct brock_err e = {0};
+    assert_int_equal(batch_run_local(&o, &sum, &e), BROCK_OK);
+    assert_true(asked_calls >= 2); /* both ARNs; the default model (a catalog id) is not asked */
+    json_t *arr = read_output(f.out);
+    assert_int_equal(json_array_size(arr), 3);
+    struct model_prices hp = catalog_prices(catalog_find("anthropic.claude-haiku-4-5-20251001-v1:0", NULL), GEO_US);
+    struct model_prices top = catalog_ceiling_prices();
+    double want_a = (1000.0 * hp.input + 10.0 * hp.output) / 1e6;
+    double want_b = (1000.0 * top.input + 10.0 * top.output) / 1e6;
+    double got_a = json_number_value(json_object_get(json_array_get(arr, 0), "cost_usd"));
+    double got_b = json_number_value(json_object_get(json_array_get(arr, 1), "cost_usd"));
+    if (fabs(got_a - want_a) > 1e-9 || fabs(got_b - want_b) > 1e-9)
+        fail_msg("costs %.9f / %.9f, want %.9f / %.9f", got_a, got_b, want_a, want_b);
+    json_decref(arr);
+    fixture_down(&f);
+}
+
 /* The ledger rows go in groups, and the books are never behind the output:
  * at every moment another process sees at least one committed row per record
  * in the output (rows are committed before records are written), and a
@@ -970,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_budget_stops_the_run),
         cmocka_unit_test(test_unknown_price_counts_against_the_budget),
         cmocka_unit_test(test_profile_model_prices_the_run),
+        cmocka_unit_test(test_line_profiles_are_asked),
         cmocka_unit_test(test_ledger_groups_never_lag_the_output),
         cmocka_unit_test(test_interrupted_run_commits_its_rows),
         cmocka_unit_test(test_books_group_rows),

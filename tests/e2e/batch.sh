@@ -287,19 +287,22 @@ parn=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_UR
 case $parn in
   arn:aws:bedrock:us-east-1:*:application-inference-profile/*)
     head -n 5 in.jsonl >five.jsonl
+    # a sixth line names a second profile: asked too, once
+    parn2=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team-2 2>>mkp.err)
+    printf '{"id": "r5", "prompt": "g0 record 5", "model": "%s"}\n' "$parn2" >>five.jsonl
     "$BROCK" batch -v --model "$parn" -o profile.out five.jsonl >profile.txt 2>profile.err
     rc=$?
     python3 - profile.out <<'PY' 2>err.txt && [ "$rc" -eq 0 ] && grep -q "runs Claude Haiku 4.5" profile.err &&
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
-assert len(recs) == 5, len(recs)
+assert len(recs) == 6, len(recs)
 for i, r in enumerate(recs):
     g = i % 5
     want = ((1000 + g) * 1.1 + (10 + g) * 5.5) / 1e6
     assert abs(r["cost_usd"] - want) < 1e-9, (r["cost_usd"], want)
 PY
-      ! grep -q "no price is known" profile.err &&
-      ok "--model <application inference profile>: asked once, priced as Haiku 4.5 (exit $rc)" ||
+      ! grep -q "no price is known" profile.err && [ "$(grep -c "runs Claude Haiku 4.5" profile.err)" -eq 2 ] &&
+      ok "--model <application inference profile>, and another a line names: each asked once, priced as Haiku 4.5 (exit $rc)" ||
       not_ok "batch with a profile (exit $rc)" "$(cat err.txt profile.err | tail)"
     ;;
   *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$parn $(cat mkp.err)" ;;
