@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../agent/agent.h"
+#include "../agent/ledger.h"
 #include "../agent/memory.h"
 #include "../agent/perm.h"
 #include "../agent/settings.h"
@@ -240,8 +242,20 @@ static void cmd_model(struct repl *r, const char *args)
         repl_note(r, "Already using %s", mc.model_id);
         return;
     }
-    if (!mc.model && catalog_is_app_profile(mc.model_id))
-        mc.model = cli_profile_model(r->ca, mc.model_id, false);
+    if (!mc.model && catalog_is_app_profile(mc.model_id)) {
+        /* asked quietly: what to say goes through the REPL, not stderr */
+        bool kept = false;
+        struct brock_err pe = {0};
+        if (cli_profile_find(r->ca->rt, r->ca->store ? store_dir(r->ca->store) : NULL, mc.model_id, &mc.model,
+                             &kept, &pe) == BROCK_OK) {
+            ledger_set_profile_model(r->ca->ac->ledger, mc.model_id, mc.model);
+            repl_note(r, "%s runs %s: its calls are priced and limited as it", mc.model_id, mc.model->name);
+        } else {
+            repl_error(r, "warning: could not learn which model %s runs (GetInferenceProfile): %s; its calls are "
+                          "booked at the catalog's highest prices unless the prices file gives its price",
+                       mc.model_id, pe.msg);
+        }
+    }
     double t = r->ca->ac->temperature;
     if (mc.model && mc.model->newer && t != (double)MODEL_UNSET && t != 1.0) {
         repl_error(r, "%s takes no temperature (Bedrock refuses sampling parameters for the models from Opus 4.7 "

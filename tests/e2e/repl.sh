@@ -299,6 +299,10 @@ keys D "/model us.anthropic.claude-opus-4-7" Enter
 if wait_for D "Claude Opus 4\.7 takes no temperature" && wait_for D "staying on us\.anthropic\.claude-sonnet-4-6" &&
   at_prompt D; then ok "/model to a model that takes no temperature says why and stays"
 else not_ok "/model with --temperature" "$(show D; cat "$E2E_TMP/D.sh")"; fi
+keys D "/model arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/nosuchprofile7" Enter
+if wait_for D "warning: could not learn which model" && wait_for D "ResourceNotFoundException" && at_prompt D; then
+  ok "/model to a profile Bedrock will not describe: the REPL says so in its own lines"
+else not_ok "/model unknown profile" "$(show D)"; fi
 keys D C-d
 
 # --- without a terminal --------------------------------------------------------
