@@ -283,12 +283,12 @@ PY
 # an application inference profile as the model: brock batch asks Bedrock its
 # model (AWS SDK-made profile, copied from Haiku 4.5's us. profile) and prices
 # the records as it, with its 10 % premium; nothing estimated
-parn=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team 2>mkp.err)
+parn=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team 2>"$E2E_TMP/mkp.err")
 case $parn in
   arn:aws:bedrock:us-east-1:*:application-inference-profile/*)
     head -n 5 in.jsonl >five.jsonl
     # a sixth line names a second profile: asked too, once
-    parn2=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team-2 2>>mkp.err)
+    parn2=$(cd "$top/tests/js" && AWS_REGION=us-east-1 node make_profile.mjs "$EMU_URL" batch-team-2 2>>"$E2E_TMP/mkp.err")
     printf '{"id": "r5", "prompt": "g0 record 5", "model": "%s"}\n' "$parn2" >>five.jsonl
     "$BROCK" batch -v --model "$parn" -o profile.out five.jsonl >profile.txt 2>profile.err
     rc=$?
@@ -305,7 +305,7 @@ PY
       ok "--model <application inference profile>, and another a line names: each asked once, priced as Haiku 4.5 (exit $rc)" ||
       not_ok "batch with a profile (exit $rc)" "$(cat err.txt profile.err | tail)"
     ;;
-  *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$parn $(cat mkp.err)" ;;
+  *) not_ok "make an application inference profile with the AWS SDK for JavaScript" "$parn $(cat "$E2E_TMP/mkp.err")" ;;
 esac
 
 # no secret anywhere
