@@ -232,9 +232,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(strlen(u.stop_reason) < sizeof u.stop_reason);
         gw_usage_from_answer_json(op, p, n, &ju);
         CHECK(same_usage(&u, &ju));
-        char arn[GW_MAX_MODEL_ID + 1];
-        if (bedrock_profile_model_arn(p, n, arn, sizeof arn))
-            CHECK(strlen(arn) < sizeof arn && catalog_find(arn, NULL) != NULL);
+        const struct model_info *pm = bedrock_profile_model(p, n);
+        size_t nm;
+        const struct model_info *all = catalog_models(&nm);
+        CHECK(!pm || (pm >= all && pm < all + nm));
         break;
     }
     default:

@@ -756,7 +756,7 @@ static void call_classifier(struct ledger *l, struct model_client *mc, const str
         .system = sys,
         .messages = msgs,
         .max_tokens = CLASSIFY_MAX_TOKENS,
-        .temperature = cmi && cmi->newer ? MODEL_UNSET : 0, /* those refuse sampling parameters */
+        .temperature = catalog_refuses_temperature(cmi, 0) ? MODEL_UNSET : 0,
         .top_p = MODEL_UNSET,
         .top_k = MODEL_UNSET,
     };

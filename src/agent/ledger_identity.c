@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include "../util/alloc.h"
-#include "../util/buf.h"
 #include "../util/fs.h"
 #include "../util/json.h"
 #include "ledger.h"
@@ -45,49 +44,6 @@ static bool valid_key(const char *k)
     return true;
 }
 
-static json_t *read_cache(const char *path)
-{
-    struct buf b = BUF_INIT(IDENTITY_FILE_MAX);
-    json_t *doc = NULL;
-    if (fs_read_file(path, IDENTITY_FILE_MAX, &b, NULL) == BROCK_OK && b.len)
-        json_parse(b.ptr, b.len, path, &doc, NULL);
-    buf_free(&b);
-    if (doc && !json_is_object(json_object_get(doc, "entries"))) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    if (!doc)
-        doc = json_pack("{s:{}}", "entries");
-    return doc;
-}
-
-static void save_cache(const char *dir, const char *path, json_t *doc, struct brock_err *why)
-{
-    json_t *entries = json_object_get(doc, "entries");
-    /* keep the newest entries */
-    while (json_object_size(entries) > LEDGER_IDENTITY_MAX_ENTRIES) {
-        const char *oldest = NULL, *k;
-        int64_t ot = INT64_MAX, t;
-        json_t *v;
-        json_object_foreach(entries, k, v)
-        {
-            if (!json_int(v, "time_ms", &t))
-                t = 0;
-            if (t < ot) {
-                ot = t;
-                oldest = k;
-            }
-        }
-        if (!oldest)
-            break;
-        json_object_del(entries, oldest);
-    }
-    char *text = json_dump_compact(doc);
-    if (fs_mkdirs(dir, 0700, why) == BROCK_OK)
-        (void)fs_write_atomic(path, text, strlen(text), 0600, why);
-    free(text);
-}
-
 void ledger_identity_resolve(const char *dir, const char *cache_key, ledger_sts_fn *sts, void *sts_ctx,
                              int64_t now_ms, struct ledger_identity *out, struct brock_err *why)
 {
@@ -95,7 +51,7 @@ void ledger_identity_resolve(const char *dir, const char *cache_key, ledger_sts_
     err_clear(why);
     bool use_cache = dir && cache_key && valid_key(cache_key);
     char *path = use_cache ? fs_join(dir, LEDGER_IDENTITY_FILE) : NULL;
-    json_t *doc = use_cache ? read_cache(path) : NULL;
+    json_t *doc = use_cache ? json_entries_read(path, IDENTITY_FILE_MAX) : NULL;
     if (use_cache) {
         json_t *ent = json_object_get(json_object_get(doc, "entries"), cache_key);
         int64_t t;
@@ -126,7 +82,7 @@ void ledger_identity_resolve(const char *dir, const char *cache_key, ledger_sts_
         json_object_set_new(json_object_get(doc, "entries"), cache_key,
                             json_pack("{s:s,s:s,s:I}", "arn", out->arn, "account", out->account, "time_ms",
                                       (json_int_t)now_ms));
-        save_cache(dir, path, doc, why);
+        (void)json_entries_write(dir, path, doc, LEDGER_IDENTITY_MAX_ENTRIES, why);
     }
 done:
     json_decref(doc);

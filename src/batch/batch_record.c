@@ -6,6 +6,7 @@
 
 #include "../util/alloc.h"
 #include "../util/json.h"
+#include "../bedrock/pricing.h"
 #include "batch_int.h"
 
 void batch_record_id(size_t index, char out[16])
@@ -205,11 +206,8 @@ double batch_cost(const struct model_choice *m, const struct model_usage *u, boo
         return catalog_cost(m->model, m->geo, u->input_tokens, u->output_tokens, u->cache_read_tokens,
                             u->cache_write_tokens, 0, batch_price);
     /* a model the catalog cannot price: its highest prices, so a budget holds */
-    struct model_prices p = catalog_ceiling_prices();
-    double f = batch_price ? 0.5 : 1.0;
-    return ((double)u->input_tokens * p.input * f + (double)u->output_tokens * p.output * f +
-            (double)u->cache_read_tokens * p.cache_read + (double)u->cache_write_tokens * p.cache_write_5m) /
-           1e6;
+    struct pricing_rate r = {.p = catalog_ceiling_prices(), .batch_discount = 0.5};
+    return pricing_rate_cost(&r, u, 0, batch_price);
 }
 
 char *batch_answer_text(const json_t *content)

@@ -92,10 +92,11 @@ struct model_client *bedrock_client_new(const struct bedrock_config *cfg);
 struct model_info;
 
 /* Application inference profiles: only Bedrock knows the model behind one.
- * From a GetInferenceProfile answer, the first of its `models` whose
- * modelArn the catalog knows, copied to out (false when none fits, the body
- * is not JSON or the ARN is longer than cap - 1). */
-bool bedrock_profile_model_arn(const char *body, size_t len, char *out, size_t cap);
+ * From a GetInferenceProfile answer (a body, or its parsed JSON), the model
+ * of the first of its `models` whose modelArn the catalog knows; NULL when
+ * none fits or the body is not that JSON. */
+const struct model_info *bedrock_profile_model(const char *body, size_t len);
+const struct model_info *bedrock_profile_model_json(const json_t *answer);
 /* Ask (GET /inference-profiles/{arn} on the bedrock control plane, under c's
  * retries) and find the model in the catalog. BROCK_ERR_NOT_FOUND when the
  * answer names no model the catalog knows; AWS's error otherwise. */

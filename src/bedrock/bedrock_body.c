@@ -80,10 +80,10 @@ static enum brock_status check_request(const struct model_request *req, struct b
      * other than the default temperature 1: said here, before a 400 */
     const struct model_info *mi = req->model_id ? catalog_find(req->model_id, NULL) : NULL;
     if (mi && mi->newer) {
-        const char *which = req->temperature != (double)MODEL_UNSET && req->temperature != 1.0 ? "temperature"
-                            : req->top_p != (double)MODEL_UNSET                                 ? "top_p"
-                            : req->top_k != MODEL_UNSET                                         ? "top_k"
-                                                                                                : NULL;
+        const char *which = catalog_refuses_temperature(mi, req->temperature) ? "temperature"
+                            : req->top_p != (double)MODEL_UNSET                 ? "top_p"
+                            : req->top_k != MODEL_UNSET                         ? "top_k"
+                                                                                : NULL;
         if (which)
             return err_set(e, BROCK_ERR_USAGE,
                            "%s does not take %s: Bedrock refuses sampling parameters for the models from Opus 4.7 "

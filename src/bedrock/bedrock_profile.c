@@ -10,22 +10,24 @@
 #include "bedrock_int.h"
 #include "catalog.h"
 
-bool bedrock_profile_model_arn(const char *body, size_t len, char *out, size_t cap)
+const struct model_info *bedrock_profile_model_json(const json_t *answer)
 {
-    if (!body || !cap)
-        return false;
-    json_t *root = json_loadb(body, len, 0, NULL);
-    json_t *models = json_object_get(root, "models");
-    bool found = false;
-    for (size_t i = 0; i < json_array_size(models) && !found; i++) {
+    const json_t *models = json_object_get(answer, "models");
+    for (size_t i = 0; i < json_array_size(models); i++) {
         const char *arn = json_string_value(json_object_get(json_array_get(models, i), "modelArn"));
-        if (arn && strlen(arn) < cap && catalog_find(arn, NULL)) {
-            memcpy(out, arn, strlen(arn) + 1);
-            found = true;
-        }
+        const struct model_info *m = arn ? catalog_find(arn, NULL) : NULL;
+        if (m)
+            return m;
     }
+    return NULL;
+}
+
+const struct model_info *bedrock_profile_model(const char *body, size_t len)
+{
+    json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
+    const struct model_info *m = bedrock_profile_model_json(root);
     json_decref(root);
-    return found;
+    return m;
 }
 
 enum brock_status bedrock_profile_lookup(struct aws_client *c, const char *arn, const struct model_info **model,
@@ -52,15 +54,9 @@ enum brock_status bedrock_profile_lookup(struct aws_client *c, const char *arn, 
         };
         st = aws_client_send(c, &req, &r, e);
     }
-    if (st == BROCK_OK) {
-        char model_arn[512];
-        if (bedrock_profile_model_arn(buf_cstr(&r.http.body), r.http.body.len, model_arn, sizeof model_arn))
-            *model = catalog_find(model_arn, NULL);
-        else
-            st = err_set(e, BROCK_ERR_NOT_FOUND,
-                         "GetInferenceProfile named no model brock's catalog knows (request id %s)",
-                         r.request_id[0] ? r.request_id : "none");
-    }
+    if (st == BROCK_OK && !(*model = bedrock_profile_model(buf_cstr(&r.http.body), r.http.body.len)))
+        st = err_set(e, BROCK_ERR_NOT_FOUND, "GetInferenceProfile named no model brock's catalog knows (request id %s)",
+                     r.request_id[0] ? r.request_id : "none");
     aws_response_free(&r);
     http_headers_cleanup(&h);
     buf_free(&path);

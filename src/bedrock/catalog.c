@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
+
 #define M1 1000000u
 #define K200 200000u
 
@@ -318,6 +320,11 @@ struct model_prices catalog_prices(const struct model_info *m, enum model_geo ge
         p.cache_read *= 1.1;
     }
     return p;
+}
+
+bool catalog_refuses_temperature(const struct model_info *m, double t)
+{
+    return m && m->newer && t != (double)MODEL_UNSET && t != 1.0;
 }
 
 static struct model_prices ceiling;

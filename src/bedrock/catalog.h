@@ -101,6 +101,11 @@ const char *catalog_geo_prefix(enum model_geo geo); /* "us", "global", ... */
 /* Prices that apply to a call on `geo` (the 10% geo premium where it applies). */
 struct model_prices catalog_prices(const struct model_info *m, enum model_geo geo);
 
+/* Whether m refuses temperature t (MODEL_UNSET, -1, when none is asked):
+ * the `newer` models (Opus 4.7 on) take no sampling parameters but the
+ * default temperature 1. False for NULL (a model the catalog does not know). */
+bool catalog_refuses_temperature(const struct model_info *m, double t);
+
 /* The highest price in the catalog for each kind of token (geo premium
  * included): what a call to a model of unknown price is booked at, so that
  * budgets hold (Opus 4.1's $15 / $75 today). Worked out once; any thread. */

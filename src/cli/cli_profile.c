@@ -22,7 +22,6 @@
 #include "../bedrock/catalog.h"
 #include "../bedrock/pricing.h"
 #include "../store/store.h"
-#include "../util/buf.h"
 #include "../util/fs.h"
 #include "../util/json.h"
 #include "../util/timeutil.h"
@@ -34,65 +33,14 @@
 #define PROFILE_CONNECT_MS 3000L
 #define PROFILE_TOTAL_MS 10000L
 
-static json_t *cache_read(const char *path)
-{
-    struct buf b = BUF_INIT(PROFILE_CACHE_BYTES);
-    json_t *doc = NULL;
-    if (path && fs_read_file(path, PROFILE_CACHE_BYTES, &b, NULL) == BROCK_OK && b.len)
-        (void)json_parse(b.ptr, b.len, path, &doc, NULL);
-    buf_free(&b);
-    if (doc && !json_is_object(json_object_get(doc, "entries"))) {
-        json_decref(doc);
-        doc = NULL;
-    }
-    return doc ? doc : json_pack("{s:{}}", "entries");
-}
-
-static void cache_write(const char *dir, const char *path, json_t *doc)
-{
-    json_t *entries = json_object_get(doc, "entries");
-    while (json_object_size(entries) > PROFILE_CACHE_MAX) {
-        const char *oldest = NULL, *k;
-        int64_t ot = INT64_MAX, t;
-        json_t *v;
-        json_object_foreach(entries, k, v)
-        {
-            if (!json_int(v, "time_ms", &t))
-                t = 0;
-            if (t < ot) {
-                ot = t;
-                oldest = k;
-            }
-        }
-        if (!oldest)
-            break;
-        json_object_del(entries, oldest);
-    }
-    char *text = json_dump_compact(doc);
-    struct brock_err e = {0};
-    if (text && fs_mkdirs(dir, 0700, &e) == BROCK_OK)
-        (void)fs_write_atomic(path, text, strlen(text), 0600, &e); /* a cache: a failure only costs a lookup */
-    free(text);
-}
-
 static enum brock_status ask(struct runtime *rt, const char *arn, const struct model_info **m, struct brock_err *e)
 {
     char region[64];
     catalog_arn_region(arn, region, sizeof region);
-    struct http_options http = runtime_http_options(rt);
-    http.connect_timeout_ms = PROFILE_CONNECT_MS;
-    http.total_timeout_ms = PROFILE_TOTAL_MS;
-    struct aws_client_config cc = {
-        .region = region[0] ? region : rt->settings.region.region,
-        .lookup = &rt->settings.lookup,
-        .endpoint_url = rt->endpoint_url,
-        .endpoint_url_services = rt->endpoint_services,
-        .endpoint_label = rt->emu ? "--emulator" : "--endpoint-url",
-        .creds = runtime_creds(rt),
-        .bearer_token = rt->emu ? NULL : rt->settings.bearer_token,
-        .retry = NULL, /* one attempt */
-        .http = http,
-    };
+    struct aws_client_config cc = runtime_client_config(rt, region[0] ? region : NULL);
+    cc.retry = NULL; /* one attempt */
+    cc.http.connect_timeout_ms = PROFILE_CONNECT_MS;
+    cc.http.total_timeout_ms = PROFILE_TOTAL_MS;
     struct aws_client *c = aws_client_new(&cc);
     enum brock_status st = bedrock_profile_lookup(c, arn, m, e);
     aws_client_free(c);
@@ -103,7 +51,7 @@ enum brock_status cli_profile_find(struct runtime *rt, const char *dir, const ch
                                    bool *kept, struct brock_err *e)
 {
     char *path = dir ? fs_join(dir, PROFILE_CACHE_FILE) : NULL;
-    json_t *doc = cache_read(path);
+    json_t *doc = json_entries_read(path, PROFILE_CACHE_BYTES);
     json_t *entries = json_object_get(doc, "entries");
     const char *model = json_str(json_object_get(entries, arn), "model");
     *m = model ? catalog_find(model, NULL) : NULL;
@@ -114,7 +62,7 @@ enum brock_status cli_profile_find(struct runtime *rt, const char *dir, const ch
         if (st == BROCK_OK && path) {
             json_object_set_new(entries, arn,
                                 json_pack("{s:s,s:I}", "model", (*m)->base_id, "time_ms", (json_int_t)time_now_ms()));
-            cache_write(dir, path, doc);
+            (void)json_entries_write(dir, path, doc, PROFILE_CACHE_MAX, NULL); /* a cache: a failure costs a lookup */
         }
     }
     json_decref(doc);

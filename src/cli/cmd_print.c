@@ -501,7 +501,7 @@ enum brock_status cli_agent_prepare(const struct cli_config *cfg, bool interacti
     ac->ledger = cli_cost_ledger(p->cost);
     if (!ca->model_info && catalog_is_app_profile(ca->model_id))
         ac->model_info = ca->model_info = cli_profile_model(ca, ca->model_id, cfg->verbose);
-    if (cfg->temperature_set && cfg->temperature != 1.0 && ca->model_info && ca->model_info->newer)
+    if (cfg->temperature_set && catalog_refuses_temperature(ca->model_info, cfg->temperature))
         return err_set(e, BROCK_ERR_USAGE,
                        "--temperature: %s takes no temperature (Bedrock refuses sampling parameters for the models "
                        "from Opus 4.7 on); leave --temperature out",

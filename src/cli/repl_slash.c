@@ -256,8 +256,7 @@ static void cmd_model(struct repl *r, const char *args)
                        mc.model_id, pe.msg);
         }
     }
-    double t = r->ca->ac->temperature;
-    if (mc.model && mc.model->newer && t != (double)MODEL_UNSET && t != 1.0) {
+    if (catalog_refuses_temperature(mc.model, r->ca->ac->temperature)) {
         repl_error(r, "%s takes no temperature (Bedrock refuses sampling parameters for the models from Opus 4.7 "
                       "on), and this session was started with --temperature; staying on %s",
                    mc.model->name, r->ca->ac->model_id);

@@ -100,9 +100,9 @@ struct aws_creds_source runtime_creds(struct runtime *rt)
     return creds_cache_source(rt->creds);
 }
 
-struct aws_client *runtime_client(struct runtime *rt, const char *region)
+struct aws_client_config runtime_client_config(struct runtime *rt, const char *region)
 {
-    struct aws_client_config cc = {
+    return (struct aws_client_config){
         .region = region ? region : rt->settings.region.region,
         .lookup = &rt->settings.lookup,
         .endpoint_url = rt->endpoint_url,
@@ -113,5 +113,10 @@ struct aws_client *runtime_client(struct runtime *rt, const char *region)
         .retry = rt->retry,
         .http = runtime_http_options(rt),
     };
+}
+
+struct aws_client *runtime_client(struct runtime *rt, const char *region)
+{
+    struct aws_client_config cc = runtime_client_config(rt, region);
     return aws_client_new(&cc);
 }

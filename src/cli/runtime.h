@@ -46,6 +46,9 @@ void runtime_cleanup(struct runtime *rt);
 
 /* The credentials clients sign with. */
 struct aws_creds_source runtime_creds(struct runtime *rt);
+/* The configuration runtime_client makes its clients with, for a caller
+ * that changes a field first (retries, timeouts). */
+struct aws_client_config runtime_client_config(struct runtime *rt, const char *region);
 /* A new AWS client for `region` (NULL = the resolved region). */
 struct aws_client *runtime_client(struct runtime *rt, const char *region);
 /* HTTP options of the run (CA bundle, cancel flag). */

@@ -1020,15 +1020,13 @@ static void profile_done(void *ctx, enum brock_status st, const struct brock_err
     struct gw_profile *p = ctx;
     struct gateway *g = p->g;
     p->call = NULL;
-    char arn[GW_MAX_MODEL_ID + 1];
     const struct model_info *m = NULL;
     if (p->state == GW_PROFILE_KNOWN) { /* a client's lookup answered first (gw_profile_learn) */
         aws_response_free(&p->ar);
         return;
     }
-    if (st == BROCK_OK &&
-        bedrock_profile_model_arn(p->ar.http.body.ptr, p->ar.http.body.len, arn, sizeof arn))
-        m = catalog_find(arn, NULL);
+    if (st == BROCK_OK)
+        m = bedrock_profile_model(p->ar.http.body.ptr, p->ar.http.body.len);
     if (m) {
         p->state = GW_PROFILE_KNOWN;
         p->model = m;
@@ -1100,12 +1098,12 @@ void gw_profile_learn(struct gateway *g, const char *body, size_t len)
 {
     json_t *root = json_loadb(body, len, 0, NULL);
     const char *arn = json_string_value(json_object_get(root, "inferenceProfileArn"));
-    char model[GW_MAX_MODEL_ID + 1];
-    if (arn && catalog_is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID &&
-        bedrock_profile_model_arn(body, len, model, sizeof model)) {
+    const struct model_info *m = arn && catalog_is_app_profile(arn) && strlen(arn) <= GW_MAX_MODEL_ID
+                                     ? bedrock_profile_model_json(root)
+                                     : NULL;
+    if (m) {
         struct gw_profile *p = profile_entry(g, arn);
-        const struct model_info *m = catalog_find(model, NULL);
-        if (p && p->state != GW_PROFILE_KNOWN && m) {
+        if (p && p->state != GW_PROFILE_KNOWN) {
             if (p->state == GW_PROFILE_ASKING) /* its own answer will say the same */
                 aws_call_abort(p->call);
             p->state = GW_PROFILE_KNOWN;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "buf.h"
+#include "fs.h"
 
 enum brock_status json_parse(const char *p, size_t n, const char *what, json_t **out,
                              struct brock_err *e)
@@ -57,4 +59,47 @@ char *json_dump_compact(const json_t *v)
         return xstrdup("null");
     }
     return s;
+}
+
+json_t *json_entries_read(const char *path, size_t max_bytes)
+{
+    struct buf b = BUF_INIT(max_bytes);
+    json_t *doc = NULL;
+    if (path && fs_read_file(path, max_bytes, &b, NULL) == BROCK_OK && b.len)
+        (void)json_parse(b.ptr, b.len, path, &doc, NULL);
+    buf_free(&b);
+    if (doc && !json_is_object(json_object_get(doc, "entries"))) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc ? doc : json_pack("{s:{}}", "entries");
+}
+
+enum brock_status json_entries_write(const char *dir, const char *path, json_t *doc, size_t max_entries,
+                                     struct brock_err *e)
+{
+    json_t *entries = json_object_get(doc, "entries");
+    while (json_object_size(entries) > max_entries) {
+        const char *oldest = NULL, *k;
+        int64_t ot = INT64_MAX, t;
+        json_t *v;
+        json_object_foreach(entries, k, v)
+        {
+            if (!json_int(v, "time_ms", &t))
+                t = 0;
+            if (t < ot) {
+                ot = t;
+                oldest = k;
+            }
+        }
+        if (!oldest)
+            break;
+        json_object_del(entries, oldest);
+    }
+    char *text = json_dump_compact(doc);
+    enum brock_status st = fs_mkdirs(dir, 0700, e);
+    if (st == BROCK_OK)
+        st = fs_write_atomic(path, text, strlen(text), 0600, e);
+    free(text);
+    return st;
 }

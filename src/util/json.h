@@ -28,4 +28,15 @@ bool json_int(const json_t *obj, const char *key, int64_t *out);
 /* Serialise compactly (no spaces), keys in insertion order. Returns malloc'd. */
 char *json_dump_compact(const json_t *v);
 
+/* brock's own small state files (identity.json, profiles.json):
+ *     {"entries": {"<key>": {..., "time_ms": N}}}
+ * json_entries_read: the document at path (at most max_bytes), or a new
+ * {"entries": {}} when path is NULL or the file is missing, unreadable or of
+ * another shape (it is a cache: it is then replaced). Never NULL; new.
+ * json_entries_write: keeps the max_entries newest entries (by time_ms),
+ * makes dir (0700) and writes path atomically, mode 0600. */
+json_t *json_entries_read(const char *path, size_t max_bytes);
+enum brock_status json_entries_write(const char *dir, const char *path, json_t *doc, size_t max_entries,
+                                     struct brock_err *e);
+
 #endif
