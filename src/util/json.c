@@ -61,18 +61,25 @@ char *json_dump_compact(const json_t *v)
     return s;
 }
 
-json_t *json_entries_read(const char *path, size_t max_bytes)
+json_t *json_entries_parse(const char *text, size_t len, const char *what)
 {
-    struct buf b = BUF_INIT(max_bytes);
     json_t *doc = NULL;
-    if (path && fs_read_file(path, max_bytes, &b, NULL) == BROCK_OK && b.len)
-        (void)json_parse(b.ptr, b.len, path, &doc, NULL);
-    buf_free(&b);
+    if (text && len)
+        (void)json_parse(text, len, what, &doc, NULL);
     if (doc && !json_is_object(json_object_get(doc, "entries"))) {
         json_decref(doc);
         doc = NULL;
     }
     return doc ? doc : json_pack("{s:{}}", "entries");
+}
+
+json_t *json_entries_read(const char *path, size_t max_bytes)
+{
+    struct buf b = BUF_INIT(max_bytes);
+    bool read = path && fs_read_file(path, max_bytes, &b, NULL) == BROCK_OK;
+    json_t *doc = json_entries_parse(read ? b.ptr : NULL, read ? b.len : 0, path);
+    buf_free(&b);
+    return doc;
 }
 
 enum brock_status json_entries_write(const char *dir, const char *path, json_t *doc, size_t max_entries,

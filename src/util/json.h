@@ -36,6 +36,8 @@ char *json_dump_compact(const json_t *v);
  * json_entries_write: keeps the max_entries newest entries (by time_ms),
  * makes dir (0700) and writes path atomically, mode 0600. */
 json_t *json_entries_read(const char *path, size_t max_bytes);
+/* The same from text already read (`what` names it); never NULL; new. */
+json_t *json_entries_parse(const char *text, size_t len, const char *what);
 enum brock_status json_entries_write(const char *dir, const char *path, json_t *doc, size_t max_entries,
                                      struct brock_err *e);
 
