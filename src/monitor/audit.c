@@ -200,6 +200,7 @@ enum brock_status audit_build(const struct monitor_config *cfg, const struct aud
     /* the redacted prompt (hash, and the text with "full"); markers can make
      * text at most about three times longer */
     struct buf rp = BUF_INIT(4 * (c && c->prompt ? c->prompt_len : 0) + 256);
+    (void)buf_reserve(&v.tmp, 1024); /* the scratch every text field passes through */
     size_t start = out->len;
 
     const char *status = c->status && *c->status ? c->status : c->error_code && *c->error_code ? c->error_code : "ok";
@@ -351,6 +352,7 @@ enum brock_status audit_record(struct store *s, const struct monitor_config *cfg
     if (!s)
         return err_set(e, BROCK_ERR_USAGE, "audit: no store to spool the event in");
     struct buf ev = BUF_INIT(AUDIT_EVENT_MAX);
+    (void)buf_reserve(&ev, 4096); /* one allocation for a usual event, not a doubling from 64 bytes */
     int64_t now = now_ms ? now_ms : time_now_ms();
     enum brock_status st = audit_build(cfg, c, now, &ev, NULL, e);
     if (st == BROCK_OK)

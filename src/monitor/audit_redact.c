@@ -7,6 +7,7 @@
  * linear (the private-key rule jumps past the block it swallowed). */
 #include "audit.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static const char *const secret_names[AUDIT_SECRET_COUNT] = {
@@ -321,14 +322,17 @@ struct kw_index {
     unsigned char first[26], end[26];
 };
 
-static void kw_index_init(struct kw_index *x)
+/* Built once: audit_redact runs for every text field of every event. */
+static struct kw_index kw_idx;
+static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
+
+static void kw_index_init(void)
 {
-    memset(x, 0, sizeof *x);
     for (size_t r = BROCK_ARRAY_LEN(keywords); r-- > 0;) {
         unsigned l = (unsigned)(keywords[r].kw[0] - 'a');
-        if (!x->end[l])
-            x->end[l] = (unsigned char)(r + 1);
-        x->first[l] = (unsigned char)r;
+        if (!kw_idx.end[l])
+            kw_idx.end[l] = (unsigned char)(r + 1);
+        kw_idx.first[l] = (unsigned char)r;
     }
 }
 
@@ -392,8 +396,8 @@ size_t audit_redact(struct buf *out, const char *text, size_t n, unsigned *kinds
 {
     const unsigned char *t = (const unsigned char *)text;
     size_t count = 0, pending = 0;
-    struct kw_index x;
-    kw_index_init(&x);
+    pthread_once(&kw_once, kw_index_init);
+    const struct kw_index *x = &kw_idx;
     unsigned found = 0;
     for (size_t i = 0; i < n;) {
         unsigned char c = t[i];
@@ -425,7 +429,7 @@ size_t audit_redact(struct buf *out, const char *text, size_t n, unsigned *kinds
             case 'p':
             case 'r':
             case 's':
-                hit = keyword_rule(&x, t, n, i, &h);
+                hit = keyword_rule(x, t, n, i, &h);
                 break;
             default:
                 break;
