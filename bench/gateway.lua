@@ -8,6 +8,9 @@
 -- one JSON line (prefix "json ") has what the script reads: requests, errors
 -- (non-2xx answers, connect/read/write errors, timeouts), seconds, requests/s
 -- and the latency percentiles in ms (wrk keeps them exact to the microsecond).
+--
+-- GW_HEADERS_FILE: more headers, one "Name: value" a line (bench/gateway_sign.mjs
+-- writes a SigV4 signature's there, sent with GW_TOKEN empty).
 
 local token = os.getenv("GW_TOKEN") or ""
 local body = os.getenv("GW_BODY") or "{}"
@@ -17,6 +20,13 @@ wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "*/*"
+local extra = os.getenv("GW_HEADERS_FILE") or ""
+if extra ~= "" then
+  for line in io.lines(extra) do
+    local k, v = line:match("^([^:]+):%s*(.*)$")
+    if k then wrk.headers[k] = v end
+  end
+end
 if token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
 end

@@ -32,6 +32,12 @@
 # The closed loops also go through build/bench/bench_relay (make bench), a
 # TCP relay that copies bytes both ways and reads no HTTP: what one more hop
 # on loopback adds when it costs almost no CPU, the floor under any gateway.
+# And straight to the emulator with the request SigV4-signed once per run by
+# AWS's JavaScript signer (bench/gateway_sign.mjs; needs node and tests/js's
+# packages): the emulator then verifies a signature on every call, as it does
+# for every call the gateway forwards (the gateway re-signs with its own
+# credentials), so that column is what the upstream's own extra work adds
+# with no gateway at all.
 #
 # Every run is bounded: -d SECONDS (DURATION, default 5), -c connections,
 # -t 1 or 2 threads. Targets (issue 7): <= 1 ms added p99, >= 10,000 cached
@@ -82,7 +88,7 @@ hold='{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"ro
 
 run() { # url token op body conns [seconds [delay_ms]] -> one JSON line
   local t=$(( $5 > 1 ? 2 : 1 ))
-  GW_TOKEN=$2 GW_BODY=$4 GW_DELAY_MS=${7:-0} \
+  GW_TOKEN=$2 GW_BODY=$4 GW_DELAY_MS=${7:-0} GW_HEADERS_FILE=${HDRS:-} \
     timeout $(( ${6:-$DURATION} + 30 )) $WRK_PIN wrk -s "$lua" --latency -t "$t" -c "$5" -d "${6:-$DURATION}s" --timeout 10s \
     "$1/model/$model/$3" >"$tmp/wrk.out" 2>&1 || :
   sed -n 's/^json //p' "$tmp/wrk.out" | grep . || { echo "wrk failed: $(tail -3 "$tmp/wrk.out")" >&2; echo '{}'; }
@@ -129,9 +135,13 @@ table() { # paced_ms conns... (reads op from the caller)
   local delay=$1 c
   shift
   for c in "$@"; do
-    : >"$tmp/d"; : >"$tmp/g"; : >"$tmp/r"
+    : >"$tmp/d"; : >"$tmp/g"; : >"$tmp/r"; : >"$tmp/s"
     for _ in $(seq 1 "$ROUNDS"); do
       run "$emu" "$emu_key" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/d"
+      if [ -n "$SIGNED_COLS" ]; then
+        node "$top/bench/gateway_sign.mjs" "$emu/model/$model/$op" "$body" >"$tmp/sig"
+        HDRS=$tmp/sig run "$emu" "" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/s"
+      fi
       [ -z "$RELAY_COLS" ] || run "$relay" "$emu_key" "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/r"
       run_gw "$op" "$body" "$c" "$DURATION" "$delay" >>"$tmp/g"
     done
@@ -139,16 +149,22 @@ table() { # paced_ms conns... (reads op from the caller)
     g50=$(field p50_ms <"$tmp/g" | median); g99=$(field p99_ms <"$tmp/g" | median)
     drps=$(field rps <"$tmp/d" | median); grps=$(field rps <"$tmp/g" | median)
     cpu=$(field cpu_us <"$tmp/g" | median)
-    errs=$(cat "$tmp/d" "$tmp/g" "$tmp/r" | field errors | sum)
+    errs=$(cat "$tmp/d" "$tmp/g" "$tmp/r" "$tmp/s" | field errors | sum)
+    signed_cells=
+    if [ -n "$SIGNED_COLS" ]; then
+      s50=$(field p50_ms <"$tmp/s" | median); s99=$(field p99_ms <"$tmp/s" | median)
+      signed_cells=$(printf ' %.3f / %.3f | %.0f |' "$(echo "$s50 - $d50" | bc -l)" "$(echo "$s99 - $d99" | bc -l)" \
+        "$(field rps <"$tmp/s" | median)")
+    fi
     relay_cells=
     if [ -n "$RELAY_COLS" ]; then
       r50=$(field p50_ms <"$tmp/r" | median); r99=$(field p99_ms <"$tmp/r" | median)
       relay_cells=$(printf ' %.3f / %.3f | %.0f |' "$(echo "$r50 - $d50" | bc -l)" "$(echo "$r99 - $d99" | bc -l)" \
         "$(field rps <"$tmp/r" | median)")
     fi
-    printf '| %s | %d | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.0f | %.0f | %.0f |%s%s\n' "$op" "$c" "$d50" "$d99" \
+    printf '| %s | %d | %.3f / %.3f | %.3f / %.3f | %.3f / %.3f | %.0f | %.0f | %.0f |%s%s%s\n' "$op" "$c" "$d50" "$d99" \
       "$g50" "$g99" "$(echo "$g50 - $d50" | bc -l)" "$(echo "$g99 - $d99" | bc -l)" "$drps" "$grps" "$cpu" \
-      "$relay_cells" "$([ "$errs" = 0 ] || echo " $errs errors")"
+      "$relay_cells" "$signed_cells" "$([ "$errs" = 0 ] || echo " $errs errors")"
   done
 }
 
@@ -159,15 +175,20 @@ hold_rss "a fresh gateway"
 echo
 echo "Closed loop (each connection sends again as soon as its answer is complete):"
 echo
-RELAY_COLS=
+RELAY_COLS= SIGNED_COLS=
 header() {
-  echo "| call | connections | direct p50 / p99 (ms) | via gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct req/s | gateway req/s | gateway CPU µs/req |${RELAY_COLS:+ relay added p50 / p99 (ms) | relay req/s |}"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|${RELAY_COLS:+---:|---:|}"
+  echo "| call | connections | direct p50 / p99 (ms) | via gateway p50 / p99 (ms) | added p50 / p99 (ms) | direct req/s | gateway req/s | gateway CPU µs/req |${RELAY_COLS:+ relay added p50 / p99 (ms) | relay req/s |}${SIGNED_COLS:+ signed direct added p50 / p99 (ms) | signed req/s |}"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|${RELAY_COLS:+---:|---:|}${SIGNED_COLS:+---:|---:|}"
 }
 [ -n "$relay" ] && RELAY_COLS=1 || echo "(no build/bench/bench_relay: make bench adds the relay's columns)"
+if command -v node >/dev/null && [ -d "$top/tests/js/node_modules/@smithy/signature-v4" ]; then
+  SIGNED_COLS=1
+else
+  echo "(no node or tests/js packages: scripts/install-deps --test and npm ci in tests/js add the signed columns)"
+fi
 header
 for op in invoke invoke-with-response-stream; do table 0 1 50 500; done
-RELAY_COLS=
+RELAY_COLS= SIGNED_COLS=
 echo
 echo "Paced (each connection waits a random 0..2 x connections / $PACED_RATE s after an answer: about $PACED_RATE req/s offered in all):"
 echo

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # bench/gateway_cpu.sh [BUILD_DIR] - where the CPU of a closed-loop call goes:
 # the same wrk load (InvokeModel, CONNS connections, each sending again at
-# once) straight to `brock emulate`, through build/bench/bench_relay (a
+# once) straight to `brock emulate`, straight to it again with the request
+# SigV4-signed as the gateway signs what it forwards ("signed": AWS's
+# JavaScript signer, bench/gateway_sign.mjs, once per run, so the emulator
+# verifies a signature on every call as it does behind the gateway; left out
+# without node and tests/js's packages), through build/bench/bench_relay (a
 # byte-copying hop that reads no HTTP) and through `brock serve`, and for
 # each the CPU per call (utime + stime from /proc over the run / calls) of
 # wrk, the emulator, the relay, and each named thread of the gateway (its
@@ -42,9 +46,9 @@ snap() {
   for t in /proc/"$gw_pid"/task/*; do echo "gateway:$(tr ' ' _ <"$t/comm") $(ticks "$t/stat")"; done |
     awk '{s[$1] += $2} END {for (k in s) print k, s[k]}'
 }
-one() { # label url token conns -> "label calls/s p99 name=us ..." (one line)
+one() { # label url token conns [headers file] -> "label calls/s p99 name=us ..." (one line)
   snap | sort >"$tmp/a"
-  GW_TOKEN=$3 GW_BODY=$body /usr/bin/time -f "%U %S" -o "$tmp/time" \
+  GW_TOKEN=$3 GW_BODY=$body GW_HEADERS_FILE=${5:-} /usr/bin/time -f "%U %S" -o "$tmp/time" \
     timeout $((DURATION + 30)) wrk -s "$top/bench/gateway.lua" --latency -t 2 -c "$4" -d "${DURATION}s" --timeout 10s \
     "$2/model/$model/invoke" >"$tmp/wrk.out" 2>&1 || :
   sleep 1 # the gateway's books write what the run left queued
@@ -53,6 +57,7 @@ one() { # label url token conns -> "label calls/s p99 name=us ..." (one line)
   json=$(sed -n 's/^json //p' "$tmp/wrk.out")
   n=$(echo "$json" | sed -n 's/.*"requests": *\([0-9]*\).*/\1/p')
   [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "wrk failed: $(tail -3 "$tmp/wrk.out")" >&2; exit 1; }
+  case "$json" in *'"errors": 0,'*) ;; *) echo "$1: calls failed (a 403 here is a bad signature): $json" >&2; exit 1 ;; esac
   read -r u s <"$tmp/time"
   printf '%s %s %s wrk=%s' "$1" "$(echo "$json" | sed -n 's/.*"rps": *\([0-9.]*\).*/\1/p')" \
     "$(echo "$json" | sed -n 's/.*"p99_ms": *\([0-9.]*\).*/\1/p')" "$(awk -v t="$u $s" -v n="$n" 'BEGIN {split(t, a, " "); printf "%.1f", (a[1] + a[2]) * 1e6 / n}')"
@@ -68,14 +73,23 @@ echo "gateway CPU per call: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*:
 echo
 echo "| connections | path | calls/s | p99 (ms) | wrk µs/call | emulator µs/call | relay µs/call | gateway loop µs/call | gateway books µs/call |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+paths="direct relay gateway"
+signed=false
+if command -v node >/dev/null && [ -d "$top/tests/js/node_modules/@smithy/signature-v4" ]; then
+  signed=true paths="direct signed relay gateway"
+fi
 for c in $CONNS; do
   : >"$tmp/runs"
   for _ in $(seq 1 "$ROUNDS"); do
     one direct "$emu" "$emu_key" "$c" >>"$tmp/runs"
+    if $signed; then
+      node "$top/bench/gateway_sign.mjs" "$emu/model/$model/invoke" "$body" >"$tmp/sig"
+      one signed "$emu" "" "$c" "$tmp/sig" >>"$tmp/runs"
+    fi
     one relay "$relay" "$emu_key" "$c" >>"$tmp/runs"
     one gateway "$gw" "$gw_key" "$c" >>"$tmp/runs"
   done
-  for p in direct relay gateway; do
+  for p in $paths; do
     rps=$(grep "^$p " "$tmp/runs" | awk '{print $2}' | median)
     p99=$(grep "^$p " "$tmp/runs" | awk '{print $3}' | median)
     printf '| %d | %s | %.0f | %.3f | %s | %s | %s | %s | %s |\n' "$c" "$p" "$rps" "$p99" "$(col "$p" wrk)" \
