@@ -29,11 +29,7 @@
 #include "../src/util/buf.h"
 #include "../src/util/codec.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 static const char *const models[] = {
     "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
@@ -203,8 +199,6 @@ static void fuzz_event(enum gateway_op op, const uint8_t *p, size_t n)
     }
     CHECK(same_usage(&u, &ju));
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -19,11 +19,7 @@
 #include "../src/agent/perm.h"
 #include "../src/agent/perm_int.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 static enum brock_status check_cb(void *ctx, const char *rule, struct brock_err *e)
 {
@@ -34,8 +30,6 @@ static enum brock_status check_cb(void *ctx, const char *rule, struct brock_err 
 }
 
 static const char *const tool_names[] = {"Bash", "Read", "Edit", "Write", "Glob", "LS", "mcp__a__b", "WebFetch", "Task"};
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

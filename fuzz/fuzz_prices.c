@@ -12,13 +12,7 @@
 
 #include "../src/bedrock/pricing.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char *const ids[] = {
     "global.anthropic.claude-sonnet-4-6",

@@ -12,11 +12,7 @@
 
 #include "../src/aws/profile.h"
 
-#define CHECK(x)             \
-    do {                     \
-        if (!(x))            \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 static void upper(char *dst, const char *src, size_t cap)
 {
@@ -59,8 +55,6 @@ static void walk(const struct aws_profile_set *set)
     }
     CHECK(!aws_profile_get(set, "\x01 no such profile"));
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

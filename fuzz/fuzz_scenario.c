@@ -21,11 +21,7 @@
 #include "../src/server/emulator.h"
 #include "../src/server/scenario.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 #define FUZZ_SECRET "fuzzSecretAccessKeyValue0123456789"
 
@@ -202,8 +198,6 @@ static void fuzz_h2sig(const char *p, size_t n)
         CHECK(!strstr(e.msg, FUZZ_SECRET));
     free(copy);
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

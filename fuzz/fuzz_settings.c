@@ -14,15 +14,9 @@
 #include "../src/agent/perm.h"
 #include "../src/agent/settings.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 #define ROOT "/nonexistent-brock-fuzz"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_msg(const struct settings *s, enum settings_scope sc, const char *msg)
 {

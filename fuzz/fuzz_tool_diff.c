@@ -11,13 +11,7 @@
 
 #include "../src/agent/tools/tool_int.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 struct lines {
     const char **p;

@@ -16,13 +16,7 @@
 #include "../src/agent/tools.h"
 #include "../src/agent/tools/tool_int.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static struct tool_ctx *ctx;
 static char file[4096];

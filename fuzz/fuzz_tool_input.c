@@ -15,15 +15,9 @@
 #include "../src/agent/tools/tool_int.h"
 #include "../src/util/json.h"
 
-#define CHECK(x)              \
-    do {                      \
-        if (!(x))             \
-            __builtin_trap(); \
-    } while (0)
+#include "fuzz.h"
 
 static struct tool_ctx *ctx;
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
