@@ -20,11 +20,11 @@
 #include "../monitor/monitor.h"
 #include "../aws/creds.h"
 #include "../aws/sts.h"
+#include "../store/store.h"
 #include "../util/json.h"
 #include "../util/log.h"
 #include "../util/timeutil.h"
 #include "exitcode.h"
-#include "../store/store.h"
 #include "runtime.h"
 
 struct doctor {
@@ -330,9 +330,9 @@ static void doctor_models(struct doctor *d, struct runtime *rt)
             struct brock_err pe = {0}, de = {0};
             const struct model_info *pm = NULL;
             bool kept = false;
-            enum brock_status ps = store_default_dir(&dir, &de) == BROCK_OK
-                                       ? cli_profile_find(rt, dir, mc.model_id, &pm, &kept, &pe)
-                                       : cli_profile_find(rt, NULL, mc.model_id, &pm, &kept, &pe);
+            if (store_default_dir(&dir, &de) != BROCK_OK)
+                dir = NULL; /* no data directory: asked, not kept */
+            enum brock_status ps = cli_profile_find(rt, dir, mc.model_id, &pm, &kept, &pe);
             free(dir);
             if (ps == BROCK_OK)
                 check(d, "app-profile", true, false, "%s runs %s (%s); its calls are priced and limited as it",
